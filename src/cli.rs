@@ -1,0 +1,417 @@
+//! The command line: argument parsing and one function per command.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides, Settings};
+use crate::domain::time::parse_date;
+use crate::domain::{ImportReport, ImportStatus, JobId, Severity};
+use crate::generate::{GenerateOptions, generate};
+use crate::ingest::{
+    EncodingChoice, ImportKind, ImportOptions, ProgressFactory, expand_paths, import_file,
+};
+use crate::store::Store;
+use crate::store::redb::RedbStore;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailscore",
+    version,
+    about = "Mail Score System: the 40 best part-time jobs for every job seeker, every morning"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Data directory (database and state) [default: ./data]
+    #[arg(long, global = true, env = "MAILSCORE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Optional TOML configuration file (see mailscore.example.toml)
+    #[arg(long, global = true, env = "MAILSCORE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// IANA time zone of batch dates and offset-less timestamps [default: Asia/Tokyo]
+    #[arg(long, global = true, env = "MAILSCORE_TIME_ZONE")]
+    pub time_zone: Option<String>,
+    /// Log format [default: human]
+    #[arg(long, global = true, env = "MAILSCORE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log level: error, warn, info, debug, trace [default: info]
+    #[arg(long, global = true, env = "MAILSCORE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Page cache of the embedded database in MiB [default: 64]
+    #[arg(long, global = true, env = "MAILSCORE_STORAGE_CACHE_MB")]
+    pub storage_cache_mb: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import input files: the job feed, users, actions, masters or keywords
+    Import(ImportArgs),
+    /// Write a realistic synthetic dataset (jobs.csv, users.csv, actions.csv)
+    Generate(GenerateArgs),
+    /// List past imports, or show one import's report
+    Imports {
+        #[command(subcommand)]
+        command: ImportsCommand,
+    },
+    /// Show stored jobs
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Counts of what is stored
+    Status,
+    /// Check the configuration and print the settings in force
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the files hold (`masters`: recognise each file's kind from its header)
+    #[arg(value_enum)]
+    pub kind: ImportKind,
+    /// Files, or directories of .csv files
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Input encoding [default: auto]
+    #[arg(long, value_enum, env = "MAILSCORE_IMPORT_ENCODING")]
+    pub encoding: Option<EncodingChoice>,
+    /// Print the reports as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: usize,
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    /// Days of actions before the end date
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The batch date the data leads up to (YYYY-MM-DD) [default: today]
+    #[arg(long)]
+    pub end_date: Option<String>,
+    /// Add realistic bad rows (repeats, invalid values, junk rows)
+    #[arg(long)]
+    pub dirty: bool,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportsCommand {
+    /// The most recent imports, newest first
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One import's full report
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Every column of one job, as JSON
+    Show { job_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the settings and print them as TOML
+    Check,
+}
+
+impl Cli {
+    pub fn overrides(&self) -> Overrides {
+        let encoding = match &self.command {
+            Command::Import(args) => args.encoding,
+            _ => None,
+        };
+        Overrides {
+            config: self.global.config.clone(),
+            data_dir: self.global.data_dir.clone(),
+            time_zone: self.global.time_zone.clone(),
+            log_format: self.global.log_format,
+            log_level: self.global.log_level.clone(),
+            storage_cache_mb: self.global.storage_cache_mb,
+            import_encoding: encoding,
+        }
+    }
+}
+
+/// Runs a command; the returned code is the process's exit status.
+pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
+    match cli.command {
+        Command::Import(args) => import(args, &settings).await,
+        Command::Generate(args) => generate_dataset(args, &settings),
+        Command::Imports { command } => imports(command, &settings).await,
+        Command::Jobs { command } => jobs(command, &settings).await,
+        Command::Status => status(&settings).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            print!("{}", settings.to_toml());
+            Ok(0)
+        }
+    }
+}
+
+fn open_store(settings: &Settings) -> Result<RedbStore> {
+    Ok(RedbStore::open_with_cache(
+        &settings.data_dir,
+        settings.storage_cache_mb * 1024 * 1024,
+    )?)
+}
+
+fn progress_bars() -> Option<ProgressFactory> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let factory: ProgressFactory = Arc::new(|path: &Path, size: u64| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
+        bar.set_message(
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        );
+        Box::new(move |read: u64| {
+            bar.set_position(read);
+            if read >= size {
+                bar.finish_and_clear();
+            }
+        })
+    });
+    Some(factory)
+}
+
+async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    let mut options = ImportOptions::new(settings.time_zone.clone());
+    options.encoding = settings.import_encoding;
+    options.progress = if args.json { None } else { progress_bars() };
+    let files = expand_paths(&args.files)?;
+    if files.is_empty() {
+        bail!(
+            "no input files found in {}",
+            args.files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut reports = Vec::new();
+    let mut failed = 0;
+    for file in &files {
+        match import_file(&store, args.kind, file, &options).await {
+            Ok(report) => {
+                if !args.json {
+                    print_report_summary(&report);
+                }
+                reports.push(report);
+            }
+            Err(error) => {
+                failed += 1;
+                tracing::error!(file = %file.display(), "import rejected");
+                eprintln!("error: {error}");
+                let mut report = ImportReport::new(
+                    args.kind.as_str(),
+                    &file.display().to_string(),
+                    crate::ingest::now_micros(),
+                );
+                report.status = ImportStatus::Rejected;
+                report.error = Some(error.to_string());
+                reports.push(report);
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn print_report_summary(report: &ImportReport) {
+    let rate = if report.duration_ms > 0 {
+        report.rows_read as f64 * 1000.0 / report.duration_ms as f64
+    } else {
+        0.0
+    };
+    println!(
+        "{} {}: read {} rows, imported {}, skipped {}, warnings {} in {:.2} s ({:.0} rows/s, {}) [report #{}]",
+        report.kind,
+        report.file,
+        report.rows_read,
+        report.rows_imported,
+        report.rows_skipped,
+        report.warnings,
+        report.duration_ms as f64 / 1000.0,
+        rate,
+        report.encoding,
+        report.id
+    );
+    for (name, count) in &report.counts {
+        if *count > 0 {
+            println!("  {name}: {count}");
+        }
+    }
+    const SHOWN: usize = 10;
+    for issue in report.issues.iter().take(SHOWN) {
+        print_issue(&report.file, issue);
+    }
+    let hidden = report.issues.len().saturating_sub(SHOWN) as u64 + report.issues_omitted;
+    if hidden > 0 {
+        println!(
+            "  … {hidden} more; see `mailscore imports show {}`",
+            report.id
+        );
+    }
+}
+
+fn print_issue(file: &str, issue: &crate::domain::RowIssue) {
+    let severity = match issue.severity {
+        Severity::Error => "skipped",
+        Severity::Warning => "warning",
+    };
+    println!(
+        "  {severity}: {file}:{} column {}{}: {}",
+        issue.line,
+        issue.column.as_deref().unwrap_or("-"),
+        issue
+            .value
+            .as_deref()
+            .map_or(String::new(), |v| format!(" value {v:?}")),
+        issue.message
+    );
+}
+
+fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
+    let end_date = match &args.end_date {
+        Some(text) => {
+            parse_date(text).with_context(|| format!("--end-date {text:?}: expected YYYY-MM-DD"))?
+        }
+        None => settings.time_zone.today(),
+    };
+    let options = GenerateOptions {
+        jobs: args.jobs,
+        users: args.users,
+        days: args.days,
+        seed: args.seed,
+        dirty: args.dirty,
+        end_date,
+    };
+    let started = Instant::now();
+    let summary = generate(&options, &args.out)
+        .with_context(|| format!("writing the dataset to {}", args.out.display()))?;
+    println!(
+        "wrote {} jobs, {} users, {} actions ({:.1} MB) to {} in {:.2} s",
+        summary.jobs_rows,
+        summary.users_rows,
+        summary.actions_rows,
+        summary.bytes_written as f64 / 1e6,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    match command {
+        ImportsCommand::List { limit } => {
+            for summary in store.import_summaries(limit).await? {
+                println!(
+                    "#{:<5} {} {:<16} read {:>9} imported {:>9} skipped {:>6} warnings {:>6}  {}",
+                    summary.id,
+                    settings.time_zone.format(summary.started_at),
+                    summary.kind,
+                    summary.rows_read,
+                    summary.rows_imported,
+                    summary.rows_skipped,
+                    summary.warnings,
+                    summary.file
+                );
+            }
+        }
+        ImportsCommand::Show { id, json } => {
+            let Some(report) = store.import_report(id).await? else {
+                bail!("no import #{id}; `mailscore imports list` shows the known ones");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report_summary(&report);
+                for issue in report.issues.iter().skip(10) {
+                    print_issue(&report.file, issue);
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn jobs(command: JobsCommand, settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    match command {
+        JobsCommand::Show { job_id } => {
+            let id =
+                JobId::parse(&job_id).map_err(|e| anyhow::anyhow!("job id {job_id:?}: {e}"))?;
+            match store.jobs(&[id]).await?.pop().flatten() {
+                Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
+                None => bail!("no job {id} is stored"),
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn status(settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    let jobs = store.job_counts().await?;
+    let users = store.users().await?.len();
+    let actions = store.action_count().await?;
+    let masters = store.masters().await?;
+    println!("database: {}", store.path().display());
+    println!("jobs: {} active, {} known", jobs.active, jobs.total);
+    println!("users: {users}");
+    println!("actions: {actions}");
+    println!(
+        "masters: {} prefectures, {} cities, {} adjacency pairs, {} occupations, {} employment types, {} salary types, {} features, {} keywords",
+        masters.prefectures.len(),
+        masters.cities.len(),
+        masters.adjacency.len(),
+        masters.occupations.len(),
+        masters.employment_types.len(),
+        masters.salary_types.len(),
+        masters.features.len(),
+        masters.keywords.len()
+    );
+    Ok(0)
+}

@@ -1,0 +1,224 @@
+//! Settings: command-line flags, then `MAILSCORE_*` environment variables, then an optional
+//! TOML file, then the documented defaults below, in that order of precedence.
+//!
+//! Every key, its environment variable and its default is listed in `mailscore.example.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::domain::TimeZoneSetting;
+use crate::domain::time::DEFAULT_TIME_ZONE;
+use crate::ingest::EncodingChoice;
+
+/// Default data directory (`data_dir`, `MAILSCORE_DATA_DIR`, `--data-dir`).
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Default log format (`log.format`, `MAILSCORE_LOG_FORMAT`, `--log-format`).
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
+/// Default log level (`log.level`, `MAILSCORE_LOG_LEVEL`, `--log-level`).
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Default page cache of the embedded store in MiB (`storage.cache_mb`, `MAILSCORE_STORAGE_CACHE_MB`).
+pub const DEFAULT_STORAGE_CACHE_MB: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("setting time_zone: {0}")]
+    TimeZone(String),
+}
+
+/// The TOML file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    time_zone: Option<String>,
+    #[serde(default)]
+    log: FileLog,
+    #[serde(default)]
+    storage: FileStorage,
+    #[serde(default)]
+    import: FileImport,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLog {
+    format: Option<LogFormat>,
+    level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStorage {
+    cache_mb: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileImport {
+    encoding: Option<EncodingChoice>,
+}
+
+/// Values given on the command line or in the environment (clap reads both); `None` where
+/// neither gave one.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub time_zone: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub storage_cache_mb: Option<usize>,
+    pub import_encoding: Option<EncodingChoice>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub time_zone: TimeZoneSetting,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub storage_cache_mb: usize,
+    pub import_encoding: EncodingChoice,
+}
+
+impl Settings {
+    pub fn load(overrides: Overrides) -> Result<Self, ConfigError> {
+        let file = match &overrides.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let time_zone_name = overrides
+            .time_zone
+            .or(file.time_zone)
+            .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
+        let time_zone = TimeZoneSetting::parse(&time_zone_name)
+            .map_err(|e| ConfigError::TimeZone(e.to_string()))?;
+        Ok(Self {
+            config_file: overrides.config,
+            data_dir: overrides
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            time_zone,
+            log_format: overrides
+                .log_format
+                .or(file.log.format)
+                .unwrap_or(DEFAULT_LOG_FORMAT),
+            log_level: overrides
+                .log_level
+                .or(file.log.level)
+                .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned()),
+            storage_cache_mb: overrides
+                .storage_cache_mb
+                .or(file.storage.cache_mb)
+                .unwrap_or(DEFAULT_STORAGE_CACHE_MB),
+            import_encoding: overrides
+                .import_encoding
+                .or(file.import.encoding)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The settings as TOML, for `mailscore config check`.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "data_dir = {:?}\ntime_zone = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\n",
+            self.data_dir.display().to_string(),
+            self.time_zone.name(),
+            match self.log_format {
+                LogFormat::Human => "human",
+                LogFormat::Json => "json",
+            },
+            self.log_level,
+            self.storage_cache_mb,
+            match self.import_encoding {
+                EncodingChoice::Auto => "auto",
+                EncodingChoice::Utf8 => "utf-8",
+                EncodingChoice::ShiftJis => "shift_jis",
+            },
+        )
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/from/file\"\ntime_zone = \"UTC\"\n[log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Overrides {
+            config: Some(path),
+            data_dir: Some(PathBuf::from("/from/flag")),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(settings.time_zone.name(), "UTC");
+        assert_eq!(settings.log_level, "debug");
+        assert_eq!(settings.storage_cache_mb, DEFAULT_STORAGE_CACHE_MB);
+    }
+
+    #[test]
+    fn an_unknown_key_or_zone_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "data_directory = \"x\"\n").unwrap();
+        let error = Settings::load(Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("data_directory"), "{error}");
+        let error = Settings::load(Overrides {
+            time_zone: Some("Mars/Olympus".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("Mars/Olympus"), "{error}");
+    }
+
+    #[test]
+    fn the_example_file_documents_exactly_the_keys_that_parse() {
+        let example = include_str!("../mailscore.example.toml");
+        toml::from_str::<FileSettings>(example)
+            .expect("mailscore.example.toml parses with every key");
+    }
+}

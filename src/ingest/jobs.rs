@@ -1,0 +1,315 @@
+//! The job feed importer (SPEC §2.1): a full snapshot of the day's jobs.
+
+use std::collections::HashMap;
+
+use super::source::{CsvSource, Row};
+use super::{CodeCheck, IngestError, unknown_columns};
+use crate::domain::job::encode_job_row;
+use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
+use crate::domain::{
+    CityCode, Fee, ImportReport, JobColumns, JobFields, JobId, Masters, PrefCode, TimeZoneSetting,
+};
+use crate::store::JobSnapshot;
+
+pub const REQUIRED_COLUMNS: [&str; 15] = [
+    "job_id",
+    "endcl_cd",
+    "company_name",
+    "application_name",
+    "pref_cd",
+    "city_cd",
+    "salary_type_cd",
+    "min_salary",
+    "max_salary",
+    "fee",
+    "employment_type_cd",
+    "occupation_cd1",
+    "feature_codes",
+    "start_at",
+    "end_at",
+];
+
+/// Columns read when present; every other column is kept with the row but not read.
+pub const OPTIONAL_COLUMNS: [&str; 18] = [
+    "occupation_cd2",
+    "occupation_cd3",
+    "jobtype_detail",
+    "salary",
+    "hours",
+    "catch_copy",
+    "station_name_eki",
+    "traffic",
+    "area",
+    "latitude",
+    "longitude",
+    "url",
+    "client_cd",
+    "job_contents",
+    "welfare",
+    "requirement",
+    "is_delivery",
+    "del_flg",
+];
+
+/// A stable id of a header list (FNV-1a, 64 bits, over the names joined by U+001F).
+pub fn header_id(names: &[String]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            hash = (hash ^ 0x1f).wrapping_mul(0x0100_0000_01b3);
+        }
+        for byte in name.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// Reads the typed fields of one job from its cells (`cell(name)` is the raw text of a
+/// column, empty where absent). Cells that cannot be used are reported through `warn` as
+/// `(column, value, reason)` and treated as "no value".
+pub fn parse_job_fields<'a>(
+    cell: impl Fn(&str) -> &'a str,
+    codes: &CodeCheck,
+    zone: &TimeZoneSetting,
+    mut warn: impl FnMut(&str, &str, String),
+) -> JobFields {
+    let text = |name: &str| {
+        let value = cell(name);
+        if is_null(value) {
+            String::new()
+        } else {
+            value.trim().to_owned()
+        }
+    };
+    let mut fields = JobFields {
+        endcl_cd: Some(text("endcl_cd")).filter(|s| !s.is_empty()),
+        company_name: text("company_name"),
+        application_name: text("application_name"),
+        catch_copy: text("catch_copy"),
+        station_name_eki: text("station_name_eki"),
+        salary_text: text("salary"),
+        hours: text("hours"),
+        is_delivery: true,
+        ..JobFields::default()
+    };
+    macro_rules! parse_cell {
+        ($name:expr, $parse:expr) => {{
+            let raw = cell($name);
+            if is_null(raw) {
+                None
+            } else {
+                match $parse(raw) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        warn($name, raw, error.to_string());
+                        None
+                    }
+                }
+            }
+        }};
+    }
+    fields.pref_cd = parse_cell!("pref_cd", PrefCode::parse).and_then(|code: PrefCode| {
+        if codes.prefecture_known(code.get()) {
+            Some(code)
+        } else {
+            warn("pref_cd", cell("pref_cd"), "unknown prefecture code".into());
+            None
+        }
+    });
+    fields.city_cd = parse_cell!("city_cd", CityCode::parse).and_then(|code: CityCode| {
+        if codes.city_known(code.get()) {
+            Some(code)
+        } else {
+            warn("city_cd", cell("city_cd"), "unknown city code".into());
+            None
+        }
+    });
+    fields.salary_type_cd = parse_cell!("salary_type_cd", |s| parse_int_in::<u16>(
+        s,
+        "salary_type_cd"
+    ))
+    .and_then(|code| {
+        if codes.salary_type_known(code) {
+            Some(code)
+        } else {
+            warn(
+                "salary_type_cd",
+                cell("salary_type_cd"),
+                "unknown salary type code".into(),
+            );
+            None
+        }
+    });
+    fields.employment_type_cd = parse_cell!("employment_type_cd", |s| parse_int_in::<u16>(
+        s,
+        "employment_type_cd"
+    ))
+    .and_then(|code| {
+        if codes.employment_type_known(code) {
+            Some(code)
+        } else {
+            warn(
+                "employment_type_cd",
+                cell("employment_type_cd"),
+                "unknown employment type code".into(),
+            );
+            None
+        }
+    });
+    fields.min_salary = parse_cell!("min_salary", |s| parse_int_in::<u32>(
+        s,
+        "salary must be 0 or more yen"
+    ));
+    fields.max_salary = parse_cell!("max_salary", |s| parse_int_in::<u32>(
+        s,
+        "salary must be 0 or more yen"
+    ));
+    fields.fee = parse_cell!("fee", Fee::parse);
+    fields.occupation_cd1 = parse_cell!("occupation_cd1", |s| parse_int_in::<u32>(
+        s,
+        "occupation code"
+    ));
+    fields.occupation_cd2 = parse_cell!("occupation_cd2", |s| parse_int_in::<u32>(
+        s,
+        "occupation code"
+    ));
+    fields.occupation_cd3 = parse_cell!("occupation_cd3", |s| parse_int_in::<u32>(
+        s,
+        "occupation code"
+    ));
+    fields.jobtype_detail = parse_cell!("jobtype_detail", |s| parse_int_in::<u32>(
+        s,
+        "job type code"
+    ));
+    fields.feature_codes = parse_cell!("feature_codes", parse_code_list).unwrap_or_default();
+    fields.start_at = parse_cell!("start_at", |s| zone.parse_timestamp(s));
+    fields.end_at = parse_cell!("end_at", |s| zone.parse_timestamp(s));
+    fields.is_delivery = parse_cell!("is_delivery", parse_bool).unwrap_or(true);
+    fields.del_flg = parse_cell!("del_flg", parse_bool).unwrap_or(false);
+    let coordinate = |raw: &str| parse_f64(raw).map(|v| v as f32);
+    fields.latitude = parse_cell!("latitude", coordinate);
+    fields.longitude = parse_cell!("longitude", coordinate);
+    fields
+}
+
+/// Parses a job feed into a snapshot. A repeated `job_id`: the last row wins, reported.
+pub fn parse_jobs(
+    mut source: CsvSource,
+    masters: &Masters,
+    zone: &TimeZoneSetting,
+    mut report: ImportReport,
+) -> Result<(JobSnapshot, ImportReport), IngestError> {
+    source.require("job feed", &REQUIRED_COLUMNS)?;
+    let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
+    known.extend(OPTIONAL_COLUMNS);
+    report.unknown_columns = unknown_columns(&source.header, &known);
+    report.blank_rows += source.leading_blank_rows;
+
+    let headers: Vec<String> = source.header.names().to_vec();
+    let header_id = header_id(&headers);
+    let positions: HashMap<&str, usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.is_empty())
+        .map(|(i, n)| (n.as_str(), i))
+        .rev()
+        .collect();
+    let job_id_position = positions.get("job_id").copied();
+    let codes = CodeCheck::new(masters);
+
+    let mut rows: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut row_of_job: HashMap<u64, (usize, u64)> = HashMap::new();
+    let mut columns = JobColumns::new();
+    let mut column_row_of_job: Vec<usize> = Vec::new();
+    let mut row = Row::default();
+    while source.next_row(&mut row)? {
+        if row.is_blank() {
+            report.blank_rows += 1;
+            continue;
+        }
+        report.rows_read += 1;
+        let line = row.line;
+        let raw_id = String::from_utf8_lossy(row.bytes(job_id_position)).into_owned();
+        let job_id = match JobId::parse(&raw_id) {
+            Ok(id) => id,
+            Err(error) => {
+                report.skip_row(
+                    line,
+                    Some("job_id"),
+                    Some(&raw_id),
+                    format!("unusable row: {error}"),
+                );
+                continue;
+            }
+        };
+        let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(headers.len());
+        for (position, bytes) in row.record.iter().enumerate() {
+            match std::str::from_utf8(bytes) {
+                Ok(text) => texts.push(std::borrow::Cow::Borrowed(text)),
+                Err(_) => {
+                    let column = headers.get(position).map_or("?", String::as_str);
+                    let lossy = String::from_utf8_lossy(bytes).into_owned();
+                    report.warn(
+                        line,
+                        column,
+                        &lossy,
+                        "invalid UTF-8; hint: pass --encoding shift_jis if the file is Shift_JIS",
+                    );
+                    texts.push(std::borrow::Cow::Owned(lossy));
+                }
+            }
+        }
+        let cell = |name: &str| -> &str {
+            positions
+                .get(name)
+                .and_then(|&p| texts.get(p))
+                .map_or("", |t| t.as_ref())
+        };
+        let mut warnings: Vec<(String, String, String)> = Vec::new();
+        let fields = parse_job_fields(cell, &codes, zone, |column, value, reason| {
+            warnings.push((column.to_owned(), value.to_owned(), reason));
+        });
+        for (column, value, reason) in warnings {
+            report.warn(line, &column, &value, reason);
+        }
+        let encoded = encode_job_row(
+            header_id,
+            (0..headers.len()).map(|p| texts.get(p).map_or("", |t| t.as_ref())),
+        );
+        columns.push(job_id, &fields);
+        match row_of_job.get(&job_id.get()).copied() {
+            Some((index, first_line)) => {
+                report.add_count("duplicates_in_file", 1);
+                report.warn(
+                    line,
+                    "job_id",
+                    &raw_id,
+                    format!("job_id repeats the row at line {first_line}; the last row wins"),
+                );
+                rows[index].1 = encoded;
+                column_row_of_job[index] = columns.len() - 1;
+            }
+            None => {
+                row_of_job.insert(job_id.get(), (rows.len(), line));
+                rows.push((job_id.get(), encoded));
+                column_row_of_job.push(columns.len() - 1);
+            }
+        }
+    }
+    report.rows_imported = rows.len() as u64;
+    let columns = if column_row_of_job.len() == columns.len() {
+        columns.sorted_by_job_id()
+    } else {
+        columns.select(&column_row_of_job).sorted_by_job_id()
+    };
+    Ok((
+        JobSnapshot {
+            header_id,
+            headers,
+            rows,
+            columns,
+        },
+        report,
+    ))
+}

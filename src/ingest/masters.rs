@@ -1,0 +1,367 @@
+//! Importers of the reference data (SPEC §2.4) and the Semrush keyword export.
+//!
+//! Real exports carry junk: blank rows, a trailing row of notes in place of codes, an empty
+//! first column and a blank first line. Blank rows are counted; a row whose key code is not
+//! a number is skipped and reported; exact repeats of a row are counted, not reported.
+
+use std::collections::HashSet;
+
+use super::source::{CsvSource, Row};
+use super::{ImportKind, IngestError, unknown_columns};
+use crate::domain::master::MasterSet;
+use crate::domain::value::{
+    ValueError, is_null, parse_bool, parse_f64, parse_int_in, parse_volume,
+};
+use crate::domain::{
+    Adjacency, City, CityCode, EmploymentType, Feature, ImportReport, Keyword, Occupation,
+    PrefCode, Prefecture, SalaryType,
+};
+
+/// The columns each kind needs, and the ones it reads when present.
+pub fn columns_of(kind: ImportKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        ImportKind::Prefectures => (
+            &["pref_cd", "name", "region"],
+            &["url_segment", "category_id", "latitude", "longitude"],
+        ),
+        ImportKind::Cities => (
+            &["city_cd", "pref_cd", "name"],
+            &[
+                "pref_name",
+                "name_with_gun",
+                "kana",
+                "latitude",
+                "longitude",
+                "is_conflicted_name",
+                "is_special_city",
+                "is_special_city_top",
+                "special_city_top_city_cd",
+            ],
+        ),
+        ImportKind::Adjacency => (&["city_cd", "adjacent_city_cd"], &["distance_km"]),
+        ImportKind::Occupations => (
+            &["occupation_cd1_v2", "occupation_cd_name"],
+            &[
+                "occupation_cd2_v2",
+                "occupation_cd3_v2",
+                "jobtype_detail_v2",
+                "jobtype_detail_name",
+            ],
+        ),
+        ImportKind::EmploymentTypes => (
+            &["employment_type_cd", "name"],
+            &["group_cd", "json_ld_type"],
+        ),
+        ImportKind::SalaryTypes => (&["salary_type_cd", "name"], &["json_ld_type"]),
+        ImportKind::Features => (
+            &["feature_cd", "name"],
+            &["group_name", "is_enabled", "match_keywords", "ng_keywords"],
+        ),
+        ImportKind::Keywords => (
+            &["Keyword", "Volume"],
+            &[
+                "Intent",
+                "Potential Traffic",
+                "Personal Keyword Difficulty",
+                "Keyword Difficulty",
+                "CPC (USD)",
+                "SERP Features",
+                "Positions",
+            ],
+        ),
+        _ => (&[], &[]),
+    }
+}
+
+/// Reads cells of one row by column name and reports unusable values.
+struct Cells<'a> {
+    source_header: &'a super::source::Header,
+    row: &'a Row,
+}
+
+impl Cells<'_> {
+    fn raw(&self, name: &str) -> String {
+        String::from_utf8_lossy(self.row.bytes(self.source_header.position(name)))
+            .trim()
+            .to_owned()
+    }
+
+    fn text(&self, name: &str) -> String {
+        let raw = self.raw(name);
+        if is_null(&raw) { String::new() } else { raw }
+    }
+
+    /// The cell parsed with `parse`; `Ok(None)` when empty; `Err` names the column and value.
+    fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, ValueError>,
+    ) -> Result<Option<T>, (String, String, String)> {
+        let raw = self.raw(name);
+        if is_null(&raw) {
+            return Ok(None);
+        }
+        parse(&raw)
+            .map(Some)
+            .map_err(|error| (name.to_owned(), raw, error.to_string()))
+    }
+}
+
+/// Splits a multi-keyword cell (one keyword per line).
+fn keyword_lines(cell: &str) -> Vec<String> {
+    cell.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && *line != "NULL")
+        .map(str::to_owned)
+        .collect()
+}
+
+type RowResult<T> = Result<T, (String, String, String)>;
+
+/// Parses a master file of `kind` into the set that replaces the current one.
+pub fn parse_master(
+    kind: ImportKind,
+    mut source: CsvSource,
+    mut report: ImportReport,
+) -> Result<(MasterSet, ImportReport), IngestError> {
+    let (required, optional) = columns_of(kind);
+    source.require(kind.as_str(), required)?;
+    let mut known: Vec<&str> = required.to_vec();
+    known.extend_from_slice(optional);
+    report.unknown_columns = unknown_columns(&source.header, &known);
+    report.blank_rows += source.leading_blank_rows;
+
+    let header = source.header.clone();
+    let mut row = Row::default();
+    let mut seen_rows: HashSet<Vec<u8>> = HashSet::new();
+    let mut prefectures = Vec::new();
+    let mut cities = Vec::new();
+    let mut adjacency = Vec::new();
+    let mut occupations = Vec::new();
+    let mut employment_types = Vec::new();
+    let mut salary_types = Vec::new();
+    let mut features = Vec::new();
+    let mut keywords = Vec::new();
+    let mut seen_keys: HashSet<String> = HashSet::new();
+    while source.next_row(&mut row)? {
+        if row.is_blank() {
+            report.blank_rows += 1;
+            continue;
+        }
+        report.rows_read += 1;
+        let line = row.line;
+        let identical: Vec<u8> = row
+            .record
+            .iter()
+            .flat_map(|cell| cell.iter().copied().chain([0u8]))
+            .collect();
+        if !seen_rows.insert(identical) {
+            report.add_count("duplicates_in_file", 1);
+            continue;
+        }
+        let cells = Cells {
+            source_header: &header,
+            row: &row,
+        };
+        let key_column = required[0];
+        // The key code decides whether a row is data at all (a notes row is not).
+        let parsed: RowResult<Option<String>> = (|| {
+            Ok(match kind {
+                ImportKind::Prefectures => {
+                    let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
+                        return Ok(None);
+                    };
+                    prefectures.push(Prefecture {
+                        pref_cd,
+                        url_segment: cells.text("url_segment"),
+                        name: cells.text("name"),
+                        region: cells.text("region"),
+                        category_id: cells
+                            .parsed("category_id", |s| parse_int_in::<u32>(s, "category_id"))
+                            .unwrap_or(None),
+                        latitude: cells.parsed("latitude", parse_f64).unwrap_or(None),
+                        longitude: cells.parsed("longitude", parse_f64).unwrap_or(None),
+                    });
+                    Some(pref_cd.to_string())
+                }
+                ImportKind::Cities => {
+                    let Some(city_cd) = cells.parsed("city_cd", CityCode::parse)? else {
+                        return Ok(None);
+                    };
+                    let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
+                        return Err(("pref_cd".into(), String::new(), "pref_cd is missing".into()));
+                    };
+                    let flag = |name: &str| {
+                        cells
+                            .parsed(name, parse_bool)
+                            .unwrap_or(None)
+                            .unwrap_or(false)
+                    };
+                    cities.push(City {
+                        city_cd,
+                        pref_cd,
+                        pref_name: cells.text("pref_name"),
+                        name: cells.text("name"),
+                        name_with_gun: cells.text("name_with_gun"),
+                        kana: cells.text("kana"),
+                        latitude: cells.parsed("latitude", parse_f64)?,
+                        longitude: cells.parsed("longitude", parse_f64)?,
+                        is_conflicted_name: flag("is_conflicted_name"),
+                        is_special_city: flag("is_special_city"),
+                        is_special_city_top: flag("is_special_city_top"),
+                        special_city_top_city_cd: cells
+                            .parsed("special_city_top_city_cd", CityCode::parse)?,
+                    });
+                    Some(city_cd.to_string())
+                }
+                ImportKind::Adjacency => {
+                    let Some(city_cd) = cells.parsed("city_cd", CityCode::parse)? else {
+                        return Ok(None);
+                    };
+                    let Some(adjacent_city_cd) =
+                        cells.parsed("adjacent_city_cd", CityCode::parse)?
+                    else {
+                        return Err((
+                            "adjacent_city_cd".into(),
+                            String::new(),
+                            "adjacent_city_cd is missing".into(),
+                        ));
+                    };
+                    adjacency.push(Adjacency {
+                        city_cd,
+                        adjacent_city_cd,
+                        distance_km: cells.parsed("distance_km", parse_f64)?,
+                    });
+                    Some(format!("{city_cd}-{adjacent_city_cd}"))
+                }
+                ImportKind::Occupations => {
+                    let code = |s: &str| parse_int_in::<u32>(s, "occupation code");
+                    let Some(occupation_cd1) = cells.parsed("occupation_cd1_v2", code)? else {
+                        return Ok(None);
+                    };
+                    let jobtype_detail = cells.parsed("jobtype_detail_v2", code)?;
+                    occupations.push(Occupation {
+                        occupation_cd1,
+                        occupation_cd2: cells.parsed("occupation_cd2_v2", code)?,
+                        occupation_cd3: cells.parsed("occupation_cd3_v2", code)?,
+                        occupation_cd_name: cells.text("occupation_cd_name"),
+                        jobtype_detail,
+                        jobtype_detail_name: cells.text("jobtype_detail_name"),
+                    });
+                    Some(format!(
+                        "{occupation_cd1}-{}",
+                        jobtype_detail.map_or(String::new(), |d| d.to_string())
+                    ))
+                }
+                ImportKind::EmploymentTypes => {
+                    let Some(code) = cells.parsed("employment_type_cd", |s| {
+                        parse_int_in::<u16>(s, "employment_type_cd")
+                    })?
+                    else {
+                        return Ok(None);
+                    };
+                    employment_types.push(EmploymentType {
+                        employment_type_cd: code,
+                        group_cd: cells.text("group_cd"),
+                        json_ld_type: cells.text("json_ld_type"),
+                        name: cells.text("name"),
+                    });
+                    Some(code.to_string())
+                }
+                ImportKind::SalaryTypes => {
+                    let Some(code) = cells.parsed("salary_type_cd", |s| {
+                        parse_int_in::<u16>(s, "salary_type_cd")
+                    })?
+                    else {
+                        return Ok(None);
+                    };
+                    salary_types.push(SalaryType {
+                        salary_type_cd: code,
+                        json_ld_type: cells.text("json_ld_type"),
+                        name: cells.text("name"),
+                    });
+                    Some(code.to_string())
+                }
+                ImportKind::Features => {
+                    let Some(code) =
+                        cells.parsed("feature_cd", |s| parse_int_in::<u32>(s, "feature_cd"))?
+                    else {
+                        return Ok(None);
+                    };
+                    features.push(Feature {
+                        feature_cd: code,
+                        name: cells.text("name"),
+                        group_name: cells.text("group_name"),
+                        is_enabled: cells.parsed("is_enabled", parse_bool)?.unwrap_or(true),
+                        match_keywords: keyword_lines(&cells.raw("match_keywords")),
+                        ng_keywords: keyword_lines(&cells.raw("ng_keywords")),
+                    });
+                    Some(code.to_string())
+                }
+                ImportKind::Keywords => {
+                    let keyword = cells.text("Keyword");
+                    if keyword.is_empty() {
+                        return Ok(None);
+                    }
+                    let volume_raw = cells.raw("Volume");
+                    let intents = cells
+                        .text("Intent")
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    keywords.push(Keyword {
+                        keyword: keyword.clone(),
+                        intents,
+                        volume: parse_volume(&volume_raw),
+                        keyword_difficulty: cells
+                            .parsed("Keyword Difficulty", parse_f64)
+                            .unwrap_or(None),
+                        cpc_usd: cells.parsed("CPC (USD)", parse_f64).unwrap_or(None),
+                    });
+                    Some(keyword)
+                }
+                _ => None,
+            })
+        })();
+        match parsed {
+            Ok(Some(key)) => {
+                if !seen_keys.insert(key.clone()) {
+                    report.add_count("duplicates_in_file", 1);
+                    report.warn(
+                        line,
+                        key_column,
+                        &key,
+                        "the key repeats an earlier row; both rows are kept",
+                    );
+                }
+            }
+            Ok(None) => report.skip_row(
+                line,
+                Some(key_column),
+                Some(""),
+                format!("unusable row: {key_column} is missing"),
+            ),
+            Err((column, value, reason)) => report.skip_row(
+                line,
+                Some(&column),
+                Some(&value),
+                format!("unusable row (not a {} row?): {reason}", kind.as_str()),
+            ),
+        }
+    }
+    let set = match kind {
+        ImportKind::Prefectures => MasterSet::Prefectures(prefectures),
+        ImportKind::Cities => MasterSet::Cities(cities),
+        ImportKind::Adjacency => MasterSet::Adjacency(adjacency),
+        ImportKind::Occupations => MasterSet::Occupations(occupations),
+        ImportKind::EmploymentTypes => MasterSet::EmploymentTypes(employment_types),
+        ImportKind::SalaryTypes => MasterSet::SalaryTypes(salary_types),
+        ImportKind::Features => MasterSet::Features(features),
+        ImportKind::Keywords => MasterSet::Keywords(keywords),
+        other => unreachable!("{other:?} is not a master kind"),
+    };
+    report.rows_imported = set.len() as u64;
+    Ok((set, report))
+}

@@ -1,0 +1,356 @@
+//! Importing input files (SPEC §2): the job feed, users, actions, masters and keywords.
+//!
+//! Each importer reads a file once, checks every row at the edge into domain types,
+//! collects row problems in an [`ImportReport`], and hands the whole result to the
+//! [`Store`] in one call, which commits it in one transaction with the report. A file
+//! whose header lacks a required column is rejected before anything is written.
+
+pub mod actions;
+pub mod jobs;
+pub mod masters;
+pub mod source;
+pub mod users;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::domain::time::Micros;
+use crate::domain::{ImportReport, Masters, TimeZoneSetting};
+use crate::store::{Store, StoreError};
+pub use source::EncodingChoice;
+use source::{CsvSource, Header};
+
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty (no header row)")]
+    Empty { path: PathBuf },
+    #[error("{path}: line {line}: malformed CSV: {message}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error(
+        "{path}: the header lacks required {kind} column(s) {}; found: {}; \
+         hint: columns are matched by exact header name, in any order",
+        missing.join(", "),
+        found.join(", ")
+    )]
+    MissingColumns {
+        path: PathBuf,
+        kind: String,
+        missing: Vec<String>,
+        found: Vec<String>,
+    },
+    #[error(
+        "{path}: cannot tell what kind of file this is from its header ({}); \
+         hint: name the kind, e.g. `mailscore import cities {path}`",
+        found.join(", ")
+    )]
+    UnknownKind { path: PathBuf, found: Vec<String> },
+    #[error("{path}: not imported, the store refused it: {source}")]
+    Store { path: PathBuf, source: StoreError },
+    #[error("{path}: the import task failed: {message}")]
+    Task { path: PathBuf, message: String },
+}
+
+impl IngestError {
+    /// The file a rejection is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Io { path, .. }
+            | Self::Empty { path }
+            | Self::Csv { path, .. }
+            | Self::MissingColumns { path, .. }
+            | Self::UnknownKind { path, .. }
+            | Self::Store { path, .. }
+            | Self::Task { path, .. } => path,
+        }
+    }
+}
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportKind {
+    Jobs,
+    Users,
+    Actions,
+    Keywords,
+    Prefectures,
+    Cities,
+    Adjacency,
+    Occupations,
+    EmploymentTypes,
+    SalaryTypes,
+    Features,
+    /// Any master or keyword file, recognised by its header (files or directories).
+    Masters,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jobs => "jobs",
+            Self::Users => "users",
+            Self::Actions => "actions",
+            Self::Keywords => "keywords",
+            Self::Prefectures => "prefectures",
+            Self::Cities => "cities",
+            Self::Adjacency => "adjacency",
+            Self::Occupations => "occupations",
+            Self::EmploymentTypes => "employment-types",
+            Self::SalaryTypes => "salary-types",
+            Self::Features => "features",
+            Self::Masters => "masters",
+        }
+    }
+
+    /// Recognises a file's kind from its header.
+    pub fn detect(header: &Header) -> Option<Self> {
+        let has = |name: &str| header.has(name);
+        Some(if has("job_id") && has("action_type") {
+            Self::Actions
+        } else if has("job_id") && (has("application_name") || has("fee")) {
+            Self::Jobs
+        } else if has("user_id") && has("email") {
+            Self::Users
+        } else if has("Keyword") && has("Volume") {
+            Self::Keywords
+        } else if has("adjacent_city_cd") {
+            Self::Adjacency
+        } else if has("city_cd") && has("pref_cd") {
+            Self::Cities
+        } else if has("pref_cd") && (has("url_segment") || has("region")) {
+            Self::Prefectures
+        } else if has("occupation_cd1_v2") {
+            Self::Occupations
+        } else if has("employment_type_cd") && has("name") {
+            Self::EmploymentTypes
+        } else if has("salary_type_cd") && has("name") {
+            Self::SalaryTypes
+        } else if has("feature_cd") {
+            Self::Features
+        } else {
+            return None;
+        })
+    }
+}
+
+/// Reports bytes read so far; the CLI turns this into a progress bar.
+pub type ProgressFactory = Arc<dyn Fn(&Path, u64) -> Box<dyn FnMut(u64) + Send> + Send + Sync>;
+
+/// How to import.
+#[derive(Clone)]
+pub struct ImportOptions {
+    pub encoding: EncodingChoice,
+    pub time_zone: TimeZoneSetting,
+    pub progress: Option<ProgressFactory>,
+}
+
+impl ImportOptions {
+    pub fn new(time_zone: TimeZoneSetting) -> Self {
+        Self {
+            encoding: EncodingChoice::Auto,
+            time_zone,
+            progress: None,
+        }
+    }
+}
+
+pub(crate) fn now_micros() -> Micros {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+/// Expands directories into the CSV files they hold (sorted by name); files are kept as given.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|p| {
+                    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn open_source(path: &Path, options: &ImportOptions) -> Result<CsvSource, IngestError> {
+    let progress = options.progress.as_ref().map(|factory| {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        factory(path, size)
+    });
+    CsvSource::open(path, options.encoding, progress)
+}
+
+/// Imports one file as `kind` (for [`ImportKind::Masters`], the kind its header shows).
+/// Returns the stored report; a rejected file is an error and changes nothing.
+pub async fn import_file(
+    store: &dyn Store,
+    kind: ImportKind,
+    path: &Path,
+    options: &ImportOptions,
+) -> Result<ImportReport, IngestError> {
+    let started_at = now_micros();
+    let clock = std::time::Instant::now();
+    let source = open_source(path, options)?;
+    let kind = match kind {
+        ImportKind::Masters => {
+            ImportKind::detect(&source.header).ok_or_else(|| IngestError::UnknownKind {
+                path: path.to_path_buf(),
+                found: source.header.named().map(str::to_owned).collect(),
+            })?
+        }
+        other => other,
+    };
+    let mut report = ImportReport::new(kind.as_str(), &path.display().to_string(), started_at);
+    report.encoding = source.encoding_name().to_owned();
+    let store_error = |source| IngestError::Store {
+        path: path.to_path_buf(),
+        source,
+    };
+    let masters = store.masters().await.map_err(store_error)?;
+    let mut report = match kind {
+        ImportKind::Jobs => {
+            let zone = options.time_zone.clone();
+            let (snapshot, report) = run_blocking(path, move || {
+                jobs::parse_jobs(source, &masters, &zone, report)
+            })
+            .await??;
+            store
+                .replace_job_snapshot(snapshot, report)
+                .await
+                .map_err(store_error)?
+        }
+        ImportKind::Users => {
+            let zone = options.time_zone.clone();
+            let (users, report) =
+                run_blocking(path, move || users::parse_users(source, &zone, report)).await??;
+            store
+                .upsert_users(users, report)
+                .await
+                .map_err(store_error)?
+        }
+        ImportKind::Actions => {
+            let zone = options.time_zone.clone();
+            let (mut actions, report) =
+                run_blocking(path, move || actions::parse_actions(source, &zone, report)).await??;
+            actions::fill_snapshots(store, &mut actions, &masters, &options.time_zone)
+                .await
+                .map_err(store_error)?;
+            store
+                .append_actions(actions, report)
+                .await
+                .map_err(store_error)?
+        }
+        ImportKind::Masters => unreachable!("resolved above"),
+        master_kind => {
+            let (set, report) = run_blocking(path, move || {
+                masters::parse_master(master_kind, source, report)
+            })
+            .await??;
+            store
+                .replace_master(set, report)
+                .await
+                .map_err(store_error)?
+        }
+    };
+    report.duration_ms = clock.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+async fn run_blocking<T: Send + 'static>(
+    path: &Path,
+    task: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(task)
+        .await
+        .map_err(|error| IngestError::Task {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })
+}
+
+/// Lists the header's columns that the importer of `known` does not interpret.
+pub(crate) fn unknown_columns(header: &Header, known: &[&str]) -> Vec<String> {
+    header
+        .named()
+        .filter(|name| !known.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The codes the masters know, to check feed values against.
+pub struct CodeCheck {
+    prefectures: HashSet<u16>,
+    /// `None` when no city master was imported: the built-in list is a starter subset, and
+    /// a real feed names many cities it does not hold, so cities are then not checked.
+    cities: Option<HashSet<u32>>,
+    employment_types: HashSet<u16>,
+    salary_types: HashSet<u16>,
+}
+
+impl CodeCheck {
+    pub fn new(masters: &Masters) -> Self {
+        let imported_cities = masters
+            .imported
+            .contains(&crate::domain::master::MasterKind::Cities);
+        Self {
+            prefectures: masters
+                .prefectures
+                .iter()
+                .map(|p| p.pref_cd.get())
+                .collect(),
+            cities: imported_cities
+                .then(|| masters.cities.iter().map(|c| c.city_cd.get()).collect()),
+            employment_types: masters
+                .employment_types
+                .iter()
+                .map(|e| e.employment_type_cd)
+                .collect(),
+            salary_types: masters
+                .salary_types
+                .iter()
+                .map(|s| s.salary_type_cd)
+                .collect(),
+        }
+    }
+
+    pub fn prefecture_known(&self, code: u16) -> bool {
+        self.prefectures.is_empty() || self.prefectures.contains(&code)
+    }
+
+    pub fn city_known(&self, code: u32) -> bool {
+        self.cities
+            .as_ref()
+            .is_none_or(|cities| cities.contains(&code))
+    }
+
+    pub fn employment_type_known(&self, code: u16) -> bool {
+        self.employment_types.is_empty() || self.employment_types.contains(&code)
+    }
+
+    pub fn salary_type_known(&self, code: u16) -> bool {
+        self.salary_types.is_empty() || self.salary_types.contains(&code)
+    }
+}

@@ -1,0 +1,176 @@
+//! The users importer (SPEC §2.2): upsert by `user_id`.
+
+use std::collections::HashMap;
+
+use super::source::{CsvSource, Row};
+use super::{IngestError, unknown_columns};
+use crate::domain::value::{is_null, parse_bool};
+use crate::domain::{
+    CityCode, EmailAddress, ImportReport, PrefCode, TimeZoneSetting, User, UserId,
+};
+
+pub const REQUIRED_COLUMNS: [&str; 2] = ["user_id", "email"];
+pub const OPTIONAL_COLUMNS: [&str; 8] = [
+    "name",
+    "pref_cd",
+    "city_cd",
+    "age_range",
+    "gender",
+    "is_active",
+    "subscribed",
+    "created_at",
+];
+
+pub fn parse_users(
+    mut source: CsvSource,
+    zone: &TimeZoneSetting,
+    mut report: ImportReport,
+) -> Result<(Vec<User>, ImportReport), IngestError> {
+    source.require("users", &REQUIRED_COLUMNS)?;
+    let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
+    known.extend(OPTIONAL_COLUMNS);
+    report.unknown_columns = unknown_columns(&source.header, &known);
+    report.blank_rows += source.leading_blank_rows;
+    let names: Vec<String> = source.header.names().to_vec();
+    let position = |name: &str| source.header.position(name);
+    let extra_positions: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !name.is_empty() && !known.contains(&name.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let [
+        p_user,
+        p_email,
+        p_name,
+        p_pref,
+        p_city,
+        p_age,
+        p_gender,
+        p_active,
+        p_subscribed,
+        p_created,
+    ] = [
+        "user_id",
+        "email",
+        "name",
+        "pref_cd",
+        "city_cd",
+        "age_range",
+        "gender",
+        "is_active",
+        "subscribed",
+        "created_at",
+    ]
+    .map(position);
+
+    let mut users: Vec<User> = Vec::new();
+    let mut index_of: HashMap<String, (usize, u64)> = HashMap::new();
+    let mut row = Row::default();
+    while source.next_row(&mut row)? {
+        if row.is_blank() {
+            report.blank_rows += 1;
+            continue;
+        }
+        report.rows_read += 1;
+        let line = row.line;
+        let cell = |p: Option<usize>| String::from_utf8_lossy(row.bytes(p)).into_owned();
+        let raw_user = cell(p_user);
+        let user_id = match UserId::parse(&raw_user) {
+            Ok(id) => id,
+            Err(error) => {
+                report.skip_row(
+                    line,
+                    Some("user_id"),
+                    Some(&raw_user),
+                    format!("unusable row: {error}"),
+                );
+                continue;
+            }
+        };
+        let raw_email = cell(p_email);
+        let email = match EmailAddress::parse(&raw_email) {
+            Ok(email) => email,
+            Err(error) => {
+                report.skip_row(
+                    line,
+                    Some("email"),
+                    Some(&raw_email),
+                    format!("invalid email address: {error}"),
+                );
+                continue;
+            }
+        };
+        let optional = |p: Option<usize>| {
+            Some(cell(p))
+                .filter(|v| !is_null(v))
+                .map(|v| v.trim().to_owned())
+        };
+        let mut warn_bad =
+            |column: &str, value: &str, reason: String| report.warn(line, column, value, reason);
+        let pref_cd = optional(p_pref).and_then(|raw| {
+            PrefCode::parse(&raw)
+                .map_err(|e| warn_bad("pref_cd", &raw, e.to_string()))
+                .ok()
+        });
+        let city_cd = optional(p_city).and_then(|raw| {
+            CityCode::parse(&raw)
+                .map_err(|e| warn_bad("city_cd", &raw, e.to_string()))
+                .ok()
+        });
+        let is_active = optional(p_active)
+            .and_then(|raw| {
+                parse_bool(&raw)
+                    .map_err(|e| warn_bad("is_active", &raw, e.to_string()))
+                    .ok()
+            })
+            .unwrap_or(true);
+        let subscribed = optional(p_subscribed)
+            .and_then(|raw| {
+                parse_bool(&raw)
+                    .map_err(|e| warn_bad("subscribed", &raw, e.to_string()))
+                    .ok()
+            })
+            .unwrap_or(true);
+        let created_at = optional(p_created).and_then(|raw| {
+            zone.parse_timestamp(&raw)
+                .map_err(|e| warn_bad("created_at", &raw, e.to_string()))
+                .ok()
+        });
+        let extra = extra_positions
+            .iter()
+            .filter_map(|&p| optional(Some(p)).map(|value| (names[p].clone(), value)))
+            .collect();
+        let user = User {
+            user_id,
+            email,
+            name: optional(p_name),
+            pref_cd,
+            city_cd,
+            age_range: optional(p_age),
+            gender: optional(p_gender),
+            is_active,
+            subscribed,
+            created_at,
+            extra,
+        };
+        match index_of.get(user.user_id.as_str()).copied() {
+            Some((index, first_line)) => {
+                report.add_count("duplicates_in_file", 1);
+                report.warn(
+                    line,
+                    "user_id",
+                    &raw_user,
+                    format!("user_id repeats the row at line {first_line}; the last row wins"),
+                );
+                users[index] = user;
+            }
+            None => {
+                index_of.insert(user.user_id.as_str().to_owned(), (users.len(), line));
+                users.push(user);
+            }
+        }
+    }
+    report.rows_imported = users.len() as u64;
+    Ok((users, report))
+}

@@ -1,0 +1,14 @@
+//! mailscore: the Mail Score System.
+//!
+//! Every morning it reads the day's job feed, scores every job, picks the 40 best jobs for
+//! each job seeker and sends them a personalised newsletter. See `docs/ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod columnar;
+pub mod config;
+pub mod domain;
+pub mod generate;
+pub mod ingest;
+pub mod masters;
+pub mod store;
+pub mod telemetry;

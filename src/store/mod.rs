@@ -1,0 +1,146 @@
+//! Stored data: the [`Store`] trait, the only way the rest of the program reaches it.
+//!
+//! The default implementation, [`redb::RedbStore`], keeps everything in one crash-safe
+//! database file in the data directory. Every write method is one transaction: it either
+//! takes effect completely, together with the import report it is given, or not at all.
+
+pub mod redb;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::columnar::ColumnarError;
+use crate::domain::action::ActionColumns;
+use crate::domain::master::MasterSet;
+use crate::domain::time::Micros;
+use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
+
+/// The schema version this binary writes; older files are migrated on open.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error(
+        "the database {path} has schema version {found}, newer than this binary's {supported}; \
+         upgrade mailscore or restore a backup"
+    )]
+    NewerSchema {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("storage engine error while {action}: {message}")]
+    Engine {
+        action: &'static str,
+        message: String,
+    },
+    #[error("stored {what} is corrupt: {source}")]
+    Corrupt { what: String, source: ColumnarError },
+    #[error("stored {what} cannot be decoded: {message}")]
+    Decode { what: String, message: String },
+    #[error("the feed header list {header_id:#x} collides with a different stored header list")]
+    HeaderCollision { header_id: u64 },
+}
+
+/// One imported job feed: the full rows (encoded with [`crate::domain::job::encode_job_row`])
+/// and the scoring fields of the same jobs as columns. Job ids are unique in both.
+#[derive(Debug, Clone)]
+pub struct JobSnapshot {
+    /// The feed's header, identified by `header_id` in every encoded row.
+    pub header_id: u64,
+    pub headers: Vec<String>,
+    /// `(job_id, encoded row)`, one per job.
+    pub rows: Vec<(u64, Vec<u8>)>,
+    /// The same jobs' scoring fields, sorted by `job_id`.
+    pub columns: JobColumns,
+}
+
+/// Counts describing the stored jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    pub active: u64,
+    pub total: u64,
+}
+
+/// A short line per import, for listings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ImportSummary {
+    pub id: u64,
+    pub kind: String,
+    pub file: String,
+    pub started_at: Micros,
+    pub rows_read: u64,
+    pub rows_imported: u64,
+    pub rows_skipped: u64,
+    pub warnings: u64,
+}
+
+/// Access to stored data. Implementations are cheap to share (`Arc<dyn Store>`), safe to
+/// call from many tasks, and never block the async runtime.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Makes `snapshot` the current job set, in one transaction with `report`: every job of
+    /// the snapshot is written (a job seen before is overwritten), jobs stored before but
+    /// absent from the snapshot become inactive (kept, never deleted), and the snapshot's
+    /// columns become what [`Store::job_columns`] returns. Adds `jobs_deactivated` to the
+    /// report's counts. Returns the report with its id. On error nothing changes.
+    async fn replace_job_snapshot(
+        &self,
+        snapshot: JobSnapshot,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// The scoring fields of every active job, sorted by `job_id` (empty before any import).
+    async fn job_columns(&self) -> Result<JobColumns, StoreError>;
+
+    /// The full rows of the given jobs, active or not, in the order asked (`None`: unknown).
+    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError>;
+
+    async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+
+    /// Inserts or replaces users by `user_id`, in one transaction with `report`; adds
+    /// `users_inserted` and `users_updated` to its counts.
+    async fn upsert_users(
+        &self,
+        users: Vec<User>,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// Every user, sorted by `user_id`.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    async fn user(&self, user_id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Appends actions, in one transaction with `report`. An action whose identity (user,
+    /// job, type, instant) is already stored is not stored again: re-ingesting a file changes
+    /// nothing. Adds `already_stored` to the report's counts and sets `rows_imported` to the
+    /// number of actions that were new.
+    async fn append_actions(
+        &self,
+        actions: ActionColumns,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// Every stored action with `from <= action_at < to`, sorted by identity.
+    async fn actions_between(&self, from: Micros, to: Micros) -> Result<ActionColumns, StoreError>;
+
+    async fn action_count(&self) -> Result<u64, StoreError>;
+
+    /// Replaces one kind of reference data (built-in defaults included), in one transaction
+    /// with `report`.
+    async fn replace_master(
+        &self,
+        set: MasterSet,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// The reference data in force: each kind's imported set, or its built-in default.
+    async fn masters(&self) -> Result<Masters, StoreError>;
+
+    /// The most recent imports, newest first.
+    async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError>;
+
+    async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
+}

@@ -1,0 +1,650 @@
+//! The embedded [`Store`]: one redb database file (`mailscore.redb`) in the data directory.
+//!
+//! Tables and what they hold:
+//! - `meta`: schema version and counters (`snapshot_seq`, `job_total`, `action_count`, `next_report_id`);
+//! - `job_rows`: job id → current snapshot sequence number (8 bytes LE) + encoded full row; a
+//!   job is active exactly when its sequence number is the current one, so a snapshot that
+//!   leaves a job out deactivates it without touching it;
+//! - `feed_headers`: header id → the feed's column names (postcard);
+//! - `job_snapshot`: `"columns"` → the current snapshot's [`JobColumns`] blob;
+//! - `users`: user id → [`User`] (postcard);
+//! - `action_days`: UTC day number → that day's [`ActionColumns`] blob, sorted by identity;
+//! - `masters`: kind → [`MasterSet`] (postcard), present only for imported kinds;
+//! - `import_reports`: report id → [`ImportReport`] (JSON).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use super::{ImportSummary, JobCounts, JobSnapshot, SCHEMA_VERSION, Store, StoreError};
+use crate::domain::action::{ActionColumns, ActionColumnsBuilder};
+use crate::domain::job::decode_job_row;
+use crate::domain::master::{MasterKind, MasterSet};
+use crate::domain::time::{Micros, utc_day};
+use crate::domain::value::is_null;
+use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const JOB_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("job_rows");
+const FEED_HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("feed_headers");
+const JOB_SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("job_snapshot");
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const ACTION_DAYS: TableDefinition<i64, &[u8]> = TableDefinition::new("action_days");
+const MASTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("masters");
+const IMPORT_REPORTS: TableDefinition<u64, &[u8]> = TableDefinition::new("import_reports");
+
+const KEY_SCHEMA_VERSION: &str = "schema_version";
+const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
+const KEY_JOB_TOTAL: &str = "job_total";
+const KEY_ACTION_COUNT: &str = "action_count";
+const KEY_NEXT_REPORT_ID: &str = "next_report_id";
+const KEY_COLUMNS: &str = "columns";
+
+/// The database file's name inside the data directory.
+pub const DATABASE_FILE: &str = "mailscore.redb";
+
+/// Default size of redb's page cache.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Migrations from schema version `n` (the index + 1) to `n + 1`. Empty while the first
+/// schema is the only one; a new schema appends its step here and bumps [`SCHEMA_VERSION`].
+const MIGRATIONS: &[fn(&redb::WriteTransaction) -> Result<(), StoreError>] = &[];
+
+trait Context<T> {
+    fn ctx(self, action: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
+    fn ctx(self, action: &'static str) -> Result<T, StoreError> {
+        self.map_err(|error| StoreError::Engine {
+            action,
+            message: error.to_string(),
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn read_u64(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, StoreError> {
+    Ok(table
+        .get(key)
+        .ctx("reading a counter")?
+        .and_then(|guard| guard.value().try_into().ok().map(u64::from_le_bytes))
+        .unwrap_or(0))
+}
+
+fn write_u64(
+    table: &mut redb::Table<&'static str, &'static [u8]>,
+    key: &str,
+    value: u64,
+) -> Result<(), StoreError> {
+    table
+        .insert(key, value.to_le_bytes().as_slice())
+        .ctx("writing a counter")?;
+    Ok(())
+}
+
+fn to_postcard<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|error| StoreError::Decode {
+        what: what.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+fn from_postcard<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|error| StoreError::Decode {
+        what: what.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Stores `report` under the next report id, sets the id on it and returns it.
+fn insert_report(
+    txn: &redb::WriteTransaction,
+    mut report: ImportReport,
+) -> Result<ImportReport, StoreError> {
+    let mut meta = txn.open_table(META).ctx("opening meta")?;
+    let id = read_u64(&meta, KEY_NEXT_REPORT_ID)?.max(1);
+    write_u64(&mut meta, KEY_NEXT_REPORT_ID, id + 1)?;
+    report.id = id;
+    let json = serde_json::to_vec(&report).map_err(|error| StoreError::Decode {
+        what: "import report".into(),
+        message: error.to_string(),
+    })?;
+    txn.open_table(IMPORT_REPORTS)
+        .ctx("opening import_reports")?
+        .insert(id, json.as_slice())
+        .ctx("writing an import report")?;
+    Ok(report)
+}
+
+impl RedbStore {
+    /// Opens (creating if needed) the database in `data_dir`, migrating an older schema.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(data_dir, DEFAULT_CACHE_BYTES)
+    }
+
+    pub fn open_with_cache(data_dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let path = data_dir.join(DATABASE_FILE);
+        let open_error = |message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(data_dir)
+            .map_err(|error| open_error(format!("cannot create the data directory: {error}")))?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&path)
+            .map_err(|error| open_error(match error {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    "it is in use by another mailscore process (stop it, or use that process's API)".to_owned()
+                }
+                other => other.to_string(),
+            }))?;
+        let store = Self {
+            db: Arc::new(db),
+            path,
+        };
+        store.initialise()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn initialise(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().ctx("beginning the schema check")?;
+        {
+            let mut meta = txn.open_table(META).ctx("opening meta")?;
+            let found = meta
+                .get(KEY_SCHEMA_VERSION)
+                .ctx("reading the schema version")?
+                .and_then(|guard| guard.value().try_into().ok().map(u32::from_le_bytes));
+            match found {
+                None => {}
+                Some(version) if version > SCHEMA_VERSION => {
+                    return Err(StoreError::NewerSchema {
+                        path: self.path.display().to_string(),
+                        found: version,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Some(version) => {
+                    for migration in &MIGRATIONS[(version as usize).saturating_sub(1)..] {
+                        migration(&txn)?;
+                    }
+                }
+            }
+            meta.insert(KEY_SCHEMA_VERSION, SCHEMA_VERSION.to_le_bytes().as_slice())
+                .ctx("writing the schema version")?;
+        }
+        txn.open_table(JOB_ROWS).ctx("creating job_rows")?;
+        txn.open_table(FEED_HEADERS).ctx("creating feed_headers")?;
+        txn.open_table(JOB_SNAPSHOT).ctx("creating job_snapshot")?;
+        txn.open_table(USERS).ctx("creating users")?;
+        txn.open_table(ACTION_DAYS).ctx("creating action_days")?;
+        txn.open_table(MASTERS).ctx("creating masters")?;
+        txn.open_table(IMPORT_REPORTS)
+            .ctx("creating import_reports")?;
+        txn.commit().ctx("committing the schema")?;
+        Ok(())
+    }
+
+    async fn run<T, F>(&self, task: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || task(&db))
+            .await
+            .map_err(|error| StoreError::Engine {
+                action: "running a storage task",
+                message: error.to_string(),
+            })?
+    }
+}
+
+fn replace_job_snapshot(
+    db: &Database,
+    snapshot: JobSnapshot,
+    mut report: ImportReport,
+) -> Result<ImportReport, StoreError> {
+    let txn = db.begin_write().ctx("beginning the job import")?;
+    {
+        let mut meta = txn.open_table(META).ctx("opening meta")?;
+        let seq = read_u64(&meta, KEY_SNAPSHOT_SEQ)? + 1;
+        let mut job_total = read_u64(&meta, KEY_JOB_TOTAL)?;
+
+        let mut headers = txn.open_table(FEED_HEADERS).ctx("opening feed_headers")?;
+        let encoded_headers = to_postcard(&snapshot.headers, "feed header")?;
+        let existing = headers
+            .get(snapshot.header_id)
+            .ctx("reading a feed header")?
+            .map(|g| g.value().to_vec());
+        match existing {
+            Some(stored) if stored != encoded_headers => {
+                return Err(StoreError::HeaderCollision {
+                    header_id: snapshot.header_id,
+                });
+            }
+            Some(_) => {}
+            None => {
+                headers
+                    .insert(snapshot.header_id, encoded_headers.as_slice())
+                    .ctx("writing a feed header")?;
+            }
+        }
+
+        let mut columns_table = txn.open_table(JOB_SNAPSHOT).ctx("opening job_snapshot")?;
+        let previous_ids: Vec<u64> = match columns_table
+            .get(KEY_COLUMNS)
+            .ctx("reading the previous snapshot")?
+        {
+            Some(guard) => {
+                JobColumns::decode(guard.value())
+                    .map_err(|source| StoreError::Corrupt {
+                        what: "job snapshot".into(),
+                        source,
+                    })?
+                    .job_id
+            }
+            None => Vec::new(),
+        };
+
+        let mut rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
+        let mut value = Vec::with_capacity(4096);
+        for (job_id, encoded) in &snapshot.rows {
+            value.clear();
+            value.extend_from_slice(&seq.to_le_bytes());
+            value.extend_from_slice(encoded);
+            if rows
+                .insert(*job_id, value.as_slice())
+                .ctx("writing a job")?
+                .is_none()
+            {
+                job_total += 1;
+            }
+        }
+
+        let new_ids = &snapshot.columns.job_id;
+        let deactivated = previous_ids
+            .iter()
+            .filter(|id| new_ids.binary_search(id).is_err())
+            .count();
+        report.add_count("jobs_deactivated", deactivated as u64);
+        columns_table
+            .insert(KEY_COLUMNS, snapshot.columns.encode().as_slice())
+            .ctx("writing the job snapshot")?;
+        write_u64(&mut meta, KEY_SNAPSHOT_SEQ, seq)?;
+        write_u64(&mut meta, KEY_JOB_TOTAL, job_total)?;
+    }
+    let report = insert_report(&txn, report)?;
+    txn.commit().ctx("committing the job import")?;
+    Ok(report)
+}
+
+fn job_columns(db: &Database) -> Result<JobColumns, StoreError> {
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let table = txn.open_table(JOB_SNAPSHOT).ctx("opening job_snapshot")?;
+    match table.get(KEY_COLUMNS).ctx("reading the job snapshot")? {
+        Some(guard) => JobColumns::decode(guard.value()).map_err(|source| StoreError::Corrupt {
+            what: "job snapshot".into(),
+            source,
+        }),
+        None => Ok(JobColumns::new()),
+    }
+}
+
+fn jobs(db: &Database, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError> {
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let seq = read_u64(&txn.open_table(META).ctx("opening meta")?, KEY_SNAPSHOT_SEQ)?;
+    let rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
+    let headers_table = txn.open_table(FEED_HEADERS).ctx("opening feed_headers")?;
+    let mut headers: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut records = Vec::with_capacity(ids.len());
+    for &job_id in ids {
+        let Some(guard) = rows.get(job_id.get()).ctx("reading a job")? else {
+            records.push(None);
+            continue;
+        };
+        let bytes = guard.value();
+        let corrupt = |source| StoreError::Corrupt {
+            what: format!("job {job_id}"),
+            source,
+        };
+        let (row_seq, encoded) = bytes.split_first_chunk::<8>().ok_or(corrupt(
+            crate::columnar::ColumnarError::Truncated { what: "job row" },
+        ))?;
+        let (header_id, values) = decode_job_row(encoded).map_err(corrupt)?;
+        if let std::collections::hash_map::Entry::Vacant(entry) = headers.entry(header_id) {
+            let stored = headers_table
+                .get(header_id)
+                .ctx("reading a feed header")?
+                .ok_or_else(|| StoreError::Decode {
+                    what: format!("job {job_id}"),
+                    message: format!("its feed header {header_id:#x} is missing"),
+                })?;
+            entry.insert(from_postcard(stored.value(), "feed header")?);
+        }
+        let names = &headers[&header_id];
+        let columns = names
+            .iter()
+            .zip(values)
+            .map(|(name, value)| (name.clone(), (!is_null(&value)).then_some(value)))
+            .collect();
+        records.push(Some(JobRecord {
+            job_id,
+            active: u64::from_le_bytes(*row_seq) == seq,
+            columns,
+        }));
+    }
+    Ok(records)
+}
+
+fn job_counts(db: &Database) -> Result<JobCounts, StoreError> {
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let total = read_u64(&txn.open_table(META).ctx("opening meta")?, KEY_JOB_TOTAL)?;
+    let active = job_columns(db)?.len() as u64;
+    Ok(JobCounts { active, total })
+}
+
+fn upsert_users(
+    db: &Database,
+    users: Vec<User>,
+    report: ImportReport,
+) -> Result<ImportReport, StoreError> {
+    let mut report = report;
+    let txn = db.begin_write().ctx("beginning the user import")?;
+    {
+        let mut table = txn.open_table(USERS).ctx("opening users")?;
+        let (mut inserted, mut updated) = (0u64, 0u64);
+        for user in &users {
+            let bytes = to_postcard(user, "user")?;
+            if table
+                .insert(user.user_id.as_str(), bytes.as_slice())
+                .ctx("writing a user")?
+                .is_some()
+            {
+                updated += 1;
+            } else {
+                inserted += 1;
+            }
+        }
+        report.add_count("users_inserted", inserted);
+        report.add_count("users_updated", updated);
+    }
+    let report = insert_report(&txn, report)?;
+    txn.commit().ctx("committing the user import")?;
+    Ok(report)
+}
+
+fn users(db: &Database) -> Result<Vec<User>, StoreError> {
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let table = txn.open_table(USERS).ctx("opening users")?;
+    let mut users = Vec::with_capacity(table.len().ctx("counting users")? as usize);
+    for entry in table.iter().ctx("listing users")? {
+        let (_, value) = entry.ctx("reading a user")?;
+        users.push(from_postcard(value.value(), "user")?);
+    }
+    Ok(users)
+}
+
+fn append_actions(
+    db: &Database,
+    actions: ActionColumns,
+    mut report: ImportReport,
+) -> Result<ImportReport, StoreError> {
+    let mut by_day: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (row, &at) in actions.action_at.iter().enumerate() {
+        by_day.entry(utc_day(at)).or_default().push(row);
+    }
+    let txn = db.begin_write().ctx("beginning the action import")?;
+    let mut n_new = 0u64;
+    {
+        let mut days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
+        for (day, rows) in by_day {
+            let mut builder = ActionColumnsBuilder::new();
+            for row in rows {
+                builder.push(&actions.row(row));
+            }
+            let incoming = builder.finish();
+            let stored = match days.get(day).ctx("reading a day of actions")? {
+                Some(guard) => {
+                    ActionColumns::decode(guard.value()).map_err(|source| StoreError::Corrupt {
+                        what: format!("actions of day {day}"),
+                        source,
+                    })?
+                }
+                None => ActionColumns::default(),
+            };
+            let (merged, added) = stored.merge(&incoming);
+            n_new += added as u64;
+            if added > 0 {
+                days.insert(day, merged.encode().as_slice())
+                    .ctx("writing a day of actions")?;
+            }
+        }
+        let mut meta = txn.open_table(META).ctx("opening meta")?;
+        let count = read_u64(&meta, KEY_ACTION_COUNT)?;
+        write_u64(&mut meta, KEY_ACTION_COUNT, count + n_new)?;
+    }
+    report.add_count("already_stored", actions.len() as u64 - n_new);
+    report.rows_imported = n_new;
+    let report = insert_report(&txn, report)?;
+    txn.commit().ctx("committing the action import")?;
+    Ok(report)
+}
+
+fn actions_between(db: &Database, from: Micros, to: Micros) -> Result<ActionColumns, StoreError> {
+    let mut builder = ActionColumnsBuilder::new();
+    if from >= to {
+        return Ok(builder.finish());
+    }
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
+    for entry in days
+        .range(utc_day(from)..=utc_day(to - 1))
+        .ctx("listing days of actions")?
+    {
+        let (day, value) = entry.ctx("reading a day of actions")?;
+        let columns =
+            ActionColumns::decode(value.value()).map_err(|source| StoreError::Corrupt {
+                what: format!("actions of day {}", day.value()),
+                source,
+            })?;
+        for row in 0..columns.len() {
+            let at = columns.action_at[row];
+            if at >= from && at < to {
+                builder.push(&columns.row(row));
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+fn replace_master(
+    db: &Database,
+    set: MasterSet,
+    report: ImportReport,
+) -> Result<ImportReport, StoreError> {
+    let txn = db.begin_write().ctx("beginning the master import")?;
+    {
+        let bytes = to_postcard(&set, "master")?;
+        txn.open_table(MASTERS)
+            .ctx("opening masters")?
+            .insert(set.kind().as_str(), bytes.as_slice())
+            .ctx("writing a master")?;
+    }
+    let report = insert_report(&txn, report)?;
+    txn.commit().ctx("committing the master import")?;
+    Ok(report)
+}
+
+fn masters(db: &Database) -> Result<Masters, StoreError> {
+    let mut masters = crate::masters::builtin_masters();
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let table = txn.open_table(MASTERS).ctx("opening masters")?;
+    for kind in MasterKind::ALL {
+        if let Some(guard) = table.get(kind.as_str()).ctx("reading a master")? {
+            masters.replace(from_postcard(guard.value(), kind.as_str())?);
+            masters.imported.push(kind);
+        }
+    }
+    Ok(masters)
+}
+
+fn decode_report(bytes: &[u8]) -> Result<ImportReport, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Decode {
+        what: "import report".into(),
+        message: error.to_string(),
+    })
+}
+
+#[async_trait]
+impl Store for RedbStore {
+    async fn replace_job_snapshot(
+        &self,
+        snapshot: JobSnapshot,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |db| replace_job_snapshot(db, snapshot, report))
+            .await
+    }
+
+    async fn job_columns(&self) -> Result<JobColumns, StoreError> {
+        self.run(job_columns).await
+    }
+
+    async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError> {
+        let ids = ids.to_vec();
+        self.run(move |db| jobs(db, &ids)).await
+    }
+
+    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
+        self.run(job_counts).await
+    }
+
+    async fn upsert_users(
+        &self,
+        users: Vec<User>,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |db| upsert_users(db, users, report)).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.run(users).await
+    }
+
+    async fn user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
+        let key = user_id.as_str().to_owned();
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(USERS).ctx("opening users")?;
+            let found = table.get(key.as_str()).ctx("reading a user")?;
+            found
+                .map(|guard| from_postcard(guard.value(), "user"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn append_actions(
+        &self,
+        actions: ActionColumns,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |db| append_actions(db, actions, report))
+            .await
+    }
+
+    async fn actions_between(&self, from: Micros, to: Micros) -> Result<ActionColumns, StoreError> {
+        self.run(move |db| actions_between(db, from, to)).await
+    }
+
+    async fn action_count(&self) -> Result<u64, StoreError> {
+        self.run(|db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            read_u64(&txn.open_table(META).ctx("opening meta")?, KEY_ACTION_COUNT)
+        })
+        .await
+    }
+
+    async fn replace_master(
+        &self,
+        set: MasterSet,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |db| replace_master(db, set, report)).await
+    }
+
+    async fn masters(&self) -> Result<Masters, StoreError> {
+        self.run(masters).await
+    }
+
+    async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn
+                .open_table(IMPORT_REPORTS)
+                .ctx("opening import_reports")?;
+            let mut summaries = Vec::new();
+            for entry in table
+                .iter()
+                .ctx("listing import reports")?
+                .rev()
+                .take(limit)
+            {
+                let (_, value) = entry.ctx("reading an import report")?;
+                let report = decode_report(value.value())?;
+                summaries.push(ImportSummary {
+                    id: report.id,
+                    kind: report.kind,
+                    file: report.file,
+                    started_at: report.started_at,
+                    rows_read: report.rows_read,
+                    rows_imported: report.rows_imported,
+                    rows_skipped: report.rows_skipped,
+                    warnings: report.warnings,
+                });
+            }
+            Ok(summaries)
+        })
+        .await
+    }
+
+    async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn
+                .open_table(IMPORT_REPORTS)
+                .ctx("opening import_reports")?;
+            let found = table.get(id).ctx("reading an import report")?;
+            found.map(|guard| decode_report(guard.value())).transpose()
+        })
+        .await
+    }
+}
