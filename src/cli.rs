@@ -230,10 +230,12 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
     let mut reports = Vec::new();
     let mut failed = 0;
     for file in &files {
+        let started = Instant::now();
         match import_file(&store, args.kind, file, &options).await {
             Ok(report) => {
                 if !args.json {
                     print_report_summary(&report);
+                    println!("  committed in {:.2} s in all", started.elapsed().as_secs_f64());
                 }
                 reports.push(report);
             }
@@ -265,7 +267,7 @@ fn print_report_summary(report: &ImportReport) {
         0.0
     };
     println!(
-        "{} {}: read {} rows, imported {}, skipped {}, warnings {} in {:.2} s ({:.0} rows/s, {}) [report #{}]",
+        "{} {}: read {} rows, imported {}, skipped {}, warnings {}; checked in {:.2} s ({:.0} rows/s, {}) [report #{}]",
         report.kind,
         report.file,
         report.rows_read,

@@ -45,6 +45,7 @@ pub struct ImportReport {
     pub encoding: String,
     pub status: ImportStatus,
     pub started_at: Micros,
+    /// Time spent reading and checking the file, before the store committed it.
     pub duration_ms: u64,
     /// Data rows read (blank rows excluded).
     pub rows_read: u64,

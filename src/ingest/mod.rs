@@ -230,7 +230,7 @@ pub async fn import_file(
         source,
     };
     let masters = store.masters().await.map_err(store_error)?;
-    let mut report = match kind {
+    let report = match kind {
         ImportKind::Jobs => {
             let zone = options.time_zone.clone();
             let (snapshot, report) = run_blocking(path, move || {
@@ -238,7 +238,7 @@ pub async fn import_file(
             })
             .await??;
             store
-                .replace_job_snapshot(snapshot, report)
+                .replace_job_snapshot(snapshot, timed(report, clock))
                 .await
                 .map_err(store_error)?
         }
@@ -247,7 +247,7 @@ pub async fn import_file(
             let (users, report) =
                 run_blocking(path, move || users::parse_users(source, &zone, report)).await??;
             store
-                .upsert_users(users, report)
+                .upsert_users(users, timed(report, clock))
                 .await
                 .map_err(store_error)?
         }
@@ -259,7 +259,7 @@ pub async fn import_file(
                 .await
                 .map_err(store_error)?;
             store
-                .append_actions(actions, report)
+                .append_actions(actions, timed(report, clock))
                 .await
                 .map_err(store_error)?
         }
@@ -270,13 +270,18 @@ pub async fn import_file(
             })
             .await??;
             store
-                .replace_master(set, report)
+                .replace_master(set, timed(report, clock))
                 .await
                 .map_err(store_error)?
         }
     };
-    report.duration_ms = clock.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Sets the time spent reading and checking the file (the commit that follows is not in it).
+fn timed(mut report: ImportReport, clock: std::time::Instant) -> ImportReport {
+    report.duration_ms = clock.elapsed().as_millis() as u64;
+    report
 }
 
 async fn run_blocking<T: Send + 'static>(

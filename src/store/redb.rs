@@ -51,7 +51,8 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Migrations from schema version `n` (the index + 1) to `n + 1`. Empty while the first
 /// schema is the only one; a new schema appends its step here and bumps [`SCHEMA_VERSION`].
-const MIGRATIONS: &[fn(&redb::WriteTransaction) -> Result<(), StoreError>] = &[];
+type Migration = fn(&redb::WriteTransaction) -> Result<(), StoreError>;
+const MIGRATIONS: &[Migration] = &[];
 
 trait Context<T> {
     fn ctx(self, action: &'static str) -> Result<T, StoreError>;

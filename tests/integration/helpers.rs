@@ -1,0 +1,55 @@
+//! Shared helpers: temporary stores, fixture files, the real master exports.
+
+use std::path::{Path, PathBuf};
+
+use mailscore::domain::{ImportReport, TimeZoneSetting};
+use mailscore::ingest::{ImportKind, ImportOptions, IngestError, import_file};
+use mailscore::store::redb::RedbStore;
+
+/// The real master and keyword exports shipped for tests beside the repository.
+pub fn shared_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+pub struct TestStore {
+    pub dir: tempfile::TempDir,
+    pub store: RedbStore,
+}
+
+impl TestStore {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = RedbStore::open(dir.path()).expect("a fresh store opens");
+        Self { dir, store }
+    }
+
+    /// Writes `contents` to a file named `name` in the test's directory.
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("fixture written");
+        path
+    }
+
+    pub async fn import(&self, kind: ImportKind, path: &Path) -> Result<ImportReport, IngestError> {
+        import_file(&self.store, kind, path, &ImportOptions::new(TimeZoneSetting::tokyo())).await
+    }
+}
+
+pub const JOB_HEADER: &str = "job_id,endcl_cd,company_name,application_name,pref_cd,city_cd,salary_type_cd,min_salary,max_salary,fee,employment_type_cd,occupation_cd1,feature_codes,start_at,end_at,catch_copy,del_flg,image_url_1";
+
+/// A valid job row for [`JOB_HEADER`].
+pub fn job_row(job_id: u64, title: &str) -> String {
+    format!(
+        "{job_id},EC{job_id},株式会社テスト,{title},13,13113,1,1200,1400,800,1,100,\"100,103\",2025-07-01 00:00:00+09,2025-09-30 23:59:59+09,\"未経験歓迎, 日払いOK\",0,https://example.jp/{job_id}.jpg"
+    )
+}
+
+pub fn jobs_csv(rows: &[String]) -> String {
+    let mut text = String::from(JOB_HEADER);
+    text.push('\n');
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    text
+}

@@ -1,0 +1,226 @@
+//! Importing every input: real exports, bad input, encodings, idempotency, snapshots.
+
+use mailscore::domain::{JobId, Severity, UserId};
+use mailscore::ingest::{ImportKind, IngestError};
+use mailscore::store::Store;
+
+use crate::helpers::{TestStore, job_row, jobs_csv, shared_data};
+
+#[tokio::test]
+async fn every_shared_export_imports_with_the_right_counts_and_no_spurious_errors() {
+    let t = TestStore::new();
+    // (file, kind recognised, rows imported, junk rows skipped, blank rows, exact repeats)
+    let expected = [
+        ("city_view.csv", "cities", 1916, 1, 1, 0),
+        ("employment_type_view.csv", "employment-types", 10, 0, 0, 0),
+        ("feature_view.csv", "features", 44, 1, 2, 0),
+        ("occupation_view.csv", "occupations", 67, 0, 4, 101),
+        ("prefecture_view.csv", "prefectures", 47, 1, 1, 0),
+        ("salary_type_view.csv", "salary-types", 4, 1, 1, 0),
+        ("semrush_kw20250824_sample.csv", "keywords", 1000, 0, 0, 0),
+    ];
+    for (file, kind, imported, skipped, blank, repeats) in expected {
+        let report = t.import(ImportKind::Masters, &shared_data().join(file)).await.unwrap();
+        assert_eq!(report.kind, kind, "{file}");
+        assert_eq!(report.rows_imported, imported, "{file}: {report:#?}");
+        assert_eq!(report.rows_skipped, skipped, "{file}: {:?}", report.issues);
+        assert_eq!(report.blank_rows, blank, "{file}");
+        assert_eq!(report.count("duplicates_in_file"), repeats, "{file}");
+        assert_eq!(report.warnings, 0, "{file}: {:?}", report.issues);
+        // The only skipped rows are the trailing notes rows, reported with line and column.
+        for issue in &report.issues {
+            assert_eq!(issue.severity, Severity::Error);
+            assert_eq!(issue.value.as_deref(), Some("GPT指示"), "{file}: {issue:?}");
+            assert!(issue.line > 1 && issue.column.is_some());
+        }
+    }
+    let masters = t.store.masters().await.unwrap();
+    assert_eq!(masters.cities.len(), 1916);
+    let sapporo = masters.cities.iter().find(|c| c.city_cd.get() == 1100).unwrap();
+    assert_eq!((sapporo.latitude, sapporo.is_special_city_top), (None, true));
+    let feature = masters.features.iter().find(|f| f.feature_cd == 102).unwrap();
+    assert_eq!(feature.match_keywords, ["外国人", "留学生"]);
+    assert_eq!(feature.ng_keywords, ["外国人不可", "留学生不可"]);
+    assert!(!masters.features.iter().find(|f| f.feature_cd == 400).unwrap().is_enabled);
+    let keyword = &masters.keywords[0];
+    assert_eq!((keyword.keyword.as_str(), keyword.volume), ("バイト", 246_000));
+    assert_eq!(keyword.intents, ["Informational", "Commercial"]);
+    let occupation = masters.occupations.iter().find(|o| o.jobtype_detail == Some(6)).unwrap();
+    assert_eq!((occupation.occupation_cd1, occupation.jobtype_detail_name.as_str()), (100, "キッチンスタッフ"));
+}
+
+#[tokio::test]
+async fn a_master_import_replaces_the_builtin_set_and_each_kind_is_recognised_from_its_header() {
+    let t = TestStore::new();
+    let before = t.store.masters().await.unwrap();
+    assert_eq!(before.prefectures.len(), 47, "built-in defaults without any import");
+    let path = t.file("types.csv", "salary_type_cd,json_ld_type,name\n1,HOUR,時給\n2,DAY,日給\n");
+    t.import(ImportKind::Masters, &path).await.unwrap();
+    let after = t.store.masters().await.unwrap();
+    assert_eq!(after.salary_types.len(), 2);
+    assert_eq!(after.employment_types, before.employment_types, "other kinds keep their sets");
+}
+
+#[tokio::test]
+async fn a_file_missing_a_required_column_is_rejected_whole_and_changes_nothing() {
+    let t = TestStore::new();
+    let good = t.file("jobs.csv", jobs_csv(&[job_row(1, "A"), job_row(2, "B")]));
+    t.import(ImportKind::Jobs, &good).await.unwrap();
+    let header_without_fee = jobs_csv(&[job_row(3, "C")]).replacen(",fee,", ",fee_yen,", 1);
+    let bad = t.file("bad.csv", header_without_fee);
+    let error = t.import(ImportKind::Jobs, &bad).await.unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, IngestError::MissingColumns { .. }));
+    assert!(message.contains("bad.csv") && message.contains("fee") && message.contains("found: job_id"), "{message}");
+    let columns = t.store.job_columns().await.unwrap();
+    assert_eq!(columns.job_id, vec![1, 2], "the previous snapshot is untouched");
+    assert_eq!(t.store.import_summaries(10).await.unwrap().len(), 1, "nothing was written");
+}
+
+#[tokio::test]
+async fn bad_rows_are_skipped_or_warned_with_line_column_and_value() {
+    let t = TestStore::new();
+    let rows = [
+        job_row(1, "A"),
+        job_row(2, "B").replace(",800,", ",無料,"),
+        "ABC123,EC9,株式会社,X,13,13113,1,1200,1400,800,1,100,,,".to_owned(),
+        ",EC9,株式会社,X,13,13113,1,1200,1400,800,1,100,,,".to_owned(),
+        job_row(5, "E").replace("2025-09-30 23:59:59+09", "2025/13/45"),
+        job_row(6, "F").replacen(",13,", ",99,", 1),
+        ",,,,".to_owned(),
+        "備考,このファイルは手作業で作成".to_owned(),
+    ];
+    let report = t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows))).await.unwrap();
+    assert_eq!(report.rows_imported, 4, "{:#?}", report.issues);
+    assert_eq!(report.rows_skipped, 3);
+    assert_eq!(report.blank_rows, 1);
+    let find = |line: u64| report.issues.iter().find(|i| i.line == line).unwrap_or_else(|| panic!("no issue at line {line}"));
+    assert_eq!((find(3).column.as_deref(), find(3).value.as_deref(), find(3).severity), (Some("fee"), Some("無料"), Severity::Warning));
+    assert_eq!((find(4).column.as_deref(), find(4).value.as_deref(), find(4).severity), (Some("job_id"), Some("ABC123"), Severity::Error));
+    assert_eq!(find(5).severity, Severity::Error);
+    assert_eq!(find(6).column.as_deref(), Some("end_at"));
+    assert_eq!((find(7).column.as_deref(), find(7).message.as_str()), (Some("pref_cd"), "unknown prefecture code"));
+    assert_eq!(find(9).value.as_deref(), Some("備考"));
+    let columns = t.store.job_columns().await.unwrap();
+    let job2 = columns.fields(columns.position(JobId::new(2)).unwrap());
+    assert_eq!(job2.fee, None, "an invalid fee is treated as missing");
+    let job6 = columns.fields(columns.position(JobId::new(6)).unwrap());
+    assert_eq!(job6.pref_cd, None);
+    let stored = t.store.import_report(report.id).await.unwrap().unwrap();
+    assert_eq!(stored, report, "the report is stored and retrievable");
+}
+
+#[tokio::test]
+async fn a_snapshot_deactivates_absent_jobs_and_the_last_repeat_wins() {
+    let t = TestStore::new();
+    let first = t.file("day1.csv", jobs_csv(&[job_row(1, "A"), job_row(2, "B"), job_row(3, "C")]));
+    t.import(ImportKind::Jobs, &first).await.unwrap();
+    let second = t.file("day2.csv", jobs_csv(&[job_row(2, "B2"), job_row(4, "D"), job_row(4, "D-last")]));
+    let report = t.import(ImportKind::Jobs, &second).await.unwrap();
+    assert_eq!(report.count("jobs_deactivated"), 2);
+    assert_eq!(report.count("duplicates_in_file"), 1);
+    assert!(report.issues.iter().any(|i| i.line == 4 && i.message.contains("line 3")));
+    let columns = t.store.job_columns().await.unwrap();
+    assert_eq!(columns.job_id, vec![2, 4]);
+    assert_eq!(columns.fields(1).application_name, "D-last");
+    let records = t.store.jobs(&[JobId::new(1), JobId::new(4), JobId::new(9)]).await.unwrap();
+    let old = records[0].as_ref().unwrap();
+    assert!(!old.active, "absent jobs are kept, inactive");
+    assert_eq!(old.value("application_name"), Some("A"));
+    let current = records[1].as_ref().unwrap();
+    assert!(current.active);
+    assert_eq!(current.value("image_url_1"), Some("https://example.jp/4.jpg"), "unknown columns are kept");
+    assert_eq!(current.value("application_name"), Some("D-last"));
+    assert!(records[2].is_none());
+    let counts = t.store.job_counts().await.unwrap();
+    assert_eq!((counts.active, counts.total), (2, 4));
+}
+
+#[tokio::test]
+async fn shift_jis_input_is_detected_and_decoded() {
+    let t = TestStore::new();
+    let text = jobs_csv(&[job_row(1, "カフェのホールスタッフ【日払いOK】")]);
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(!unmappable);
+    let report = t.import(ImportKind::Jobs, &t.file("sjis.csv", &sjis)).await.unwrap();
+    assert_eq!(report.encoding, "Shift_JIS");
+    assert_eq!(report.rows_imported, 1);
+    let columns = t.store.job_columns().await.unwrap();
+    assert_eq!(columns.fields(0).application_name, "カフェのホールスタッフ【日払いOK】");
+    assert_eq!(columns.fields(0).company_name, "株式会社テスト");
+    // UTF-8 with a BOM reads the first column's name correctly.
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(text.as_bytes());
+    let report = t.import(ImportKind::Jobs, &t.file("bom.csv", bom)).await.unwrap();
+    assert_eq!((report.encoding.as_str(), report.rows_imported), ("UTF-8", 1));
+}
+
+const ACTIONS: &str = "user_id,job_id,action_type,action_at,source,section,endcl_cd,pref_cd,fee,device\n\
+u1,1,applied,2025-07-02 13:45:12+09,email,top5,EC1,13,800,ios\n\
+u1,1,applied,2025-07-02 04:45:12+00,email,top5,EC1,13,800,ios\n\
+u2,2,click,2025-07-03 09:00:00,web,,,,,\n\
+u3,3,purchase,2025-07-03 09:00:00,web,,,,,\n\
+,3,click,2025-07-03 09:00:00,web,,,,,\n\
+u3,3,click,yesterday,web,,,,,\n\
+u4,999,open,2025-07-03 09:00:00+09,mail,,,,,\n";
+
+#[tokio::test]
+async fn actions_reingested_are_not_double_counted() {
+    let t = TestStore::new();
+    t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&[job_row(2, "B")]))).await.unwrap();
+    let path = t.file("actions.csv", ACTIONS);
+    let first = t.import(ImportKind::Actions, &path).await.unwrap();
+    assert_eq!(first.rows_read, 7);
+    assert_eq!(first.rows_skipped, 3, "{:#?}", first.issues);
+    assert_eq!(first.rows_imported, 3, "the same instant with two offsets is one action");
+    assert_eq!(first.count("already_stored"), 1);
+    assert!(first.issues.iter().any(|i| i.column.as_deref() == Some("source") && i.severity == Severity::Warning));
+    let second = t.import(ImportKind::Actions, &path).await.unwrap();
+    assert_eq!(second.rows_imported, 0);
+    assert_eq!(second.count("already_stored"), 4);
+    assert_eq!(t.store.action_count().await.unwrap(), 3);
+
+    let all = t.store.actions_between(0, i64::MAX).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let click = (0..all.len()).map(|i| all.row(i)).find(|r| r.user_id == "u2").unwrap();
+    assert_eq!(click.endcl_cd, Some("EC2"), "empty snapshot cells are filled from the known job");
+    assert_eq!((click.pref_cd, click.fee, click.feature_codes), (13, 800, Some(&[100, 103][..])));
+    let applied = (0..all.len()).map(|i| all.row(i)).find(|r| r.user_id == "u1").unwrap();
+    assert_eq!(applied.extra, Some(r#"{"device":"ios"}"#), "unknown columns are kept with the record");
+    let unknown_job = (0..all.len()).map(|i| all.row(i)).find(|r| r.user_id == "u4").unwrap();
+    assert_eq!((unknown_job.job_id, unknown_job.pref_cd), (999, 0), "actions of unknown jobs are kept");
+}
+
+#[tokio::test]
+async fn users_upsert_and_invalid_emails_are_row_errors() {
+    let t = TestStore::new();
+    let first = t.file(
+        "users.csv",
+        "user_id,email,name,pref_cd,city_cd,is_active,subscribed,member_rank\n\
+         1,naoki@example.com,直己,13,13210,1,1,gold\n\
+         2,not-an-email,,,,,,\n\
+         3,c@example.jp,,,,no,maybe,\n",
+    );
+    let report = t.import(ImportKind::Users, &first).await.unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped, report.warnings), (2, 1, 1));
+    assert_eq!(report.issues[0].column.as_deref(), Some("email"));
+    let update = t.file("users2.csv", "email,user_id\nnew@example.com,1\nd@example.com,4\n");
+    let report = t.import(ImportKind::Users, &update).await.unwrap();
+    assert_eq!((report.count("users_inserted"), report.count("users_updated")), (1, 1));
+    let users = t.store.users().await.unwrap();
+    assert_eq!(users.len(), 3);
+    let naoki = t.store.user(&UserId::parse("1").unwrap()).await.unwrap().unwrap();
+    assert_eq!(naoki.email.as_str(), "new@example.com");
+    let three = t.store.user(&UserId::parse("3").unwrap()).await.unwrap().unwrap();
+    assert!(!three.is_active && three.subscribed, "an invalid boolean keeps the default");
+}
+
+#[tokio::test]
+async fn the_store_reopens_with_its_data() {
+    let t = TestStore::new();
+    t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&[job_row(1, "A")]))).await.unwrap();
+    let dir = t.dir;
+    drop(t.store);
+    let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
+    assert_eq!(store.job_columns().await.unwrap().len(), 1);
+}
