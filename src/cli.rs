@@ -235,7 +235,10 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
             Ok(report) => {
                 if !args.json {
                     print_report_summary(&report);
-                    println!("  committed in {:.2} s in all", started.elapsed().as_secs_f64());
+                    println!(
+                        "  committed in {:.2} s in all",
+                        started.elapsed().as_secs_f64()
+                    );
                 }
                 reports.push(report);
             }

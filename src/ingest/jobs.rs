@@ -222,81 +222,120 @@ pub fn parse_jobs(
     let mut row_of_job: HashMap<u64, (usize, u64)> = HashMap::new();
     let mut columns = JobColumns::new();
     let mut column_row_of_job: Vec<usize> = Vec::new();
-    let mut row = Row::default();
-    while source.next_row(&mut row)? {
-        if row.is_blank() {
-            report.blank_rows += 1;
-            continue;
+    // A reader thread parses CSV and compresses each full row while this thread checks
+    // fields: the two halves of the work take about as long, so both cores stay busy.
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<Result<Vec<(Row, Vec<u8>)>, IngestError>>(8);
+    let n_columns = headers.len();
+    let reader = std::thread::spawn(move || {
+        const BATCH: usize = 256;
+        loop {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut more = true;
+            while batch.len() < BATCH {
+                let mut row = Row::default();
+                match source.next_row(&mut row) {
+                    Ok(true) => {
+                        let encoded = if row.is_blank() {
+                            Vec::new()
+                        } else {
+                            let texts: Vec<std::borrow::Cow<'_, str>> =
+                                row.record.iter().map(String::from_utf8_lossy).collect();
+                            encode_job_row(
+                                header_id,
+                                (0..n_columns).map(|p| texts.get(p).map_or("", |t| t.as_ref())),
+                            )
+                        };
+                        batch.push((row, encoded));
+                    }
+                    Ok(false) => {
+                        more = false;
+                        break;
+                    }
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                }
+            }
+            if sender.send(Ok(batch)).is_err() || !more {
+                return;
+            }
         }
-        report.rows_read += 1;
-        let line = row.line;
-        let raw_id = String::from_utf8_lossy(row.bytes(job_id_position)).into_owned();
-        let job_id = match JobId::parse(&raw_id) {
-            Ok(id) => id,
-            Err(error) => {
-                report.skip_row(
-                    line,
-                    Some("job_id"),
-                    Some(&raw_id),
-                    format!("unusable row: {error}"),
-                );
+    });
+    for batch in receiver {
+        for (row, encoded) in batch? {
+            if row.is_blank() {
+                report.blank_rows += 1;
                 continue;
             }
-        };
-        let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(headers.len());
-        for (position, bytes) in row.record.iter().enumerate() {
-            match std::str::from_utf8(bytes) {
-                Ok(text) => texts.push(std::borrow::Cow::Borrowed(text)),
-                Err(_) => {
-                    let column = headers.get(position).map_or("?", String::as_str);
-                    let lossy = String::from_utf8_lossy(bytes).into_owned();
+            report.rows_read += 1;
+            let line = row.line;
+            let raw_id = String::from_utf8_lossy(row.bytes(job_id_position)).into_owned();
+            let job_id = match JobId::parse(&raw_id) {
+                Ok(id) => id,
+                Err(error) => {
+                    report.skip_row(
+                        line,
+                        Some("job_id"),
+                        Some(&raw_id),
+                        format!("unusable row: {error}"),
+                    );
+                    continue;
+                }
+            };
+            let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(headers.len());
+            for (position, bytes) in row.record.iter().enumerate() {
+                match std::str::from_utf8(bytes) {
+                    Ok(text) => texts.push(std::borrow::Cow::Borrowed(text)),
+                    Err(_) => {
+                        let column = headers.get(position).map_or("?", String::as_str);
+                        let lossy = String::from_utf8_lossy(bytes).into_owned();
+                        report.warn(
+                            line,
+                            column,
+                            &lossy,
+                            "invalid UTF-8; hint: pass --encoding shift_jis if the file is Shift_JIS",
+                        );
+                        texts.push(std::borrow::Cow::Owned(lossy));
+                    }
+                }
+            }
+            let cell = |name: &str| -> &str {
+                positions
+                    .get(name)
+                    .and_then(|&p| texts.get(p))
+                    .map_or("", |t| t.as_ref())
+            };
+            let mut warnings: Vec<(String, String, String)> = Vec::new();
+            let fields = parse_job_fields(cell, &codes, zone, |column, value, reason| {
+                warnings.push((column.to_owned(), value.to_owned(), reason));
+            });
+            for (column, value, reason) in warnings {
+                report.warn(line, &column, &value, reason);
+            }
+            columns.push(job_id, &fields);
+            match row_of_job.get(&job_id.get()).copied() {
+                Some((index, first_line)) => {
+                    report.add_count("duplicates_in_file", 1);
                     report.warn(
                         line,
-                        column,
-                        &lossy,
-                        "invalid UTF-8; hint: pass --encoding shift_jis if the file is Shift_JIS",
+                        "job_id",
+                        &raw_id,
+                        format!("job_id repeats the row at line {first_line}; the last row wins"),
                     );
-                    texts.push(std::borrow::Cow::Owned(lossy));
+                    rows[index].1 = encoded;
+                    column_row_of_job[index] = columns.len() - 1;
+                }
+                None => {
+                    row_of_job.insert(job_id.get(), (rows.len(), line));
+                    rows.push((job_id.get(), encoded));
+                    column_row_of_job.push(columns.len() - 1);
                 }
             }
         }
-        let cell = |name: &str| -> &str {
-            positions
-                .get(name)
-                .and_then(|&p| texts.get(p))
-                .map_or("", |t| t.as_ref())
-        };
-        let mut warnings: Vec<(String, String, String)> = Vec::new();
-        let fields = parse_job_fields(cell, &codes, zone, |column, value, reason| {
-            warnings.push((column.to_owned(), value.to_owned(), reason));
-        });
-        for (column, value, reason) in warnings {
-            report.warn(line, &column, &value, reason);
-        }
-        let encoded = encode_job_row(
-            header_id,
-            (0..headers.len()).map(|p| texts.get(p).map_or("", |t| t.as_ref())),
-        );
-        columns.push(job_id, &fields);
-        match row_of_job.get(&job_id.get()).copied() {
-            Some((index, first_line)) => {
-                report.add_count("duplicates_in_file", 1);
-                report.warn(
-                    line,
-                    "job_id",
-                    &raw_id,
-                    format!("job_id repeats the row at line {first_line}; the last row wins"),
-                );
-                rows[index].1 = encoded;
-                column_row_of_job[index] = columns.len() - 1;
-            }
-            None => {
-                row_of_job.insert(job_id.get(), (rows.len(), line));
-                rows.push((job_id.get(), encoded));
-                column_row_of_job.push(columns.len() - 1);
-            }
-        }
     }
+    reader.join().expect("the CSV reader thread panicked");
     report.rows_imported = rows.len() as u64;
     let columns = if column_row_of_job.len() == columns.len() {
         columns.sorted_by_job_id()

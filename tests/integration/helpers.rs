@@ -31,7 +31,13 @@ impl TestStore {
     }
 
     pub async fn import(&self, kind: ImportKind, path: &Path) -> Result<ImportReport, IngestError> {
-        import_file(&self.store, kind, path, &ImportOptions::new(TimeZoneSetting::tokyo())).await
+        import_file(
+            &self.store,
+            kind,
+            path,
+            &ImportOptions::new(TimeZoneSetting::tokyo()),
+        )
+        .await
     }
 }
 

@@ -20,7 +20,10 @@ async fn every_shared_export_imports_with_the_right_counts_and_no_spurious_error
         ("semrush_kw20250824_sample.csv", "keywords", 1000, 0, 0, 0),
     ];
     for (file, kind, imported, skipped, blank, repeats) in expected {
-        let report = t.import(ImportKind::Masters, &shared_data().join(file)).await.unwrap();
+        let report = t
+            .import(ImportKind::Masters, &shared_data().join(file))
+            .await
+            .unwrap();
         assert_eq!(report.kind, kind, "{file}");
         assert_eq!(report.rows_imported, imported, "{file}: {report:#?}");
         assert_eq!(report.rows_skipped, skipped, "{file}: {:?}", report.issues);
@@ -36,29 +39,70 @@ async fn every_shared_export_imports_with_the_right_counts_and_no_spurious_error
     }
     let masters = t.store.masters().await.unwrap();
     assert_eq!(masters.cities.len(), 1916);
-    let sapporo = masters.cities.iter().find(|c| c.city_cd.get() == 1100).unwrap();
-    assert_eq!((sapporo.latitude, sapporo.is_special_city_top), (None, true));
-    let feature = masters.features.iter().find(|f| f.feature_cd == 102).unwrap();
+    let sapporo = masters
+        .cities
+        .iter()
+        .find(|c| c.city_cd.get() == 1100)
+        .unwrap();
+    assert_eq!(
+        (sapporo.latitude, sapporo.is_special_city_top),
+        (None, true)
+    );
+    let feature = masters
+        .features
+        .iter()
+        .find(|f| f.feature_cd == 102)
+        .unwrap();
     assert_eq!(feature.match_keywords, ["外国人", "留学生"]);
     assert_eq!(feature.ng_keywords, ["外国人不可", "留学生不可"]);
-    assert!(!masters.features.iter().find(|f| f.feature_cd == 400).unwrap().is_enabled);
+    assert!(
+        !masters
+            .features
+            .iter()
+            .find(|f| f.feature_cd == 400)
+            .unwrap()
+            .is_enabled
+    );
     let keyword = &masters.keywords[0];
-    assert_eq!((keyword.keyword.as_str(), keyword.volume), ("バイト", 246_000));
+    assert_eq!(
+        (keyword.keyword.as_str(), keyword.volume),
+        ("バイト", 246_000)
+    );
     assert_eq!(keyword.intents, ["Informational", "Commercial"]);
-    let occupation = masters.occupations.iter().find(|o| o.jobtype_detail == Some(6)).unwrap();
-    assert_eq!((occupation.occupation_cd1, occupation.jobtype_detail_name.as_str()), (100, "キッチンスタッフ"));
+    let occupation = masters
+        .occupations
+        .iter()
+        .find(|o| o.jobtype_detail == Some(6))
+        .unwrap();
+    assert_eq!(
+        (
+            occupation.occupation_cd1,
+            occupation.jobtype_detail_name.as_str()
+        ),
+        (100, "キッチンスタッフ")
+    );
 }
 
 #[tokio::test]
 async fn a_master_import_replaces_the_builtin_set_and_each_kind_is_recognised_from_its_header() {
     let t = TestStore::new();
     let before = t.store.masters().await.unwrap();
-    assert_eq!(before.prefectures.len(), 47, "built-in defaults without any import");
-    let path = t.file("types.csv", "salary_type_cd,json_ld_type,name\n1,HOUR,時給\n2,DAY,日給\n");
+    assert_eq!(
+        before.prefectures.len(),
+        47,
+        "built-in defaults without any import"
+    );
+    let path = t.file(
+        "types.csv",
+        "salary_type_cd,json_ld_type,name\n1,HOUR,時給\n2,DAY,日給\n",
+    );
     t.import(ImportKind::Masters, &path).await.unwrap();
     let after = t.store.masters().await.unwrap();
     assert_eq!(after.salary_types.len(), 2);
-    assert_eq!(after.employment_types, before.employment_types, "other kinds keep their sets");
+    assert_eq!(
+        after.employment_types, before.employment_types,
+        "other kinds keep their sets"
+    );
 }
 
 #[tokio::test]
@@ -71,10 +115,21 @@ async fn a_file_missing_a_required_column_is_rejected_whole_and_changes_nothing(
     let error = t.import(ImportKind::Jobs, &bad).await.unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, IngestError::MissingColumns { .. }));
-    assert!(message.contains("bad.csv") && message.contains("fee") && message.contains("found: job_id"), "{message}");
+    assert!(
+        message.contains("bad.csv") && message.contains("fee") && message.contains("found: job_id"),
+        "{message}"
+    );
     let columns = t.store.job_columns().await.unwrap();
-    assert_eq!(columns.job_id, vec![1, 2], "the previous snapshot is untouched");
-    assert_eq!(t.store.import_summaries(10).await.unwrap().len(), 1, "nothing was written");
+    assert_eq!(
+        columns.job_id,
+        vec![1, 2],
+        "the previous snapshot is untouched"
+    );
+    assert_eq!(
+        t.store.import_summaries(10).await.unwrap().len(),
+        1,
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -90,16 +145,42 @@ async fn bad_rows_are_skipped_or_warned_with_line_column_and_value() {
         ",,,,".to_owned(),
         "備考,このファイルは手作業で作成".to_owned(),
     ];
-    let report = t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows))).await.unwrap();
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows)))
+        .await
+        .unwrap();
     assert_eq!(report.rows_imported, 4, "{:#?}", report.issues);
     assert_eq!(report.rows_skipped, 3);
     assert_eq!(report.blank_rows, 1);
-    let find = |line: u64| report.issues.iter().find(|i| i.line == line).unwrap_or_else(|| panic!("no issue at line {line}"));
-    assert_eq!((find(3).column.as_deref(), find(3).value.as_deref(), find(3).severity), (Some("fee"), Some("無料"), Severity::Warning));
-    assert_eq!((find(4).column.as_deref(), find(4).value.as_deref(), find(4).severity), (Some("job_id"), Some("ABC123"), Severity::Error));
+    let find = |line: u64| {
+        report
+            .issues
+            .iter()
+            .find(|i| i.line == line)
+            .unwrap_or_else(|| panic!("no issue at line {line}"))
+    };
+    assert_eq!(
+        (
+            find(3).column.as_deref(),
+            find(3).value.as_deref(),
+            find(3).severity
+        ),
+        (Some("fee"), Some("無料"), Severity::Warning)
+    );
+    assert_eq!(
+        (
+            find(4).column.as_deref(),
+            find(4).value.as_deref(),
+            find(4).severity
+        ),
+        (Some("job_id"), Some("ABC123"), Severity::Error)
+    );
     assert_eq!(find(5).severity, Severity::Error);
     assert_eq!(find(6).column.as_deref(), Some("end_at"));
-    assert_eq!((find(7).column.as_deref(), find(7).message.as_str()), (Some("pref_cd"), "unknown prefecture code"));
+    assert_eq!(
+        (find(7).column.as_deref(), find(7).message.as_str()),
+        (Some("pref_cd"), "unknown prefecture code")
+    );
     assert_eq!(find(9).value.as_deref(), Some("備考"));
     let columns = t.store.job_columns().await.unwrap();
     let job2 = columns.fields(columns.position(JobId::new(2)).unwrap());
@@ -113,23 +194,42 @@ async fn bad_rows_are_skipped_or_warned_with_line_column_and_value() {
 #[tokio::test]
 async fn a_snapshot_deactivates_absent_jobs_and_the_last_repeat_wins() {
     let t = TestStore::new();
-    let first = t.file("day1.csv", jobs_csv(&[job_row(1, "A"), job_row(2, "B"), job_row(3, "C")]));
+    let first = t.file(
+        "day1.csv",
+        jobs_csv(&[job_row(1, "A"), job_row(2, "B"), job_row(3, "C")]),
+    );
     t.import(ImportKind::Jobs, &first).await.unwrap();
-    let second = t.file("day2.csv", jobs_csv(&[job_row(2, "B2"), job_row(4, "D"), job_row(4, "D-last")]));
+    let second = t.file(
+        "day2.csv",
+        jobs_csv(&[job_row(2, "B2"), job_row(4, "D"), job_row(4, "D-last")]),
+    );
     let report = t.import(ImportKind::Jobs, &second).await.unwrap();
     assert_eq!(report.count("jobs_deactivated"), 2);
     assert_eq!(report.count("duplicates_in_file"), 1);
-    assert!(report.issues.iter().any(|i| i.line == 4 && i.message.contains("line 3")));
+    assert!(
+        report
+            .issues
+            .iter()
+            .any(|i| i.line == 4 && i.message.contains("line 3"))
+    );
     let columns = t.store.job_columns().await.unwrap();
     assert_eq!(columns.job_id, vec![2, 4]);
     assert_eq!(columns.fields(1).application_name, "D-last");
-    let records = t.store.jobs(&[JobId::new(1), JobId::new(4), JobId::new(9)]).await.unwrap();
+    let records = t
+        .store
+        .jobs(&[JobId::new(1), JobId::new(4), JobId::new(9)])
+        .await
+        .unwrap();
     let old = records[0].as_ref().unwrap();
     assert!(!old.active, "absent jobs are kept, inactive");
     assert_eq!(old.value("application_name"), Some("A"));
     let current = records[1].as_ref().unwrap();
     assert!(current.active);
-    assert_eq!(current.value("image_url_1"), Some("https://example.jp/4.jpg"), "unknown columns are kept");
+    assert_eq!(
+        current.value("image_url_1"),
+        Some("https://example.jp/4.jpg"),
+        "unknown columns are kept"
+    );
     assert_eq!(current.value("application_name"), Some("D-last"));
     assert!(records[2].is_none());
     let counts = t.store.job_counts().await.unwrap();
@@ -142,17 +242,29 @@ async fn shift_jis_input_is_detected_and_decoded() {
     let text = jobs_csv(&[job_row(1, "カフェのホールスタッフ【日払いOK】")]);
     let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
     assert!(!unmappable);
-    let report = t.import(ImportKind::Jobs, &t.file("sjis.csv", &sjis)).await.unwrap();
+    let report = t
+        .import(ImportKind::Jobs, &t.file("sjis.csv", &sjis))
+        .await
+        .unwrap();
     assert_eq!(report.encoding, "Shift_JIS");
     assert_eq!(report.rows_imported, 1);
     let columns = t.store.job_columns().await.unwrap();
-    assert_eq!(columns.fields(0).application_name, "カフェのホールスタッフ【日払いOK】");
+    assert_eq!(
+        columns.fields(0).application_name,
+        "カフェのホールスタッフ【日払いOK】"
+    );
     assert_eq!(columns.fields(0).company_name, "株式会社テスト");
     // UTF-8 with a BOM reads the first column's name correctly.
     let mut bom = vec![0xEF, 0xBB, 0xBF];
     bom.extend_from_slice(text.as_bytes());
-    let report = t.import(ImportKind::Jobs, &t.file("bom.csv", bom)).await.unwrap();
-    assert_eq!((report.encoding.as_str(), report.rows_imported), ("UTF-8", 1));
+    let report = t
+        .import(ImportKind::Jobs, &t.file("bom.csv", bom))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.encoding.as_str(), report.rows_imported),
+        ("UTF-8", 1)
+    );
 }
 
 const ACTIONS: &str = "user_id,job_id,action_type,action_at,source,section,endcl_cd,pref_cd,fee,device\n\
@@ -167,14 +279,27 @@ u4,999,open,2025-07-03 09:00:00+09,mail,,,,,\n";
 #[tokio::test]
 async fn actions_reingested_are_not_double_counted() {
     let t = TestStore::new();
-    t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&[job_row(2, "B")]))).await.unwrap();
+    t.import(
+        ImportKind::Jobs,
+        &t.file("jobs.csv", jobs_csv(&[job_row(2, "B")])),
+    )
+    .await
+    .unwrap();
     let path = t.file("actions.csv", ACTIONS);
     let first = t.import(ImportKind::Actions, &path).await.unwrap();
     assert_eq!(first.rows_read, 7);
     assert_eq!(first.rows_skipped, 3, "{:#?}", first.issues);
-    assert_eq!(first.rows_imported, 3, "the same instant with two offsets is one action");
+    assert_eq!(
+        first.rows_imported, 3,
+        "the same instant with two offsets is one action"
+    );
     assert_eq!(first.count("already_stored"), 1);
-    assert!(first.issues.iter().any(|i| i.column.as_deref() == Some("source") && i.severity == Severity::Warning));
+    assert!(
+        first
+            .issues
+            .iter()
+            .any(|i| i.column.as_deref() == Some("source") && i.severity == Severity::Warning)
+    );
     let second = t.import(ImportKind::Actions, &path).await.unwrap();
     assert_eq!(second.rows_imported, 0);
     assert_eq!(second.count("already_stored"), 4);
@@ -182,13 +307,37 @@ async fn actions_reingested_are_not_double_counted() {
 
     let all = t.store.actions_between(0, i64::MAX).await.unwrap();
     assert_eq!(all.len(), 3);
-    let click = (0..all.len()).map(|i| all.row(i)).find(|r| r.user_id == "u2").unwrap();
-    assert_eq!(click.endcl_cd, Some("EC2"), "empty snapshot cells are filled from the known job");
-    assert_eq!((click.pref_cd, click.fee, click.feature_codes), (13, 800, Some(&[100, 103][..])));
-    let applied = (0..all.len()).map(|i| all.row(i)).find(|r| r.user_id == "u1").unwrap();
-    assert_eq!(applied.extra, Some(r#"{"device":"ios"}"#), "unknown columns are kept with the record");
-    let unknown_job = (0..all.len()).map(|i| all.row(i)).find(|r| r.user_id == "u4").unwrap();
-    assert_eq!((unknown_job.job_id, unknown_job.pref_cd), (999, 0), "actions of unknown jobs are kept");
+    let click = (0..all.len())
+        .map(|i| all.row(i))
+        .find(|r| r.user_id == "u2")
+        .unwrap();
+    assert_eq!(
+        click.endcl_cd,
+        Some("EC2"),
+        "empty snapshot cells are filled from the known job"
+    );
+    assert_eq!(
+        (click.pref_cd, click.fee, click.feature_codes),
+        (13, 800, Some(&[100, 103][..]))
+    );
+    let applied = (0..all.len())
+        .map(|i| all.row(i))
+        .find(|r| r.user_id == "u1")
+        .unwrap();
+    assert_eq!(
+        applied.extra,
+        Some(r#"{"device":"ios"}"#),
+        "unknown columns are kept with the record"
+    );
+    let unknown_job = (0..all.len())
+        .map(|i| all.row(i))
+        .find(|r| r.user_id == "u4")
+        .unwrap();
+    assert_eq!(
+        (unknown_job.job_id, unknown_job.pref_cd),
+        (999, 0),
+        "actions of unknown jobs are kept"
+    );
 }
 
 #[tokio::test]
@@ -202,23 +351,53 @@ async fn users_upsert_and_invalid_emails_are_row_errors() {
          3,c@example.jp,,,,no,maybe,\n",
     );
     let report = t.import(ImportKind::Users, &first).await.unwrap();
-    assert_eq!((report.rows_imported, report.rows_skipped, report.warnings), (2, 1, 1));
+    assert_eq!(
+        (report.rows_imported, report.rows_skipped, report.warnings),
+        (2, 1, 1)
+    );
     assert_eq!(report.issues[0].column.as_deref(), Some("email"));
-    let update = t.file("users2.csv", "email,user_id\nnew@example.com,1\nd@example.com,4\n");
+    let update = t.file(
+        "users2.csv",
+        "email,user_id\nnew@example.com,1\nd@example.com,4\n",
+    );
     let report = t.import(ImportKind::Users, &update).await.unwrap();
-    assert_eq!((report.count("users_inserted"), report.count("users_updated")), (1, 1));
+    assert_eq!(
+        (
+            report.count("users_inserted"),
+            report.count("users_updated")
+        ),
+        (1, 1)
+    );
     let users = t.store.users().await.unwrap();
     assert_eq!(users.len(), 3);
-    let naoki = t.store.user(&UserId::parse("1").unwrap()).await.unwrap().unwrap();
+    let naoki = t
+        .store
+        .user(&UserId::parse("1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(naoki.email.as_str(), "new@example.com");
-    let three = t.store.user(&UserId::parse("3").unwrap()).await.unwrap().unwrap();
-    assert!(!three.is_active && three.subscribed, "an invalid boolean keeps the default");
+    let three = t
+        .store
+        .user(&UserId::parse("3").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !three.is_active && three.subscribed,
+        "an invalid boolean keeps the default"
+    );
 }
 
 #[tokio::test]
 async fn the_store_reopens_with_its_data() {
     let t = TestStore::new();
-    t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&[job_row(1, "A")]))).await.unwrap();
+    t.import(
+        ImportKind::Jobs,
+        &t.file("jobs.csv", jobs_csv(&[job_row(1, "A")])),
+    )
+    .await
+    .unwrap();
     let dir = t.dir;
     drop(t.store);
     let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
