@@ -340,6 +340,13 @@ impl JobColumns {
         writer.finish()
     }
 
+    /// Only the `job_id` column of an encoded blob (it is stored first), without the rest.
+    pub fn decode_job_ids(bytes: &[u8]) -> Result<Vec<u64>, ColumnarError> {
+        let mut reader = BlobReader::new(bytes, JOB_COLUMNS_MAGIC, "job columns")?;
+        let n = reader.take_u64("row count")? as usize;
+        reader.take_u64s("job_id", n)
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<Self, ColumnarError> {
         let mut reader = BlobReader::new(bytes, JOB_COLUMNS_MAGIC, "job columns")?;
         let n = reader.take_u64("row count")? as usize;
@@ -417,6 +424,10 @@ mod tests {
         assert_eq!(decoded.fields(0), other);
         assert_eq!(decoded.fields(1), sample(7));
         assert_eq!(decoded.position(JobId::new(7)), Some(1));
+        assert_eq!(
+            JobColumns::decode_job_ids(&columns.encode()).unwrap(),
+            vec![3, 7]
+        );
     }
 
     #[test]

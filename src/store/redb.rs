@@ -265,24 +265,23 @@ fn replace_job_snapshot(
             .ctx("reading the previous snapshot")?
         {
             Some(guard) => {
-                JobColumns::decode(guard.value())
-                    .map_err(|source| StoreError::Corrupt {
-                        what: "job snapshot".into(),
-                        source,
-                    })?
-                    .job_id
+                JobColumns::decode_job_ids(guard.value()).map_err(|source| StoreError::Corrupt {
+                    what: "job snapshot".into(),
+                    source,
+                })?
             }
             None => Vec::new(),
         };
 
         let mut rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
         let mut value = Vec::with_capacity(4096);
-        for (job_id, encoded) in &snapshot.rows {
+        // Each row is dropped once written, so the feed is not held twice at the commit.
+        for (job_id, encoded) in snapshot.rows {
             value.clear();
             value.extend_from_slice(&seq.to_le_bytes());
-            value.extend_from_slice(encoded);
+            value.extend_from_slice(&encoded);
             if rows
-                .insert(*job_id, value.as_slice())
+                .insert(job_id, value.as_slice())
                 .ctx("writing a job")?
                 .is_none()
             {
