@@ -9,7 +9,8 @@ use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionRow, NO_R
 use crate::domain::job::none;
 use crate::domain::value::{is_null, parse_code_list, parse_int_in};
 use crate::domain::{
-    ActionSource, ActionType, Fee, ImportReport, JobFields, JobId, Masters, TimeZoneSetting,
+    ActionSource, ActionType, Fee, ImportReport, JobColumns, JobFields, JobId, Masters,
+    TimeZoneSetting,
 };
 use crate::store::{Store, StoreError};
 
@@ -265,6 +266,22 @@ fn snapshot_of(fields: &JobFields) -> Snapshot<'_> {
     }
 }
 
+/// The snapshot fields of row `index` of the current job columns, borrowing, not copying.
+fn snapshot_of_columns(columns: &JobColumns, index: usize) -> Snapshot<'_> {
+    Snapshot {
+        endcl_cd: Some(columns.endcl_cd.get(index)).filter(|code| !code.is_empty()),
+        pref_cd: columns.pref_cd[index],
+        city_cd: columns.city_cd[index],
+        occupation_cd1: columns.occupation_cd1[index],
+        employment_type_cd: columns.employment_type_cd[index],
+        salary_type_cd: columns.salary_type_cd[index],
+        min_salary: columns.min_salary[index],
+        max_salary: columns.max_salary[index],
+        fee: columns.fee[index],
+        feature_codes: columns.feature_codes.get(index),
+    }
+}
+
 fn needs_fill(actions: &ActionColumns, row: usize) -> bool {
     actions.endcl_cd[row] == NO_REF
         || actions.pref_cd[row] == none::SMALL_CODE
@@ -317,12 +334,8 @@ pub async fn fill_snapshots(
         .collect();
     for row in rows {
         let job_id = actions.job_id[row];
-        let current_fields;
         let snapshot = match current.position(JobId::new(job_id)) {
-            Some(index) => {
-                current_fields = current.fields(index);
-                snapshot_of(&current_fields)
-            }
+            Some(index) => snapshot_of_columns(&current, index),
             None => match inactive.get(&job_id) {
                 Some(fields) => snapshot_of(fields),
                 None => continue,
