@@ -403,7 +403,16 @@ async fn status(settings: &Settings) -> Result<i32> {
     let users = store.users().await?.len();
     let actions = store.action_count().await?;
     let masters = store.masters().await?;
-    println!("database: {}", store.path().display());
+    let space = store.storage_stats().await?;
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    println!(
+        "database: {} ({:.1} MB on disk: {:.1} MB data, {:.1} MB metadata, {:.1} MB unused)",
+        store.path().display(),
+        mb(space.file_bytes),
+        mb(space.stored_bytes),
+        mb(space.metadata_bytes),
+        mb(space.fragmented_bytes)
+    );
     println!("jobs: {} active, {} known", jobs.active, jobs.total);
     println!("users: {users}");
     println!("actions: {actions}");

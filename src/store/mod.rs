@@ -64,6 +64,19 @@ pub struct JobCounts {
     pub total: u64,
 }
 
+/// How the storage engine uses its space.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Size of the database file(s) on disk.
+    pub file_bytes: u64,
+    /// Bytes of keys and values stored.
+    pub stored_bytes: u64,
+    /// Bytes of the engine's own structures (tree pages, allocator state).
+    pub metadata_bytes: u64,
+    /// Bytes allocated but not used (partly filled pages, freed space).
+    pub fragmented_bytes: u64,
+}
+
 /// A short line per import, for listings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ImportSummary {
@@ -143,4 +156,7 @@ pub trait Store: Send + Sync {
     async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError>;
 
     async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
+
+    /// How much space the data takes, for `status` and metrics.
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
 }

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{ImportSummary, JobCounts, JobSnapshot, SCHEMA_VERSION, Store, StoreError};
+use super::{
+    ImportSummary, JobCounts, JobSnapshot, SCHEMA_VERSION, StorageStats, Store, StoreError,
+};
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder};
 use crate::domain::job::decode_job_row;
 use crate::domain::master::{MasterKind, MasterSet};
@@ -700,6 +702,23 @@ impl Store for RedbStore {
                 .ctx("opening import_reports")?;
             let found = table.get(id).ctx("reading an import report")?;
             found.map(|guard| decode_report(guard.value())).transpose()
+        })
+        .await
+    }
+
+    async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
+        let path = self.path.clone();
+        self.run(move |db| {
+            // redb reports space only inside a write transaction; this one is never committed.
+            let txn = db.begin_write().ctx("beginning a stats read")?;
+            let stats = txn.stats().ctx("reading storage stats")?;
+            txn.abort().ctx("ending a stats read")?;
+            Ok(StorageStats {
+                file_bytes: std::fs::metadata(&path).map_or(0, |m| m.len()),
+                stored_bytes: stats.stored_bytes(),
+                metadata_bytes: stats.metadata_bytes(),
+                fragmented_bytes: stats.fragmented_bytes(),
+            })
         })
         .await
     }
