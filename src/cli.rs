@@ -15,6 +15,8 @@ use crate::generate::{GenerateOptions, generate};
 use crate::ingest::{
     EncodingChoice, ImportKind, ImportOptions, ProgressFactory, expand_paths, import_file,
 };
+use crate::pipeline::{BatchOptions, Phase, run_batch};
+use crate::scoring::{ScoringConfig, SectionKind};
 use crate::store::Store;
 use crate::store::redb::RedbStore;
 
@@ -68,6 +70,21 @@ pub enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+    /// Run the daily batch for a date
+    Batch {
+        #[command(subcommand)]
+        command: BatchCommand,
+    },
+    /// Export a date's picks
+    Picks {
+        #[command(subcommand)]
+        command: PicksCommand,
+    },
+    /// Export a date's job scores
+    Scores {
+        #[command(subcommand)]
+        command: ScoresCommand,
     },
     /// Counts of what is stored
     Status,
@@ -137,6 +154,57 @@ pub enum JobsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Compute (and store) the date's profiles, job scores and picks
+    Run {
+        /// Batch date (YYYY-MM-DD) [default: today in the configured time zone]
+        #[arg(long)]
+        date: Option<String>,
+        /// Stop after this phase
+        #[arg(long, value_enum, default_value = "picks")]
+        until: Phase,
+    },
+    /// The most recent runs
+    List {
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PicksCommand {
+    /// Write the picks of a date (rows sorted by user, section order, rank)
+    Export {
+        #[arg(long)]
+        date: String,
+        /// Only this user's picks
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScoresCommand {
+    /// Write every job's scores of a date as CSV
+    Export {
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the settings and print them as TOML
     Check,
@@ -167,6 +235,19 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
         Command::Generate(args) => generate_dataset(args, &settings),
         Command::Imports { command } => imports(command, &settings).await,
         Command::Jobs { command } => jobs(command, &settings).await,
+        Command::Batch { command } => batch(command, &settings).await,
+        Command::Picks {
+            command:
+                PicksCommand::Export {
+                    date,
+                    user,
+                    format,
+                    out,
+                },
+        } => export_picks(&settings, &date, user.as_deref(), format, &out).await,
+        Command::Scores {
+            command: ScoresCommand::Export { date, out },
+        } => export_scores(&settings, &date, &out).await,
         Command::Status => status(&settings).await,
         Command::Config {
             command: ConfigCommand::Check,
@@ -426,6 +507,234 @@ async fn status(settings: &Settings) -> Result<i32> {
         masters.salary_types.len(),
         masters.features.len(),
         masters.keywords.len()
+    );
+    Ok(0)
+}
+
+fn parse_date_arg(text: &str) -> Result<jiff::civil::Date> {
+    parse_date(text).map_err(|e| anyhow::anyhow!("date {text:?}: {e}"))
+}
+
+async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    match command {
+        BatchCommand::Run { date, until } => {
+            let date = match date {
+                Some(text) => parse_date_arg(&text)?,
+                None => settings.time_zone.today(),
+            };
+            let options = BatchOptions {
+                date,
+                until,
+                config: ScoringConfig::default(),
+                time_zone: settings.time_zone.clone(),
+            };
+            let started = Instant::now();
+            let run = run_batch(&store, &options).await?;
+            println!(
+                "run #{} for {}: {:?} in {:.2} s",
+                run.id,
+                run.date,
+                run.status,
+                started.elapsed().as_secs_f64()
+            );
+            for phase in &run.phases {
+                let counts: Vec<String> = phase
+                    .counts
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!(
+                    "  {:<9} {:>7.3} s  {}",
+                    phase.name,
+                    phase.duration_ms as f64 / 1000.0,
+                    counts.join(", ")
+                );
+                for error in &phase.errors {
+                    println!("    error: {error}");
+                }
+            }
+            if !run.skipped_keywords.is_empty() {
+                println!(
+                    "  SEO keywords skipped (match more than half of the eligible jobs): {}",
+                    run.skipped_keywords.join(", ")
+                );
+            }
+        }
+        BatchCommand::List { limit } => {
+            for run in store.runs(limit).await? {
+                let total: u64 = run.phases.iter().map(|p| p.duration_ms).sum();
+                println!(
+                    "#{:<5} {} {:?} until {} started {} ({:.2} s)",
+                    run.id,
+                    run.date,
+                    run.status,
+                    run.until,
+                    settings.time_zone.format(run.started_at),
+                    total as f64 / 1000.0
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn create_output(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+}
+
+async fn export_picks(
+    settings: &Settings,
+    date: &str,
+    user: Option<&str>,
+    format: ExportFormat,
+    out: &Path,
+) -> Result<i32> {
+    use std::io::Write;
+    let store = open_store(settings)?;
+    let date = parse_date_arg(date)?;
+    let users = store.picks(date, user).await?;
+    if users.is_empty() {
+        bail!(
+            "no picks stored for {date}{}; run `mailscore batch run --date {date}` first",
+            user.map_or(String::new(), |u| format!(" and user {u}"))
+        );
+    }
+    let mut output = create_output(out)?;
+    let mut rows = 0usize;
+    let six = |v: f64| format!("{v:.6}");
+    match format {
+        ExportFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut output);
+            writer.write_record([
+                "date",
+                "user_id",
+                "section",
+                "rank",
+                "job_id",
+                "tier",
+                "personalized",
+                "basic",
+                "seo",
+                "total",
+                "editorial",
+                "reasons",
+            ])?;
+            for user_picks in &users {
+                let mut picks = user_picks.picks.clone();
+                picks.sort_by_key(|p| (p.section, p.rank));
+                for pick in picks {
+                    writer.write_record([
+                        date.to_string(),
+                        user_picks.user_id.clone(),
+                        SectionKind::from_code(pick.section)
+                            .map_or("?", SectionKind::as_str)
+                            .to_owned(),
+                        pick.rank.to_string(),
+                        pick.job_id.to_string(),
+                        crate::matching::Tier::from_code(pick.tier)
+                            .map_or("?", |t| t.as_str())
+                            .to_owned(),
+                        six(pick.personalized),
+                        six(pick.basic),
+                        six(pick.seo),
+                        six(pick.total),
+                        six(pick.editorial),
+                        crate::matching::reasons::Reason::labels(pick.reasons).join("|"),
+                    ])?;
+                    rows += 1;
+                }
+            }
+            writer.flush()?;
+        }
+        ExportFormat::Jsonl => {
+            for user_picks in &users {
+                let mut picks = user_picks.picks.clone();
+                picks.sort_by_key(|p| (p.section, p.rank));
+                for pick in picks {
+                    let line = serde_json::json!({
+                        "date": date.to_string(),
+                        "user_id": user_picks.user_id,
+                        "section": SectionKind::from_code(pick.section).map_or("?", SectionKind::as_str),
+                        "rank": pick.rank,
+                        "job_id": pick.job_id,
+                        "tier": crate::matching::Tier::from_code(pick.tier).map_or("?", |t| t.as_str()),
+                        "personalized": pick.personalized,
+                        "basic": pick.basic,
+                        "seo": pick.seo,
+                        "total": pick.total,
+                        "editorial": pick.editorial,
+                        "reasons": crate::matching::reasons::Reason::labels(pick.reasons),
+                        "fallback": user_picks.fallback,
+                    });
+                    writeln!(output, "{line}")?;
+                    rows += 1;
+                }
+            }
+        }
+    }
+    output.flush()?;
+    println!(
+        "wrote {rows} picks of {} users to {}",
+        users.len(),
+        out.display()
+    );
+    Ok(0)
+}
+
+async fn export_scores(settings: &Settings, date: &str, out: &Path) -> Result<i32> {
+    let store = open_store(settings)?;
+    let date = parse_date_arg(date)?;
+    let Some(table) = store.job_scores(date).await? else {
+        bail!(
+            "no job scores stored for {date}; run `mailscore batch run --date {date} --until scores` first"
+        );
+    };
+    let mut output = create_output(out)?;
+    {
+        let mut writer = csv::Writer::from_writer(&mut output);
+        writer.write_record([
+            "job_id",
+            "basic",
+            "wage",
+            "fee",
+            "popularity",
+            "seo",
+            "needs_categories",
+            "occupation_category",
+            "matched_keywords",
+        ])?;
+        let six = |v: f64| format!("{v:.6}");
+        for i in 0..table.len() {
+            writer.write_record([
+                table.job_id[i].to_string(),
+                six(table.basic[i]),
+                six(table.wage[i]),
+                six(table.fee[i]),
+                six(table.popularity[i]),
+                six(table.seo[i]),
+                table.needs.get(i).to_owned(),
+                if table.occupation_category[i] == 0 {
+                    String::new()
+                } else {
+                    table.occupation_category[i].to_string()
+                },
+                table.matched_keywords.get(i).to_owned(),
+            ])?;
+        }
+        writer.flush()?;
+    }
+    std::io::Write::flush(&mut output)?;
+    println!(
+        "wrote the scores of {} jobs to {}",
+        table.len(),
+        out.display()
     );
     Ok(0)
 }

@@ -10,5 +10,8 @@ pub mod domain;
 pub mod generate;
 pub mod ingest;
 pub mod masters;
+pub mod matching;
+pub mod pipeline;
+pub mod scoring;
 pub mod store;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 //! checked once, at the edge (the importers), through the `parse` functions of this module.
 
 pub mod action;
+pub mod batch;
 pub mod ids;
 pub mod job;
 pub mod master;

@@ -267,7 +267,7 @@ fn digits(bytes: &[u8], min: usize, max: usize) -> Option<(i64, &[u8])> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(date: Date) -> i64 {
+pub fn days_from_civil(date: Date) -> i64 {
     let (year, month, day) = (
         i64::from(date.year()),
         i64::from(date.month()),

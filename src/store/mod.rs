@@ -11,9 +11,11 @@ use thiserror::Error;
 
 use crate::columnar::ColumnarError;
 use crate::domain::action::ActionColumns;
+use crate::domain::batch::{JobScoreTable, RunRecord, UserPicks};
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
 use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
+use jiff::civil::Date;
 
 /// The schema version this binary writes; older files are migrated on open.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -156,6 +158,33 @@ pub trait Store: Send + Sync {
     async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError>;
 
     async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
+
+    /// Every stored day of actions overlapping `[from, to)`, each sorted by identity (rows
+    /// outside the range are not removed: callers filter by instant).
+    async fn action_days(&self, from: Micros, to: Micros)
+    -> Result<Vec<ActionColumns>, StoreError>;
+
+    /// Replaces the date's job scores and picks (every user's) and saves `run`, in one
+    /// transaction. Returns the run with its id.
+    async fn replace_day_results(
+        &self,
+        date: Date,
+        scores: JobScoreTable,
+        picks: Vec<UserPicks>,
+        run: RunRecord,
+    ) -> Result<RunRecord, StoreError>;
+
+    /// The job scores of a date, if a run computed them.
+    async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError>;
+
+    /// The picks of a date, sorted by user id; only `user`'s when given.
+    async fn picks(&self, date: Date, user: Option<&str>) -> Result<Vec<UserPicks>, StoreError>;
+
+    /// Inserts (`id` 0) or replaces a run record; returns it with its id.
+    async fn save_run(&self, run: RunRecord) -> Result<RunRecord, StoreError>;
+
+    /// The most recent runs, newest first.
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
 
     /// How much space the data takes, for `status` and metrics.
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;

@@ -10,7 +10,10 @@
 //! - `users`: user id → [`User`] (postcard);
 //! - `action_days`: UTC day number → that day's [`ActionColumns`] blob, sorted by identity;
 //! - `masters`: kind → [`MasterSet`] (postcard), present only for imported kinds;
-//! - `import_reports`: report id → [`ImportReport`] (JSON).
+//! - `import_reports`: report id → [`ImportReport`] (JSON);
+//! - `job_scores`: date number → that date's [`JobScoreTable`] blob (LZ4);
+//! - `picks`: (date number, user id) → that user's [`UserPicks`] (postcard);
+//! - `runs`: run id → [`RunRecord`] (JSON).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -23,11 +26,13 @@ use super::{
     ImportSummary, JobCounts, JobSnapshot, SCHEMA_VERSION, StorageStats, Store, StoreError,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder};
+use crate::domain::batch::{JobScoreTable, RunRecord, UserPicks};
 use crate::domain::job::decode_job_row;
 use crate::domain::master::{MasterKind, MasterSet};
-use crate::domain::time::{Micros, utc_day};
+use crate::domain::time::{Micros, days_from_civil, utc_day};
 use crate::domain::value::is_null;
 use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
+use jiff::civil::Date;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const JOB_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("job_rows");
@@ -37,12 +42,16 @@ const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 const ACTION_DAYS: TableDefinition<i64, &[u8]> = TableDefinition::new("action_days");
 const MASTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("masters");
 const IMPORT_REPORTS: TableDefinition<u64, &[u8]> = TableDefinition::new("import_reports");
+const JOB_SCORES: TableDefinition<i32, &[u8]> = TableDefinition::new("job_scores");
+const PICKS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("picks");
+const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
 const KEY_JOB_TOTAL: &str = "job_total";
 const KEY_ACTION_COUNT: &str = "action_count";
 const KEY_NEXT_REPORT_ID: &str = "next_report_id";
+const KEY_NEXT_RUN_ID: &str = "next_run_id";
 const KEY_COLUMNS: &str = "columns";
 
 /// The database file's name inside the data directory.
@@ -211,6 +220,9 @@ impl RedbStore {
         txn.open_table(MASTERS).ctx("creating masters")?;
         txn.open_table(IMPORT_REPORTS)
             .ctx("creating import_reports")?;
+        txn.open_table(JOB_SCORES).ctx("creating job_scores")?;
+        txn.open_table(PICKS).ctx("creating picks")?;
+        txn.open_table(RUNS).ctx("creating runs")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -581,6 +593,71 @@ fn decode_report(bytes: &[u8]) -> Result<ImportReport, StoreError> {
     })
 }
 
+fn date_key(date: Date) -> i32 {
+    days_from_civil(date) as i32
+}
+
+fn encode_run(run: &RunRecord) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(run).map_err(|error| StoreError::Decode {
+        what: "run record".into(),
+        message: error.to_string(),
+    })
+}
+
+fn decode_run(bytes: &[u8]) -> Result<RunRecord, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Decode {
+        what: "run record".into(),
+        message: error.to_string(),
+    })
+}
+
+/// Stores `run` in `txn`, assigning an id when it has none.
+fn put_run(txn: &redb::WriteTransaction, mut run: RunRecord) -> Result<RunRecord, StoreError> {
+    if run.id == 0 {
+        let mut meta = txn.open_table(META).ctx("opening meta")?;
+        let id = read_u64(&meta, KEY_NEXT_RUN_ID)?.max(1);
+        write_u64(&mut meta, KEY_NEXT_RUN_ID, id + 1)?;
+        run.id = id;
+    }
+    let bytes = encode_run(&run)?;
+    txn.open_table(RUNS)
+        .ctx("opening runs")?
+        .insert(run.id, bytes.as_slice())
+        .ctx("writing a run record")?;
+    Ok(run)
+}
+
+fn replace_day_results(
+    db: &Database,
+    date: Date,
+    scores: JobScoreTable,
+    picks: Vec<UserPicks>,
+    run: RunRecord,
+) -> Result<RunRecord, StoreError> {
+    let day = date_key(date);
+    let txn = db.begin_write().ctx("beginning the day's results")?;
+    {
+        let compressed = lz4_flex::compress_prepend_size(&scores.encode());
+        txn.open_table(JOB_SCORES)
+            .ctx("opening job_scores")?
+            .insert(day, compressed.as_slice())
+            .ctx("writing job scores")?;
+        let mut table = txn.open_table(PICKS).ctx("opening picks")?;
+        table
+            .retain_in((day, "")..(day + 1, ""), |_, _| false)
+            .ctx("removing the date's old picks")?;
+        for user in &picks {
+            let bytes = to_postcard(user, "picks")?;
+            table
+                .insert((day, user.user_id.as_str()), bytes.as_slice())
+                .ctx("writing picks")?;
+        }
+    }
+    let run = put_run(&txn, run)?;
+    txn.commit().ctx("committing the day's results")?;
+    Ok(run)
+}
+
 #[async_trait]
 impl Store for RedbStore {
     async fn replace_job_snapshot(
@@ -702,6 +779,125 @@ impl Store for RedbStore {
                 .ctx("opening import_reports")?;
             let found = table.get(id).ctx("reading an import report")?;
             found.map(|guard| decode_report(guard.value())).transpose()
+        })
+        .await
+    }
+
+    async fn action_days(
+        &self,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<ActionColumns>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let blobs: Vec<(i64, Vec<u8>)> = self
+            .run(move |db| {
+                let txn = db.begin_read().ctx("beginning a read")?;
+                let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
+                let mut blobs = Vec::new();
+                for entry in days
+                    .range(utc_day(from)..=utc_day(to - 1))
+                    .ctx("listing days of actions")?
+                {
+                    let (day, value) = entry.ctx("reading a day of actions")?;
+                    blobs.push((day.value(), value.value().to_vec()));
+                }
+                Ok(blobs)
+            })
+            .await?;
+        // Decompressing and decoding is CPU work: spread it over the cores.
+        tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            blobs
+                .par_iter()
+                .map(|(day, bytes)| decode_action_day(bytes, *day))
+                .collect()
+        })
+        .await
+        .map_err(|error| StoreError::Engine {
+            action: "decoding actions",
+            message: error.to_string(),
+        })?
+    }
+
+    async fn replace_day_results(
+        &self,
+        date: Date,
+        scores: JobScoreTable,
+        picks: Vec<UserPicks>,
+        run: RunRecord,
+    ) -> Result<RunRecord, StoreError> {
+        self.run(move |db| replace_day_results(db, date, scores, picks, run))
+            .await
+    }
+
+    async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(JOB_SCORES).ctx("opening job_scores")?;
+            let Some(guard) = table.get(date_key(date)).ctx("reading job scores")? else {
+                return Ok(None);
+            };
+            let corrupt = |source| StoreError::Corrupt {
+                what: format!("job scores of {date}"),
+                source,
+            };
+            let raw = lz4_flex::decompress_size_prepended(guard.value()).map_err(|_| {
+                corrupt(crate::columnar::ColumnarError::Truncated {
+                    what: "compressed job scores",
+                })
+            })?;
+            JobScoreTable::decode(&raw).map(Some).map_err(corrupt)
+        })
+        .await
+    }
+
+    async fn picks(&self, date: Date, user: Option<&str>) -> Result<Vec<UserPicks>, StoreError> {
+        let user = user.map(str::to_owned);
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(PICKS).ctx("opening picks")?;
+            let day = date_key(date);
+            let mut out = Vec::new();
+            match &user {
+                Some(user) => {
+                    if let Some(guard) = table.get((day, user.as_str())).ctx("reading picks")? {
+                        out.push(from_postcard(guard.value(), "picks")?);
+                    }
+                }
+                None => {
+                    for entry in table.range((day, "")..(day + 1, "")).ctx("listing picks")? {
+                        let (_, value) = entry.ctx("reading picks")?;
+                        out.push(from_postcard(value.value(), "picks")?);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn save_run(&self, run: RunRecord) -> Result<RunRecord, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning a run record write")?;
+            let run = put_run(&txn, run)?;
+            txn.commit().ctx("committing a run record")?;
+            Ok(run)
+        })
+        .await
+    }
+
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(RUNS).ctx("opening runs")?;
+            let mut runs = Vec::new();
+            for entry in table.iter().ctx("listing runs")?.rev().take(limit) {
+                let (_, value) = entry.ctx("reading a run record")?;
+                runs.push(decode_run(value.value())?);
+            }
+            Ok(runs)
         })
         .await
     }

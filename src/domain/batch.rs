@@ -1,0 +1,153 @@
+//! What a daily run stores: each job's scores, each user's picks, and the run record.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::time::Micros;
+use crate::columnar::{BlobReader, BlobWriter, ColumnarError, StrColumn};
+
+/// One stored pick (SPEC §4): scores as computed (rounded to 6 decimals), reasons as bits
+/// of [`crate::matching::reasons::Reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StoredPick {
+    /// [`crate::scoring::SectionKind`] code.
+    pub section: u8,
+    pub rank: u8,
+    pub job_id: u64,
+    /// [`crate::matching::Tier`] code.
+    pub tier: u8,
+    pub personalized: f64,
+    pub basic: f64,
+    pub seo: f64,
+    pub total: f64,
+    pub editorial: f64,
+    pub reasons: u16,
+}
+
+/// A user's picks for one date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserPicks {
+    pub user_id: String,
+    pub picks: Vec<StoredPick>,
+    /// True when matching failed and these are the previous day's picks (minus jobs no
+    /// longer eligible).
+    pub fallback: bool,
+}
+
+/// Every job's scores for one date, as columns (the jobs of that day's snapshot).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobScoreTable {
+    pub job_id: Vec<u64>,
+    pub basic: Vec<f64>,
+    pub wage: Vec<f64>,
+    pub fee: Vec<f64>,
+    pub popularity: Vec<f64>,
+    pub seo: Vec<f64>,
+    /// Names of the needs categories, `|`-separated.
+    pub needs: StrColumn,
+    pub occupation_category: Vec<u16>,
+    /// `keyword(field)`, `|`-separated, in the order they counted.
+    pub matched_keywords: StrColumn,
+}
+
+const JOB_SCORES_MAGIC: &[u8; 4] = b"MJS1";
+
+impl JobScoreTable {
+    pub fn len(&self) -> usize {
+        self.job_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.job_id.is_empty()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut writer = BlobWriter::new(JOB_SCORES_MAGIC);
+        writer.put_u64(self.len() as u64);
+        writer.put_u64s(&self.job_id);
+        for column in [
+            &self.basic,
+            &self.wage,
+            &self.fee,
+            &self.popularity,
+            &self.seo,
+        ] {
+            writer.put_u64s(&column.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        }
+        writer.put_strs(&self.needs);
+        writer.put_u16s(&self.occupation_category);
+        writer.put_strs(&self.matched_keywords);
+        writer.finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, ColumnarError> {
+        let mut reader = BlobReader::new(bytes, JOB_SCORES_MAGIC, "job scores")?;
+        let n = reader.take_u64("row count")? as usize;
+        let job_id = reader.take_u64s("job_id", n)?;
+        let mut floats = |what| -> Result<Vec<f64>, ColumnarError> {
+            Ok(reader
+                .take_u64s(what, n)?
+                .into_iter()
+                .map(f64::from_bits)
+                .collect())
+        };
+        let (basic, wage, fee, popularity, seo) = (
+            floats("basic")?,
+            floats("wage")?,
+            floats("fee")?,
+            floats("popularity")?,
+            floats("seo")?,
+        );
+        Ok(Self {
+            job_id,
+            basic,
+            wage,
+            fee,
+            popularity,
+            seo,
+            needs: reader.take_strs("needs", n)?,
+            occupation_category: reader.take_u16s("occupation_category", n)?,
+            matched_keywords: reader.take_strs("matched_keywords", n)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One phase of a run: when it ran, what it counted, what went wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    pub name: String,
+    pub started_at: Micros,
+    pub finished_at: Option<Micros>,
+    pub duration_ms: u64,
+    pub counts: BTreeMap<String, u64>,
+    pub errors: Vec<String>,
+}
+
+/// A daily run (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Assigned by the store; 0 before.
+    pub id: u64,
+    /// The batch date, `YYYY-MM-DD`.
+    pub date: String,
+    pub started_at: Micros,
+    pub finished_at: Option<Micros>,
+    pub status: RunStatus,
+    /// The last phase asked for.
+    pub until: String,
+    pub phases: Vec<PhaseRecord>,
+    /// SEO keywords skipped as matching more than half of the eligible jobs.
+    pub skipped_keywords: Vec<String>,
+    /// Users whose matching failed (they got the previous day's picks).
+    pub failed_users: Vec<String>,
+    pub error: Option<String>,
+}

@@ -1,0 +1,327 @@
+//! The pure part of the daily run: from the day's inputs to profiles, job scores and picks.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::columnar::StrColumn;
+use crate::domain::action::ActionColumns;
+use crate::domain::batch::{JobScoreTable, PhaseRecord, StoredPick, UserPicks};
+use crate::domain::{JobColumns, Masters, User};
+use crate::matching::{MatchContext, Pick, picks_for_user};
+use crate::scoring::actions::{ActionStats, Interner, aggregate, job_companies};
+use crate::scoring::jobs::{JobScores, score_jobs};
+use crate::scoring::profile::{Geography, UserProfile};
+use crate::scoring::seo::SeoMatcher;
+use crate::scoring::{DayWindows, ScoringConfig, round6};
+
+use super::Phase;
+
+/// Everything a date's computation reads.
+pub struct DayInputs<'a> {
+    /// The current snapshot (active jobs), sorted by job id.
+    pub jobs: &'a JobColumns,
+    pub masters: &'a Masters,
+    pub users: &'a [User],
+    /// Days of actions covering the history window (rows outside it are ignored).
+    pub action_days: &'a [ActionColumns],
+    /// Per user id: the job ids picked on D−1 and on D−2.
+    pub previous: &'a HashMap<String, (Vec<u64>, Vec<u64>)>,
+    pub windows: DayWindows,
+    pub config: &'a ScoringConfig,
+}
+
+/// What a date's computation produces.
+pub struct DayResults {
+    pub phases: Vec<PhaseRecord>,
+    pub stats: ActionStats,
+    pub geography: Geography,
+    pub profiles: Vec<UserProfile>,
+    pub job_company: Vec<u32>,
+    pub scores: Option<JobScores>,
+    pub score_table: Option<JobScoreTable>,
+    /// Per user with picks, sorted by user id (`None` when the run stopped earlier).
+    pub picks: Option<Vec<UserPicks>>,
+    pub skipped_keywords: Vec<String>,
+    pub failed_users: Vec<String>,
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+fn record(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) -> PhaseRecord {
+    PhaseRecord {
+        name: name.to_owned(),
+        started_at,
+        finished_at: Some(now()),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        counts: counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        errors: Vec::new(),
+    }
+}
+
+/// Profiles of every user, in the order of `users`.
+pub fn build_profiles(
+    users: &[User],
+    stats: &ActionStats,
+    geography: &Geography,
+) -> Vec<UserProfile> {
+    let applications = &stats.applications;
+    let mut ranges: HashMap<u32, (usize, usize)> = HashMap::new();
+    let mut start = 0;
+    while start < applications.len() {
+        let user = applications[start].user;
+        let mut end = start;
+        while end < applications.len() && applications[end].user == user {
+            end += 1;
+        }
+        ranges.insert(user, (start, end));
+        start = end;
+    }
+    users
+        .par_iter()
+        .map(|user| {
+            let own = stats
+                .users
+                .get(user.user_id.as_str())
+                .and_then(|id| ranges.get(&id))
+                .map_or(&applications[0..0], |&(s, e)| &applications[s..e]);
+            UserProfile::new(user, own, geography)
+        })
+        .collect()
+}
+
+/// The job scores as stored and exported.
+pub fn score_table(
+    jobs: &JobColumns,
+    scores: &JobScores,
+    seo: &SeoMatcher,
+    config: &ScoringConfig,
+) -> JobScoreTable {
+    let n = jobs.len();
+    let mut needs = StrColumn::with_capacity(n, n * 8);
+    let mut matched = StrColumn::with_capacity(n, n * 16);
+    let rounded = |values: &[f64]| {
+        values
+            .iter()
+            .map(|v| round6(*v) as f64 / 1e6)
+            .collect::<Vec<_>>()
+    };
+    for i in 0..n {
+        let names: Vec<&str> = config
+            .needs
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| scores.needs[i] & (1 << bit) != 0)
+            .map(|(_, category)| category.name.as_str())
+            .collect();
+        needs.push(&names.join("|"));
+        let keywords: Vec<String> = scores.seo_matches[i]
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}({})",
+                    seo.keywords[m.rank as usize].keyword,
+                    m.field.as_str()
+                )
+            })
+            .collect();
+        matched.push(&keywords.join("|"));
+    }
+    JobScoreTable {
+        job_id: jobs.job_id.clone(),
+        basic: rounded(&scores.basic),
+        wage: rounded(&scores.wage_score),
+        fee: rounded(&scores.fee_score),
+        popularity: rounded(&scores.popularity),
+        seo: rounded(&scores.seo),
+        needs,
+        occupation_category: scores.occupation_category.clone(),
+        matched_keywords: matched,
+    }
+}
+
+fn stored(pick: &Pick, jobs: &JobColumns, scores: &JobScores) -> StoredPick {
+    let row = pick.job_index as usize;
+    StoredPick {
+        section: pick.section.code(),
+        rank: pick.rank,
+        job_id: jobs.job_id[row],
+        tier: pick.tier.code(),
+        personalized: pick.personalized,
+        basic: round6(scores.basic[row]) as f64 / 1e6,
+        seo: round6(scores.seo[row]) as f64 / 1e6,
+        total: pick.total,
+        editorial: pick.editorial,
+        reasons: pick.reasons,
+    }
+}
+
+/// Computes a date up to `until`. Deterministic: the same inputs give the same results.
+pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
+    let config = inputs.config;
+    let mut phases = Vec::new();
+
+    let (started_at, clock) = (now(), Instant::now());
+    let mut companies = Interner::default();
+    let job_company = job_companies(inputs.jobs, &mut companies);
+    let stats = aggregate(inputs.action_days, inputs.jobs, companies, &inputs.windows);
+    let geography = Geography::new(inputs.masters, config);
+    let profiles = build_profiles(inputs.users, &stats, &geography);
+    let with_history = profiles.iter().filter(|p| p.n_applications > 0).count();
+    phases.push(record(
+        "profiles",
+        started_at,
+        clock,
+        &[
+            ("users", inputs.users.len() as u64),
+            ("users_with_applications", with_history as u64),
+            ("applications", stats.applications.len() as u64),
+        ],
+    ));
+    let mut results = DayResults {
+        phases,
+        stats,
+        geography,
+        profiles,
+        job_company,
+        scores: None,
+        score_table: None,
+        picks: None,
+        skipped_keywords: Vec::new(),
+        failed_users: Vec::new(),
+    };
+    if until == Phase::Profiles {
+        return results;
+    }
+
+    let (started_at, clock) = (now(), Instant::now());
+    let seo = SeoMatcher::new(&inputs.masters.keywords);
+    let scores = score_jobs(
+        inputs.jobs,
+        inputs.masters,
+        &results.stats,
+        &results.job_company,
+        &seo,
+        &inputs.windows,
+        config,
+    );
+    results.skipped_keywords = scores.skipped_keywords.clone();
+    results.score_table = Some(score_table(inputs.jobs, &scores, &seo, config));
+    results.phases.push(record(
+        "scores",
+        started_at,
+        clock,
+        &[
+            ("jobs", inputs.jobs.len() as u64),
+            ("eligible_jobs", scores.n_eligible as u64),
+            ("skipped_keywords", scores.skipped_keywords.len() as u64),
+        ],
+    ));
+    if until == Phase::Scores {
+        results.scores = Some(scores);
+        return results;
+    }
+
+    let (started_at, clock) = (now(), Instant::now());
+    let context = MatchContext::new(
+        inputs.jobs,
+        &scores,
+        &results.job_company,
+        &results.stats.recent_applications,
+        &results.geography,
+        inputs.windows,
+        config,
+    );
+    let empty = (Vec::new(), Vec::new());
+    let outcomes: Vec<Option<Result<Vec<Pick>, ()>>> = inputs
+        .users
+        .par_iter()
+        .zip(results.profiles.par_iter())
+        .map(|(user, profile)| {
+            let (day1, day2) = inputs.previous.get(user.user_id.as_str()).unwrap_or(&empty);
+            // A failure for one user must not stop the others: catch it and fall back.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                picks_for_user(&context, user, profile, (day1, day2))
+            }))
+            .map_or(Some(Err(())), |picks| picks.map(Ok))
+        })
+        .collect();
+    let mut picks = Vec::new();
+    for (user, outcome) in inputs.users.iter().zip(outcomes) {
+        match outcome {
+            None => {}
+            Some(Ok(user_picks)) => picks.push(UserPicks {
+                user_id: user.user_id.as_str().to_owned(),
+                picks: user_picks
+                    .iter()
+                    .map(|p| stored(p, inputs.jobs, &scores))
+                    .collect(),
+                fallback: false,
+            }),
+            Some(Err(())) => {
+                results.failed_users.push(user.user_id.as_str().to_owned());
+                picks.push(fallback_picks(user, inputs, &context));
+            }
+        }
+    }
+    picks.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    let n_picks: usize = picks.iter().map(|u| u.picks.len()).sum();
+    let mut phase = record(
+        "picks",
+        started_at,
+        clock,
+        &[
+            ("users_picked", picks.len() as u64),
+            ("picks", n_picks as u64),
+            ("eligible_jobs", context.n_eligible() as u64),
+            ("failed_users", results.failed_users.len() as u64),
+        ],
+    );
+    phase.errors = results
+        .failed_users
+        .iter()
+        .map(|u| format!("matching failed for user {u}; yesterday's picks used"))
+        .collect();
+    results.phases.push(phase);
+    results.picks = Some(picks);
+    results.scores = Some(scores);
+    results
+}
+
+/// Yesterday's picks of a user whose matching failed, minus jobs no longer eligible; their
+/// stored scores are kept as they were.
+fn fallback_picks(user: &User, inputs: &DayInputs<'_>, context: &MatchContext<'_>) -> UserPicks {
+    let yesterday = inputs
+        .previous
+        .get(user.user_id.as_str())
+        .map(|(day1, _)| day1.as_slice())
+        .unwrap_or(&[]);
+    let picks = yesterday
+        .iter()
+        .filter_map(|job_id| {
+            let row = inputs.jobs.position(crate::domain::JobId::new(*job_id))?;
+            context.scores.eligible[row].then_some(*job_id)
+        })
+        .enumerate()
+        .map(|(rank, job_id)| StoredPick {
+            section: 0,
+            rank: (rank + 1) as u8,
+            job_id,
+            tier: crate::matching::Tier::All.code(),
+            personalized: 0.0,
+            basic: 0.0,
+            seo: 0.0,
+            total: 0.0,
+            editorial: 0.0,
+            reasons: 0,
+        })
+        .collect();
+    UserPicks {
+        user_id: user.user_id.as_str().to_owned(),
+        picks,
+        fallback: true,
+    }
+}
