@@ -468,7 +468,8 @@ impl TopK {
 
     /// The kept candidates, best first, and whether others were left out.
     fn into_sorted(mut self) -> (Vec<u32>, bool) {
-        self.items.sort_unstable_by_key(|item| std::cmp::Reverse(item.0));
+        self.items
+            .sort_unstable_by_key(|item| std::cmp::Reverse(item.0));
         let truncated = self.seen > self.items.len().min(self.k);
         self.items.truncate(self.k);
         (self.items.into_iter().map(|(_, e)| e).collect(), truncated)

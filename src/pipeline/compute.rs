@@ -19,6 +19,7 @@ use crate::scoring::{DayWindows, ScoringConfig, round6};
 use super::Phase;
 
 /// Everything a date's computation reads.
+#[derive(Clone, Copy)]
 pub struct DayInputs<'a> {
     /// The current snapshot (active jobs), sorted by job id.
     pub jobs: &'a JobColumns,
