@@ -220,7 +220,10 @@ impl Day {
 
 /// The picks of `user` (who must have some).
 fn picks_of<'r>(results: &'r DayResults, user: &str) -> &'r [StoredPick] {
-    let all = results.picks.as_ref().expect("the run reached the picks phase");
+    let all = results
+        .picks
+        .as_ref()
+        .expect("the run reached the picks phase");
     let entry = all
         .iter()
         .find(|u| u.user_id == user)
@@ -287,7 +290,9 @@ fn assert_well_formed(picks: &[StoredPick], jobs: &JobColumns, config: &ScoringC
     }
     let mut per_company: HashMap<&str, usize> = HashMap::new();
     for p in picks {
-        let row = jobs.position(JobId::new(p.job_id)).expect("picked job exists");
+        let row = jobs
+            .position(JobId::new(p.job_id))
+            .expect("picked job exists");
         let company = jobs.endcl_cd.get(row);
         if !company.is_empty() {
             *per_company.entry(company).or_default() += 1;
@@ -306,7 +311,10 @@ fn assert_well_formed(picks: &[StoredPick], jobs: &JobColumns, config: &ScoringC
             .iter()
             .position(|c| *c == p.section)
             .expect("pick of a configured section");
-        assert!(position >= last_position, "sections out of order: {picks:?}");
+        assert!(
+            position >= last_position,
+            "sections out of order: {picks:?}"
+        );
         last_position = position;
     }
     for spec in &config.sections {
@@ -328,8 +336,7 @@ fn assert_well_formed(picks: &[StoredPick], jobs: &JobColumns, config: &ScoringC
 // Exclusions
 
 #[test]
-fn a_job_applied_to_in_the_360_days_before_d_is_never_picked_but_one_applied_361_days_before_is()
-{
+fn a_job_applied_to_in_the_360_days_before_d_is_never_picked_but_one_applied_361_days_before_is() {
     let mut day = Day::new();
     for id in 1..=10 {
         day.job(job(id, Some(&format!("C{id}")), 13, Some(13101)));
@@ -400,7 +407,7 @@ fn a_company_applied_to_within_14_days_is_excluded_in_every_tier_and_one_applied
 
 #[test]
 fn a_job_picked_on_both_d_minus_1_and_d_minus_2_is_not_picked_but_one_picked_only_on_d_minus_1_is()
- {
+{
     let mut day = Day::new();
     for id in 1..=6 {
         day.job(job(id, Some(&format!("C{id}")), 13, Some(13101)));
@@ -640,12 +647,7 @@ fn two_hundred_jobs(day: &mut Day) {
     ];
     for i in 0..200u64 {
         let (pref, city) = places[(i % 6) as usize];
-        let mut fields = job(
-            i + 1,
-            Some(&format!("C{}", i % 20)),
-            pref,
-            Some(city),
-        );
+        let mut fields = job(i + 1, Some(&format!("C{}", i % 20)), pref, Some(city));
         fields.fee = Fee::new(600 + (i * 37 % 4400) as u16);
         fields.min_salary = Some(1000 + (i * 53 % 900) as u32);
         if i % 7 == 0 {
@@ -692,7 +694,10 @@ fn an_email_has_as_many_jobs_as_the_company_cap_allows_when_fewer_than_40_can_be
     }
     // Ineligible jobs of other companies add nothing.
     for id in 20..=25 {
-        day.job(with_fee(job(id, Some(&format!("X{id}")), 13, Some(13101)), 500));
+        day.job(with_fee(
+            job(id, Some(&format!("X{id}")), 13, Some(13101)),
+            500,
+        ));
     }
     let results = day.run();
     let picks = picks_of(&results, "u1");
@@ -728,7 +733,11 @@ fn a_user_of_unknown_location_gets_picks_from_the_all_and_anywhere_tiers_with_lo
         let applications = recent.get(&p.job_id).copied().unwrap_or(0.0);
         let expected =
             0.5 * fee_score(f64::from(jobs.fee[row])) + 0.5 * (2.0 * applications).min(100.0);
-        assert_close(p.editorial, expected, &format!("editorial of job {}", p.job_id));
+        assert_close(
+            p.editorial,
+            expected,
+            &format!("editorial of job {}", p.job_id),
+        );
     }
     // The editorial section: fee 5000 is never reached here, so job 12 (70 recent
     // applications: 0.5 × fee score + 50) leads.
@@ -787,7 +796,10 @@ fn ineligible_jobs_are_never_picked() {
         is_delivery: false,
         ..base(6)
     })
-    .job(JobFields { fee: None, ..base(7) })
+    .job(JobFields {
+        fee: None,
+        ..base(7)
+    })
     .job(JobFields {
         employment_type_cd: None,
         ..base(8)
@@ -916,11 +928,17 @@ fn the_personalised_score_is_the_weighted_mean_of_the_components_the_profile_has
         });
     let results = day.run();
     let picks = picks_of(&results, "u1");
-    let personalised: HashMap<u64, f64> = picks.iter().map(|p| (p.job_id, p.personalized)).collect();
+    let personalised: HashMap<u64, f64> =
+        picks.iter().map(|p| (p.job_id, p.personalized)).collect();
     let expected = [
         (
             1,
-            (20.0 * 100.0 + 15.0 * 100.0 + 20.0 * 100.0 + 15.0 * 100.0 + 15.0 * 100.0 + 15.0 * 50.0)
+            (20.0 * 100.0
+                + 15.0 * 100.0
+                + 20.0 * 100.0
+                + 15.0 * 100.0
+                + 15.0 * 100.0
+                + 15.0 * 50.0)
                 / 100.0,
         ),
         (
@@ -936,7 +954,11 @@ fn the_personalised_score_is_the_weighted_mean_of_the_components_the_profile_has
     ];
     assert_close(expected[0].1, 92.5, "hand computation");
     for (job_id, value) in expected {
-        assert_close(personalised[&job_id], value, &format!("personalised of job {job_id}"));
+        assert_close(
+            personalised[&job_id],
+            value,
+            &format!("personalised of job {job_id}"),
+        );
     }
     // total = 0.5 × personalised + 0.3 × basic + 0.2 × SEO
     for p in picks {
@@ -1006,7 +1028,12 @@ const CITIES: [(u16, &[u32]); 3] = [
     (14, &[14101, 14103]),
     (27, &[27102, 27127]),
 ];
-const TITLES: [&str; 4] = ["ホールスタッフ", "日払いOK 軽作業", "短期 イベント", "週払い 倉庫"];
+const TITLES: [&str; 4] = [
+    "ホールスタッフ",
+    "日払いOK 軽作業",
+    "短期 イベント",
+    "週払い 倉庫",
+];
 
 #[derive(Debug, Clone)]
 struct RandomJob {
