@@ -190,6 +190,30 @@ pub struct MatchContext<'a> {
     employment_values: Vec<u16>,
     by_company: HashMap<u32, Vec<u32>>,
     position_of_job: HashMap<u64, u32>,
+    /// Candidate orders for the pruned lists (eligible positions, best upper bound first).
+    orders: CandidateOrders,
+}
+
+/// Eligible positions sorted by the user-independent part of a score, so that a user's scan
+/// can stop once no later job can enter a list: by `job_part` (total = 0.5 × personalised
+/// + job part) per filter and place, and by `editorial_base`.
+#[derive(Default)]
+struct CandidateOrders {
+    /// `[filter]` (none, high income, new) → positions by job part, descending.
+    all: [Vec<u32>; 3],
+    by_pref: [HashMap<u16, Vec<u32>>; 3],
+    by_region: [HashMap<u16, Vec<u32>>; 3],
+    by_city: HashMap<u32, Vec<u32>>,
+    editorial_all: Vec<u32>,
+    editorial_by_pref: HashMap<u16, Vec<u32>>,
+}
+
+fn filter_index(filter: Filter) -> usize {
+    match filter {
+        Filter::None => 0,
+        Filter::HighIncome => 1,
+        Filter::New => 2,
+    }
 }
 
 const NO_REGION: u16 = u16::MAX;
@@ -245,6 +269,7 @@ impl<'a> MatchContext<'a> {
             by_company: HashMap::new(),
             position_of_job: HashMap::with_capacity(n),
             eligible: Vec::new(),
+            orders: CandidateOrders::default(),
         };
         let (mut pref_index, mut city_index, mut occupation_index, mut employment_index) = (
             HashMap::new(),
@@ -306,7 +331,68 @@ impl<'a> MatchContext<'a> {
                 .insert(jobs.job_id[i], position as u32);
         }
         context.eligible = eligible;
+        context.orders = context.candidate_orders();
         context
+    }
+
+    fn candidate_orders(&self) -> CandidateOrders {
+        let n = self.eligible.len() as u32;
+        let by_job_part = |a: &u32, b: &u32| {
+            self.job_part[*b as usize]
+                .total_cmp(&self.job_part[*a as usize])
+                .then(a.cmp(b))
+        };
+        let by_editorial = |a: &u32, b: &u32| {
+            self.editorial_base[*b as usize]
+                .total_cmp(&self.editorial_base[*a as usize])
+                .then(a.cmp(b))
+        };
+        let mut orders = CandidateOrders::default();
+        for (index, filter) in [Filter::None, Filter::HighIncome, Filter::New]
+            .into_iter()
+            .enumerate()
+        {
+            let passes = |e: u32| match filter {
+                Filter::None => true,
+                Filter::HighIncome => self.high_income[e as usize],
+                Filter::New => self.new[e as usize],
+            };
+            let mut all: Vec<u32> = (0..n).filter(|&e| passes(e)).collect();
+            all.sort_unstable_by(by_job_part);
+            for &e in &all {
+                orders.by_pref[index]
+                    .entry(self.pref[e as usize])
+                    .or_default()
+                    .push(e);
+                if self.region[e as usize] != NO_REGION {
+                    orders.by_region[index]
+                        .entry(self.region[e as usize])
+                        .or_default()
+                        .push(e);
+                }
+            }
+            orders.all[index] = all;
+        }
+        for e in 0..n {
+            if self.city[e as usize] != none::CODE {
+                orders
+                    .by_city
+                    .entry(self.city[e as usize])
+                    .or_default()
+                    .push(e);
+            }
+        }
+        let mut editorial: Vec<u32> = (0..n).collect();
+        editorial.sort_unstable_by(by_editorial);
+        for &e in &editorial {
+            orders
+                .editorial_by_pref
+                .entry(self.pref[e as usize])
+                .or_default()
+                .push(e);
+        }
+        orders.editorial_all = editorial;
+        orders
     }
 
     pub fn n_eligible(&self) -> usize {
@@ -378,6 +464,60 @@ impl UserTables {
         }
     }
 
+    /// The smallest numerator `n` with `round6(n / denominator) >= floor`.
+    fn minimum_numerator(&self, floor: i64) -> u32 {
+        let denominator = f64::from(self.denominator);
+        let mut n = ((floor as f64 / 1e6) * denominator).floor().max(0.0) as u32;
+        n = n.saturating_sub(2);
+        while round6(f64::from(n) / denominator) < floor {
+            n += 1;
+        }
+        n
+    }
+
+    /// The largest personalised score any job can have for this user.
+    fn max_personalized(&self) -> f64 {
+        if !self.has_applications || self.denominator == 0 {
+            return 50.0;
+        }
+        let max = |table: &[u8]| u32::from(table.iter().copied().max().unwrap_or(20));
+        let numerator = self.weight_pref * max(&self.pref)
+            + self.weight_city * max(&self.city)
+            + self.weight_occupation * max(&self.occupation)
+            + self.weight_employment * max(&self.employment)
+            + self.weight_salary * 100
+            + self.weight_company * 50;
+        f64::from(numerator) / f64::from(self.denominator)
+    }
+
+    /// The personalised numerator of job `e` without the salary component.
+    #[inline]
+    fn numerator_without_salary(&self, context: &MatchContext<'_>, e: usize) -> u32 {
+        self.weight_pref * u32::from(self.pref[context.pref_slot[e] as usize])
+            + self.weight_city * u32::from(self.city[context.city_slot[e] as usize])
+            + self.weight_occupation
+                * u32::from(self.occupation[context.occupation_slot[e] as usize])
+            + self.weight_employment
+                * u32::from(self.employment[context.employment_slot[e] as usize])
+            + self.weight_company * 50
+    }
+
+    /// The full personalised numerator of job `e` (company component 50: the job is not
+    /// excluded); the score is this over `denominator`.
+    #[inline]
+    fn numerator(&self, context: &MatchContext<'_>, e: usize) -> u32 {
+        let mut numerator = self.numerator_without_salary(context, e);
+        if self.weight_salary > 0 {
+            let wage = context.wage[e];
+            numerator += self.weight_salary
+                * u32::from(salary_score(
+                    (!wage.is_nan()).then_some(wage),
+                    self.mean_wage,
+                ));
+        }
+        numerator
+    }
+
     /// The personalised score of eligible job `e` (SPEC §3.5), for a job not excluded
     /// (so its company was not applied to within the recent window: company component 50).
     #[inline]
@@ -432,47 +572,56 @@ impl Place {
     }
 }
 
-/// Keeps the `k` largest keys seen.
+/// Keeps the `k` largest keys seen (a min-heap: its top is the k-th best so far).
 #[derive(Debug, Clone)]
 struct TopK {
     k: usize,
-    items: Vec<(u128, u32)>,
-    floor: u128,
-    seen: usize,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(u128, u32)>>,
+    /// Set when a candidate was dropped or never looked at.
+    truncated: bool,
 }
 
 impl TopK {
     fn new(k: usize) -> Self {
         Self {
             k,
-            items: Vec::with_capacity(2 * k + 1),
-            floor: 0,
-            seen: 0,
+            heap: std::collections::BinaryHeap::with_capacity(k + 1),
+            truncated: false,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.heap.len() >= self.k
+    }
+
+    /// The primary score of the k-th best key, once there are k.
+    fn floor_primary(&self) -> Option<i64> {
+        if self.is_full() {
+            self.heap.peek().map(|top| (top.0.0 >> 70) as i64)
+        } else {
+            None
         }
     }
 
     #[inline]
     fn push(&mut self, key: u128, e: u32) {
-        self.seen += 1;
-        if key < self.floor {
+        if self.heap.len() < self.k {
+            self.heap.push(std::cmp::Reverse((key, e)));
             return;
         }
-        self.items.push((key, e));
-        if self.items.len() >= 2 * self.k {
-            self.items
-                .select_nth_unstable_by(self.k - 1, |a, b| b.0.cmp(&a.0));
-            self.items.truncate(self.k);
-            self.floor = self.items.iter().map(|item| item.0).min().unwrap_or(0);
+        self.truncated = true;
+        if let Some(mut top) = self.heap.peek_mut()
+            && key > top.0.0
+        {
+            *top = std::cmp::Reverse((key, e));
         }
     }
 
     /// The kept candidates, best first, and whether others were left out.
-    fn into_sorted(mut self) -> (Vec<u32>, bool) {
-        self.items
-            .sort_unstable_by_key(|item| std::cmp::Reverse(item.0));
-        let truncated = self.seen > self.items.len().min(self.k);
-        self.items.truncate(self.k);
-        (self.items.into_iter().map(|(_, e)| e).collect(), truncated)
+    fn into_sorted(self) -> (Vec<u32>, bool) {
+        let mut items: Vec<(u128, u32)> = self.heap.into_iter().map(|r| r.0).collect();
+        items.sort_unstable_by_key(|item| std::cmp::Reverse(item.0));
+        (items.into_iter().map(|(_, e)| e).collect(), self.truncated)
     }
 }
 
@@ -496,6 +645,8 @@ pub struct UserMatcher<'c, 'a> {
     place: Place,
     excluded: Vec<bool>,
     recent_companies: Vec<u32>,
+    /// Personalised scores computed so far (NaN: not yet), shared by the lists of one user.
+    personalized_cache: std::cell::RefCell<Vec<f64>>,
 }
 
 impl<'c, 'a> UserMatcher<'c, 'a> {
@@ -556,6 +707,7 @@ impl<'c, 'a> UserMatcher<'c, 'a> {
             place,
             excluded,
             recent_companies,
+            personalized_cache: std::cell::RefCell::new(vec![f64::NAN; context.eligible.len()]),
         }
     }
 
@@ -582,6 +734,167 @@ impl<'c, 'a> UserMatcher<'c, 'a> {
             Tier::Region => self.place.region.is_some(),
             Tier::Anywhere | Tier::All => true,
         }
+    }
+
+    /// Builds one list, scanning candidates best upper bound first and stopping as soon as
+    /// no later candidate can enter it. Gives the same list as a full scan ([`Self::build_lists`]).
+    fn pruned_list(&self, spec: ListSpec, k: usize, max_personalized: f64) -> (Vec<u32>, bool) {
+        let context = self.context;
+        let orders = &context.orders;
+        let mut list = TopK::new(k);
+        let user_pref = self.place.pref.unwrap_or(u16::MAX);
+        let city_set: Vec<(u32, f64)> = match self.place.city {
+            Some(city) if city != none::CODE => std::iter::once((city, 1.0))
+                .chain(self.place.adjacent.iter().map(|c| (*c, 0.7)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let in_city_set = |e: usize| city_set.iter().any(|(c, _)| *c == context.city[e]);
+        let personalized = |e: usize| {
+            let mut cache = self.personalized_cache.borrow_mut();
+            if cache[e].is_nan() {
+                cache[e] = self.tables.personalized(context, e, false);
+            }
+            cache[e]
+        };
+        let total6 = |e: usize| round6(0.5 * personalized(e) + context.job_part[e]);
+        match spec.order {
+            Order::Total => {
+                let filter = filter_index(spec.filter);
+                let passes = |e: usize| match spec.filter {
+                    Filter::None => true,
+                    Filter::HighIncome => context.high_income[e],
+                    Filter::New => context.new[e],
+                };
+                let order: &[u32] = match spec.tier {
+                    Tier::All | Tier::Anywhere => &orders.all[filter],
+                    Tier::Prefecture => orders.by_pref[filter]
+                        .get(&user_pref)
+                        .map_or(&[], Vec::as_slice),
+                    Tier::Region => match self.place.region {
+                        Some(region) => orders.by_region[filter]
+                            .get(&region)
+                            .map_or(&[], Vec::as_slice),
+                        None => &[],
+                    },
+                    Tier::City => {
+                        for (city, _) in &city_set {
+                            for &e in orders.by_city.get(city).map_or(&[][..], Vec::as_slice) {
+                                let eu = e as usize;
+                                if !self.excluded[eu] && passes(eu) {
+                                    list.push(key(total6(eu), 0, e), e);
+                                }
+                            }
+                        }
+                        return list.into_sorted();
+                    }
+                };
+                let bound = 0.5 * max_personalized;
+                let tables = &self.tables;
+                let per_job_bound = tables.has_applications && tables.denominator > 0;
+                let denominator = f64::from(tables.denominator.max(1));
+                for &e in order {
+                    let eu = e as usize;
+                    if self.excluded[eu] {
+                        continue;
+                    }
+                    if let Some(floor) = list.floor_primary() {
+                        if round6(bound + context.job_part[eu]) < floor {
+                            list.truncated = true;
+                            break;
+                        }
+                        // This job's own bound, with the salary component at its best.
+                        if per_job_bound {
+                            let upper = f64::from(
+                                tables.numerator_without_salary(context, eu)
+                                    + tables.weight_salary * 100,
+                            );
+                            if round6(0.5 * (upper / denominator) + context.job_part[eu]) < floor {
+                                list.truncated = true;
+                                continue;
+                            }
+                        }
+                    }
+                    list.push(key(total6(eu), 0, e), e);
+                }
+            }
+            Order::Editorial => {
+                let scan =
+                    |order: &[u32], weight: f64, skip: &dyn Fn(usize) -> bool, list: &mut TopK| {
+                        for &e in order {
+                            let eu = e as usize;
+                            if self.excluded[eu] || skip(eu) {
+                                continue;
+                            }
+                            let editorial6 = round6(context.editorial_base[eu] * weight);
+                            if let Some(floor) = list.floor_primary()
+                                && editorial6 < floor
+                            {
+                                list.truncated = true;
+                                break;
+                            }
+                            list.push(key(editorial6, total6(eu), e), e);
+                        }
+                    };
+                if !self.place.known {
+                    scan(&orders.editorial_all, 1.0, &|_| false, &mut list);
+                } else {
+                    for (city, weight) in &city_set {
+                        for &e in orders.by_city.get(city).map_or(&[][..], Vec::as_slice) {
+                            let eu = e as usize;
+                            if !self.excluded[eu] {
+                                let editorial6 = round6(context.editorial_base[eu] * weight);
+                                list.push(key(editorial6, total6(eu), e), e);
+                            }
+                        }
+                    }
+                    let in_pref_order = orders
+                        .editorial_by_pref
+                        .get(&user_pref)
+                        .map_or(&[][..], Vec::as_slice);
+                    if self.place.pref.is_some() {
+                        scan(in_pref_order, 0.5, &|e| in_city_set(e), &mut list);
+                    }
+                    scan(
+                        &orders.editorial_all,
+                        0.3,
+                        &|e| in_city_set(e) || context.pref[e] == user_pref,
+                        &mut list,
+                    );
+                }
+            }
+            Order::Personal => {
+                let tables = &self.tables;
+                let has_components = tables.has_applications && tables.denominator > 0;
+                // The smallest numerator whose rounded score reaches the list's floor.
+                let mut floor_seen = None;
+                let mut minimum_numerator = 0u32;
+                for e in 0..context.eligible.len() {
+                    if self.excluded[e] {
+                        continue;
+                    }
+                    if has_components && let Some(floor) = list.floor_primary() {
+                        if floor_seen != Some(floor) {
+                            floor_seen = Some(floor);
+                            minimum_numerator = tables.minimum_numerator(floor);
+                        }
+                        let without_salary = tables.numerator_without_salary(context, e);
+                        if without_salary + tables.weight_salary * 100 < minimum_numerator {
+                            list.truncated = true;
+                            continue;
+                        }
+                        if tables.numerator(context, e) < minimum_numerator {
+                            list.truncated = true;
+                            continue;
+                        }
+                    }
+                    let score = personalized(e);
+                    let total = round6(0.5 * score + context.job_part[e]);
+                    list.push(key(round6(score), total, e as u32), e as u32);
+                }
+            }
+        }
+        list.into_sorted()
     }
 
     /// Builds every list the sections may read, in one pass over the eligible jobs.
@@ -670,6 +983,16 @@ impl<'c, 'a> UserMatcher<'c, 'a> {
 
     /// The user's picks, section by section (SPEC §4).
     pub fn picks(&self) -> Vec<Pick> {
+        self.picks_from(true)
+    }
+
+    /// The same picks, every list built by a full scan: the reference the pruned lists are
+    /// tested against.
+    pub fn picks_by_full_scan(&self) -> Vec<Pick> {
+        self.picks_from(false)
+    }
+
+    fn picks_from(&self, pruned: bool) -> Vec<Pick> {
         let config = self.context.config;
         let mut specs: Vec<ListSpec> = Vec::new();
         for section in &config.sections {
@@ -692,11 +1015,19 @@ impl<'c, 'a> UserMatcher<'c, 'a> {
         }
         let total_count: usize = config.sections.iter().map(|s| s.count).sum();
         let base_k = total_count + 24;
-        let mut lists: HashMap<ListSpec, (Vec<u32>, bool)> = specs
-            .iter()
-            .copied()
-            .zip(self.build_lists(&specs, base_k))
-            .collect();
+        let max_personalized = self.tables.max_personalized();
+        let mut lists: HashMap<ListSpec, (Vec<u32>, bool)> = if pruned {
+            specs
+                .iter()
+                .map(|&spec| (spec, self.pruned_list(spec, base_k, max_personalized)))
+                .collect()
+        } else {
+            specs
+                .iter()
+                .copied()
+                .zip(self.build_lists(&specs, base_k))
+                .collect()
+        };
 
         let mut chosen = vec![false; self.context.eligible.len()];
         let mut per_company: HashMap<u32, usize> = HashMap::new();

@@ -543,6 +543,22 @@ fn nearby_takes_the_users_city_and_adjacent_cities_then_prefecture_then_region_t
 }
 
 #[test]
+fn a_user_with_a_prefecture_but_no_city_skips_only_the_city_tier() {
+    let mut day = Day::new();
+    day.user(user("u1", Some(13), None))
+        .sections(&[(SectionKind::Nearby, 4)]);
+    day.job(with_fee(job(1, Some("C1"), 13, Some(13101)), 600))
+        .job(with_fee(job(2, Some("C2"), 13, Some(13201)), 700))
+        .job(with_fee(job(3, Some("C3"), 14, Some(14101)), 5000))
+        .job(with_fee(job(4, Some("C4"), 27, Some(27102)), 5000));
+    let results = day.run();
+    assert_eq!(
+        ids_and_tiers(picks_of(&results, "u1")),
+        vec![(2, PREFECTURE), (1, PREFECTURE), (3, REGION), (4, ALL)]
+    );
+}
+
+#[test]
 fn high_income_takes_high_wage_or_daily_pay_jobs_in_prefecture_region_anywhere_then_any_job() {
     let mut day = Day::new();
     day.user(user("u1", Some(13), Some(13101)))
@@ -1021,6 +1037,336 @@ fn the_editorial_score_is_fee_and_recent_applications_weighted_by_the_users_loca
 }
 
 // ---------------------------------------------------------------------------------------
+// A reference: SPEC §4 written plainly (a full sort per tier), from the day's inputs and the
+// job scores and user profiles the run computed.
+
+/// What is excluded for `user` by their applications: the job ids applied to in the 360
+/// days before D, and the companies applied to in the 14 days before D.
+fn exclusions(day: &Day, jobs: &JobColumns, user: &str) -> (HashSet<u64>, HashSet<String>) {
+    let mut applied = HashSet::new();
+    let mut companies = HashSet::new();
+    for a in day
+        .actions
+        .iter()
+        .filter(|a| a.user == user && a.kind == Some(ActionType::Applied))
+    {
+        if a.at >= midnight(day.config.history_days) && a.at < midnight(0) {
+            applied.insert(a.job_id);
+        }
+        let company = a.endcl_cd.clone().unwrap_or_else(|| {
+            jobs.position(JobId::new(a.job_id))
+                .map_or(String::new(), |row| jobs.endcl_cd.get(row).to_owned())
+        });
+        if a.at >= midnight(day.config.recent_company_days)
+            && a.at < midnight(0)
+            && !company.is_empty()
+        {
+            companies.insert(company);
+        }
+    }
+    (applied, companies)
+}
+
+fn share_points(count: u32, total: u32) -> f64 {
+    if count == 0 || total == 0 {
+        return 20.0;
+    }
+    let share = f64::from(count) / f64::from(total);
+    if share >= 0.5 {
+        100.0
+    } else if share >= 0.3 {
+        80.0
+    } else if share >= 0.1 {
+        60.0
+    } else {
+        40.0
+    }
+}
+
+fn round6(x: f64) -> i64 {
+    (x * 1e6).round() as i64
+}
+
+/// One pick of the reference: (section, rank, job id, tier, personalised, total, editorial).
+type RefPick = (u8, u8, u64, u8, f64, f64, f64);
+
+/// The picks of user number `u` of `day`, computed plainly.
+fn reference_picks(day: &Day, results: &DayResults, u: usize) -> Vec<RefPick> {
+    let jobs = day.job_columns();
+    let scores = results.scores.as_ref().unwrap();
+    let profile = &results.profiles[u];
+    let geography = &results.geography;
+    let user_id = day.users[u].user_id.as_str();
+    let (applied, recent_companies) = exclusions(day, &jobs, user_id);
+    let (day1, day2) = day.previous.get(user_id).cloned().unwrap_or_default();
+    let pref = profile.location.pref_cd;
+    let city = profile.location.city_cd;
+    let region = pref.and_then(|p| geography.region_of(p));
+    let adjacent: Vec<u32> = city
+        .and_then(|c| geography.adjacent.get(&c).cloned())
+        .unwrap_or_default();
+    let known = pref.is_some() || city.is_some();
+    let new_start = midnight(day.config.new_days);
+
+    let personalised = |row: usize| -> f64 {
+        if profile.n_applications == 0 {
+            return 50.0;
+        }
+        fn component<T: Copy + PartialEq>(counts: &[(T, u32)], value: T) -> Option<f64> {
+            if counts.is_empty() {
+                return None;
+            }
+            let total = counts.iter().map(|(_, n)| n).sum();
+            let count = counts
+                .iter()
+                .find(|(v, _)| *v == value)
+                .map_or(0, |(_, n)| *n);
+            Some(share_points(count, total))
+        }
+        let wage = scores.wage[row];
+        let salary = profile.mean_wage.map(|mean| {
+            if wage.is_nan() {
+                return 30.0;
+            }
+            let d = (wage - mean).abs() / mean;
+            if d <= 0.1 {
+                100.0
+            } else if d <= 0.2 {
+                80.0
+            } else if d <= 0.3 {
+                60.0
+            } else {
+                30.0
+            }
+        });
+        let parts = [
+            (20.0, component(&profile.prefectures, jobs.pref_cd[row])),
+            (15.0, component(&profile.cities, jobs.city_cd[row])),
+            (
+                20.0,
+                component(&profile.occupations, jobs.occupation_cd1[row]),
+            ),
+            (
+                15.0,
+                component(&profile.employment_types, jobs.employment_type_cd[row]),
+            ),
+            (15.0, salary),
+            // Jobs of companies applied to within 14 days are excluded: 50 for the rest.
+            (15.0, (!profile.companies.is_empty()).then_some(50.0)),
+        ];
+        let weights: f64 = parts
+            .iter()
+            .filter(|(_, s)| s.is_some())
+            .map(|(w, _)| w)
+            .sum();
+        let sum: f64 = parts.iter().filter_map(|(w, s)| s.map(|s| w * s)).sum();
+        if weights == 0.0 { 50.0 } else { sum / weights }
+    };
+    let weight = |row: usize| -> f64 {
+        let (job_pref, job_city) = (jobs.pref_cd[row], jobs.city_cd[row]);
+        if !known || (job_city != 0 && city == Some(job_city)) {
+            1.0
+        } else if job_city != 0 && adjacent.contains(&job_city) {
+            0.7
+        } else if job_pref != 0 && pref == Some(job_pref) {
+            0.5
+        } else {
+            0.3
+        }
+    };
+    struct Candidate {
+        row: usize,
+        job_id: u64,
+        company: String,
+        personalised: f64,
+        total: f64,
+        editorial: f64,
+    }
+    let candidates: Vec<Candidate> = (0..jobs.len())
+        .filter(|&row| scores.eligible[row])
+        .filter(|&row| {
+            let id = jobs.job_id[row];
+            let picked_twice = day1.contains(&id) && day2.contains(&id);
+            !(applied.contains(&id)
+                || recent_companies.contains(jobs.endcl_cd.get(row))
+                || picked_twice)
+        })
+        .map(|row| {
+            let personalised = personalised(row);
+            let recent = results
+                .stats
+                .recent_applications
+                .get(&jobs.job_id[row])
+                .copied()
+                .unwrap_or(0);
+            let editorial_base =
+                0.5 * scores.fee_score[row] + 0.5 * (2.0 * f64::from(recent)).min(100.0);
+            Candidate {
+                row,
+                job_id: jobs.job_id[row],
+                company: jobs.endcl_cd.get(row).to_owned(),
+                personalised,
+                total: 0.5 * personalised + (0.3 * scores.basic[row] + 0.2 * scores.seo[row]),
+                editorial: editorial_base * weight(row),
+            }
+        })
+        .collect();
+
+    let mut chosen: HashSet<u64> = HashSet::new();
+    let mut per_company: HashMap<String, usize> = HashMap::new();
+    let mut picks = Vec::new();
+    for spec in &day.config.sections {
+        let in_tier = |c: &Candidate, tier: u8| -> Option<bool> {
+            let row = c.row;
+            Some(match tier {
+                CITY => {
+                    let own = city?;
+                    jobs.city_cd[row] != 0
+                        && (jobs.city_cd[row] == own || adjacent.contains(&jobs.city_cd[row]))
+                }
+                PREFECTURE => jobs.pref_cd[row] == pref?,
+                REGION => geography.region_of(jobs.pref_cd[row]) == Some(region?),
+                _ => true,
+            })
+        };
+        let high_income = |row: usize| {
+            scores.has_need(row, &day.config, mailscore::scoring::HIGH_WAGE)
+                || scores.has_need(row, &day.config, mailscore::scoring::DAILY_PAY)
+        };
+        let is_new = |row: usize| jobs.start_at[row] != i64::MIN && jobs.start_at[row] >= new_start;
+        let (tiers, filter): (&[u8], &dyn Fn(usize) -> bool) = match spec.kind {
+            SectionKind::Editorial | SectionKind::Top5 => (&[ALL], &|_| true),
+            SectionKind::Regional => (&[PREFECTURE, REGION, ALL], &|_| true),
+            SectionKind::Nearby => (&[CITY, PREFECTURE, REGION, ALL], &|_| true),
+            SectionKind::HighIncome => (&[PREFECTURE, REGION, ANYWHERE, ALL], &high_income),
+            SectionKind::New => (&[PREFECTURE, REGION, ANYWHERE, ALL], &is_new),
+        };
+        let key = |c: &Candidate| -> (i64, i64) {
+            match spec.kind {
+                SectionKind::Editorial => (round6(c.editorial), round6(c.total)),
+                SectionKind::Top5 => (round6(c.personalised), round6(c.total)),
+                _ => (round6(c.total), 0),
+            }
+        };
+        let mut taken = 0u8;
+        for &tier in tiers {
+            let mut tier_candidates: Vec<&Candidate> = candidates
+                .iter()
+                .filter(|c| in_tier(c, tier) == Some(true))
+                .filter(|c| tier == ALL || filter(c.row))
+                .collect();
+            tier_candidates.sort_by(|a, b| key(b).cmp(&key(a)).then(a.job_id.cmp(&b.job_id)));
+            for c in tier_candidates {
+                if usize::from(taken) == spec.count {
+                    break;
+                }
+                if chosen.contains(&c.job_id) {
+                    continue;
+                }
+                if !c.company.is_empty()
+                    && per_company.get(&c.company).copied().unwrap_or(0) >= day.config.company_cap
+                {
+                    continue;
+                }
+                chosen.insert(c.job_id);
+                if !c.company.is_empty() {
+                    *per_company.entry(c.company.clone()).or_default() += 1;
+                }
+                taken += 1;
+                picks.push((
+                    spec.kind.code(),
+                    taken,
+                    c.job_id,
+                    tier,
+                    c.personalised,
+                    c.total,
+                    c.editorial,
+                ));
+            }
+        }
+    }
+    picks
+}
+
+/// The run's picks of user number `u` equal the reference's, scores to 6 decimals.
+fn assert_matches_reference(day: &Day, results: &DayResults, u: usize) {
+    let user_id = day.users[u].user_id.as_str();
+    let got: Vec<(u8, u8, u64, u8)> = picks_of(results, user_id)
+        .iter()
+        .map(|p| (p.section, p.rank, p.job_id, p.tier))
+        .collect();
+    let expected = reference_picks(day, results, u);
+    let expected_ids: Vec<(u8, u8, u64, u8)> = expected
+        .iter()
+        .map(|&(section, rank, job_id, tier, ..)| (section, rank, job_id, tier))
+        .collect();
+    assert_eq!(got, expected_ids, "{user_id}: (section, rank, job, tier)");
+    for (p, e) in picks_of(results, user_id).iter().zip(&expected) {
+        assert_close(p.personalized, e.4, "personalised");
+        assert_close(p.total, e.5, "total");
+        assert_close(p.editorial, e.6, "editorial");
+    }
+}
+
+#[test]
+fn the_picks_equal_a_plain_full_sort_reference_on_a_day_of_200_jobs() {
+    let mut day = Day::new();
+    two_hundred_jobs(&mut day);
+    day.user(user("u1", Some(13), Some(13101)))
+        .user(user("u2", Some(27), None))
+        .user(user("u3", None, None))
+        .user(user("u4", None, None))
+        .apply("u4", 17, morning(3))
+        .apply("u4", 18, morning(40))
+        .apply("u4", 25, morning(100))
+        .apply("u1", 31, morning(200));
+    for k in 0..9 {
+        day.apply(&format!("x{k}"), 40 + k, morning(k as i64 + 1));
+    }
+    day.previous
+        .insert("u1".into(), (vec![1, 2, 3], vec![2, 3, 4]));
+    let results = day.run();
+    for u in 0..day.users.len() {
+        assert_matches_reference(&day, &results, u);
+    }
+}
+
+#[test]
+fn the_company_cap_skips_past_any_number_of_better_jobs_of_a_capped_company() {
+    // 300 jobs of one company outscore everything else in every section and every tier;
+    // the email still fills up with 37 others.
+    let mut day = Day::new();
+    day.user(user("u1", Some(13), Some(13101)));
+    for id in 1..=300u64 {
+        let mut fields = with_fee(job(id, Some("BIG"), 13, Some(13101)), 5000);
+        fields.application_name = "日払いOK".into();
+        fields.start_at = Some(morning(1));
+        day.job(fields);
+    }
+    let places: [(u16, u32); 4] = [(13, 13102), (13, 13201), (14, 14101), (27, 27102)];
+    for i in 0..60u64 {
+        let (pref, city) = places[(i % 4) as usize];
+        let mut fields = with_fee(
+            job(1000 + i, Some(&format!("S{i}")), pref, Some(city)),
+            600 + (i * 71 % 3000) as u16,
+        );
+        if i % 3 == 0 {
+            fields.application_name = "週払い".into();
+        }
+        if i % 4 == 1 {
+            fields.start_at = Some(morning(2));
+        }
+        day.job(fields);
+    }
+    let results = day.run();
+    let picks = picks_of(&results, "u1");
+    assert_eq!(picks.len(), 40);
+    assert_eq!(picks.iter().filter(|p| p.job_id <= 300).count(), 3);
+    assert_well_formed(picks, &day.job_columns(), &day.config);
+    assert_matches_reference(&day, &results, 0);
+}
+
+// ---------------------------------------------------------------------------------------
 // Properties over random small days
 
 const CITIES: [(u16, &[u32]); 3] = [
@@ -1114,53 +1460,68 @@ fn city_of((pref, city): (usize, usize)) -> (u16, u32) {
     (code, cities[city % cities.len()])
 }
 
+fn random_job_id(index: usize, n: usize) -> u64 {
+    1000 + 3 * (index % n) as u64
+}
+
+/// A day of random jobs and users; applications and previous picks name jobs by index.
+fn random_day(random_jobs: &[RandomJob], random_users: &[RandomUser]) -> Day {
+    let mut day = Day::new();
+    let job_id = |index: usize| random_job_id(index, random_jobs.len());
+    for (i, r) in random_jobs.iter().enumerate() {
+        let (pref, city) = city_of(r.place);
+        let company = (r.company < 8).then(|| format!("C{}", r.company));
+        day.job(JobFields {
+            fee: Fee::new(r.fee),
+            employment_type_cd: Some(r.employment_type),
+            min_salary: Some(r.wage),
+            application_name: TITLES[r.title].to_owned(),
+            start_at: Some(morning(r.start_days_before)),
+            end_at: r.end_days_before.map(morning),
+            ..job(job_id(i), company.as_deref(), pref, Some(city))
+        });
+    }
+    for (u, r) in random_users.iter().enumerate() {
+        let id = format!("u{u}");
+        let (pref, city) = city_of(r.place);
+        let mut fields = user(&id, None, None);
+        if r.location >= 1 {
+            fields.pref_cd = Some(PrefCode::new(pref));
+        }
+        if r.location == 2 {
+            fields.city_cd = Some(CityCode::new(city));
+        }
+        fields.is_active = r.active;
+        fields.subscribed = r.subscribed;
+        day.user(fields);
+        for &(job, days, hour) in &r.applications {
+            day.apply(&id, job_id(job), midnight(days) + hour * HOUR);
+        }
+        day.previous.insert(
+            id,
+            (
+                r.previous.0.iter().map(|j| job_id(*j)).collect(),
+                r.previous.1.iter().map(|j| job_id(*j)).collect(),
+            ),
+        );
+    }
+    day
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // 48 cases by default; PROPTEST_CASES=5000 for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_email_respects_the_exclusions_the_cap_and_the_section_sizes_and_is_as_full_as_allowed(
         random_jobs in prop::collection::vec(random_job(), 20..=120),
         random_users in prop::collection::vec(random_user(), 1..=5),
     ) {
-        let mut day = Day::new();
-        let job_id = |index: usize| 1000 + 3 * (index % random_jobs.len()) as u64;
-        for (i, r) in random_jobs.iter().enumerate() {
-            let (pref, city) = city_of(r.place);
-            let company = (r.company < 8).then(|| format!("C{}", r.company));
-            day.job(JobFields {
-                fee: Fee::new(r.fee),
-                employment_type_cd: Some(r.employment_type),
-                min_salary: Some(r.wage),
-                application_name: TITLES[r.title].to_owned(),
-                start_at: Some(morning(r.start_days_before)),
-                end_at: r.end_days_before.map(morning),
-                ..job(job_id(i), company.as_deref(), pref, Some(city))
-            });
-        }
-        for (u, r) in random_users.iter().enumerate() {
-            let id = format!("u{u}");
-            let (pref, city) = city_of(r.place);
-            let mut fields = user(&id, None, None);
-            if r.location >= 1 {
-                fields.pref_cd = Some(PrefCode::new(pref));
-            }
-            if r.location == 2 {
-                fields.city_cd = Some(CityCode::new(city));
-            }
-            fields.is_active = r.active;
-            fields.subscribed = r.subscribed;
-            day.user(fields);
-            for &(job, days, hour) in &r.applications {
-                day.apply(&id, job_id(job), midnight(days) + hour * HOUR);
-            }
-            day.previous.insert(
-                id,
-                (
-                    r.previous.0.iter().map(|j| job_id(*j)).collect(),
-                    r.previous.1.iter().map(|j| job_id(*j)).collect(),
-                ),
-            );
-        }
+        let day = random_day(&random_jobs, &random_users);
+        let job_id = |index: usize| random_job_id(index, random_jobs.len());
         let results = day.run();
         let jobs = day.job_columns();
         let scores = results.scores.as_ref().unwrap();
@@ -1227,6 +1588,20 @@ proptest! {
                         id, picks.len(), candidate, company
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_email_equals_the_plain_reference(
+        random_jobs in prop::collection::vec(random_job(), 20..=120),
+        random_users in prop::collection::vec(random_user(), 1..=5),
+    ) {
+        let day = random_day(&random_jobs, &random_users);
+        let results = day.run();
+        for (u, r) in random_users.iter().enumerate() {
+            if r.active && r.subscribed {
+                assert_matches_reference(&day, &results, u);
             }
         }
     }
