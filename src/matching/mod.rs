@@ -177,6 +177,10 @@ pub struct MatchContext<'a> {
     city_slot: Vec<u32>,
     occupation_slot: Vec<u32>,
     employment_slot: Vec<u16>,
+    /// Jobs with the same place, occupation and employment type share the personalised
+    /// score but for the salary component: their group, and each group's slots.
+    group_of: Vec<u32>,
+    group_slots: Vec<(u16, u32, u32, u16)>,
     wage: Vec<f64>,
     /// 0.3 × basic + 0.2 × SEO.
     job_part: Vec<f64>,
@@ -257,6 +261,8 @@ impl<'a> MatchContext<'a> {
             city_slot: Vec::with_capacity(n),
             occupation_slot: Vec::with_capacity(n),
             employment_slot: Vec::with_capacity(n),
+            group_of: Vec::with_capacity(n),
+            group_slots: Vec::new(),
             wage: Vec::with_capacity(n),
             job_part: Vec::with_capacity(n),
             editorial_base: Vec::with_capacity(n),
@@ -331,6 +337,21 @@ impl<'a> MatchContext<'a> {
                 .insert(jobs.job_id[i], position as u32);
         }
         context.eligible = eligible;
+        let mut group_index: HashMap<(u16, u32, u32, u16), u32> = HashMap::new();
+        for e in 0..n {
+            let slots = (
+                context.pref_slot[e],
+                context.city_slot[e],
+                context.occupation_slot[e],
+                context.employment_slot[e],
+            );
+            let next = group_index.len() as u32;
+            let group = *group_index.entry(slots).or_insert_with(|| {
+                context.group_slots.push(slots);
+                next
+            });
+            context.group_of.push(group);
+        }
         context.orders = context.candidate_orders();
         context
     }
@@ -416,6 +437,10 @@ struct UserTables {
     weight_company: u32,
     denominator: u32,
     mean_wage: f64,
+    /// Per job group: the numerator without the salary component.
+    group_numerator: Vec<u32>,
+    /// Per job group: an upper bound of 0.5 × personalised (salary component at its best).
+    group_half_bound: Vec<f64>,
 }
 
 impl UserTables {
@@ -442,7 +467,7 @@ impl UserTables {
         let weight_employment = present(profile.employment_types.is_empty(), 15);
         let weight_salary = present(profile.mean_wage.is_none(), 15);
         let weight_company = present(profile.companies.is_empty(), 15);
-        Self {
+        let mut tables = Self {
             has_applications: profile.n_applications > 0,
             pref: table(&context.pref_values, &profile.prefectures),
             city: table(&context.city_values, &profile.cities),
@@ -461,7 +486,33 @@ impl UserTables {
                 + weight_salary
                 + weight_company,
             mean_wage: profile.mean_wage.unwrap_or(f64::NAN),
-        }
+            group_numerator: Vec::new(),
+            group_half_bound: Vec::new(),
+        };
+        tables.group_numerator = context
+            .group_slots
+            .iter()
+            .map(|&(pref, city, occupation, employment)| {
+                tables.weight_pref * u32::from(tables.pref[pref as usize])
+                    + tables.weight_city * u32::from(tables.city[city as usize])
+                    + tables.weight_occupation * u32::from(tables.occupation[occupation as usize])
+                    + tables.weight_employment * u32::from(tables.employment[employment as usize])
+                    + tables.weight_company * 50
+            })
+            .collect();
+        let denominator = f64::from(tables.denominator.max(1));
+        tables.group_half_bound = tables
+            .group_numerator
+            .iter()
+            .map(|&numerator| {
+                if tables.has_applications && tables.denominator > 0 {
+                    0.5 * (f64::from(numerator + tables.weight_salary * 100) / denominator)
+                } else {
+                    25.0
+                }
+            })
+            .collect();
+        tables
     }
 
     /// The smallest numerator `n` with `round6(n / denominator) >= floor`.
@@ -493,13 +544,7 @@ impl UserTables {
     /// The personalised numerator of job `e` without the salary component.
     #[inline]
     fn numerator_without_salary(&self, context: &MatchContext<'_>, e: usize) -> u32 {
-        self.weight_pref * u32::from(self.pref[context.pref_slot[e] as usize])
-            + self.weight_city * u32::from(self.city[context.city_slot[e] as usize])
-            + self.weight_occupation
-                * u32::from(self.occupation[context.occupation_slot[e] as usize])
-            + self.weight_employment
-                * u32::from(self.employment[context.employment_slot[e] as usize])
-            + self.weight_company * 50
+        self.group_numerator[context.group_of[e] as usize]
     }
 
     /// The full personalised numerator of job `e` (company component 50: the job is not
@@ -525,17 +570,9 @@ impl UserTables {
         if !self.has_applications || self.denominator == 0 {
             return 50.0;
         }
-        let mut numerator = self.weight_pref * u32::from(self.pref[context.pref_slot[e] as usize])
-            + self.weight_city * u32::from(self.city[context.city_slot[e] as usize])
-            + self.weight_occupation
-                * u32::from(self.occupation[context.occupation_slot[e] as usize])
-            + self.weight_employment
-                * u32::from(self.employment[context.employment_slot[e] as usize])
-            + self.weight_company * if recent_company { 10 } else { 50 };
-        if self.weight_salary > 0 {
-            let wage = context.wage[e];
-            let score = salary_score((!wage.is_nan()).then_some(wage), self.mean_wage);
-            numerator += self.weight_salary * u32::from(score);
+        let mut numerator = self.numerator(context, e);
+        if recent_company {
+            numerator -= self.weight_company * 40;
         }
         f64::from(numerator) / f64::from(self.denominator)
     }
@@ -791,28 +828,30 @@ impl<'c, 'a> UserMatcher<'c, 'a> {
                 };
                 let bound = 0.5 * max_personalized;
                 let tables = &self.tables;
-                let per_job_bound = tables.has_applications && tables.denominator > 0;
-                let denominator = f64::from(tables.denominator.max(1));
+                let mut floor_seen = None;
+                // Below this, a value surely rounds under the floor (margin for float error).
+                let mut below_floor = f64::NEG_INFINITY;
                 for &e in order {
                     let eu = e as usize;
                     if self.excluded[eu] {
                         continue;
                     }
                     if let Some(floor) = list.floor_primary() {
-                        if round6(bound + context.job_part[eu]) < floor {
+                        if floor_seen != Some(floor) {
+                            floor_seen = Some(floor);
+                            below_floor = (floor as f64 - 0.5 - 1e-3) / 1e6;
+                        }
+                        if bound + context.job_part[eu] < below_floor {
                             list.truncated = true;
                             break;
                         }
                         // This job's own bound, with the salary component at its best.
-                        if per_job_bound {
-                            let upper = f64::from(
-                                tables.numerator_without_salary(context, eu)
-                                    + tables.weight_salary * 100,
-                            );
-                            if round6(0.5 * (upper / denominator) + context.job_part[eu]) < floor {
-                                list.truncated = true;
-                                continue;
-                            }
+                        if tables.group_half_bound[context.group_of[eu] as usize]
+                            + context.job_part[eu]
+                            < below_floor
+                        {
+                            list.truncated = true;
+                            continue;
                         }
                     }
                     list.push(key(total6(eu), 0, e), e);
