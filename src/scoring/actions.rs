@@ -88,89 +88,168 @@ pub fn job_companies(jobs: &JobColumns, companies: &mut Interner) -> Vec<u32> {
         .collect()
 }
 
-/// Aggregates the action days (any order) for the batch windows.
+/// A company as one day sees it: a company code of the day's own dictionary, or the company
+/// of a job in the current snapshot (already interned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum DayCompany {
+    Local(u32),
+    Global(u32),
+}
+
+/// What one day of actions contributes, before its strings are interned.
+#[derive(Default)]
+struct DayPart {
+    /// Actions per company: of the day's dictionary, and of snapshot jobs' companies.
+    local_company_actions: Vec<u32>,
+    global_company_actions: HashMap<u32, u32>,
+    recent_applications: HashMap<u64, u32>,
+    /// Applications with the day's user reference and company.
+    applications: Vec<(u32, DayCompany, Application)>,
+}
+
+fn aggregate_day(
+    day: &ActionColumns,
+    jobs: &JobColumns,
+    job_company: &[u32],
+    windows: &DayWindows,
+) -> DayPart {
+    let mut part = DayPart {
+        local_company_actions: vec![0; day.companies.len()],
+        ..DayPart::default()
+    };
+    for row in 0..day.len() {
+        let at = day.action_at[row];
+        if at < windows.history_start || at >= windows.day_start {
+            continue;
+        }
+        let job_id = day.job_id[row];
+        let applied = day.action_type[row] == ActionType::Applied as u8;
+        // The job's current record is needed only to fill empty snapshot cells.
+        let job = if applied || day.endcl_cd[row] == NO_REF {
+            jobs.position(JobId::new(job_id))
+        } else {
+            None
+        };
+        let company = match day.endcl_cd[row] {
+            NO_REF => match job.map(|index| job_company[index]) {
+                Some(company) if company != NO_COMPANY => Some(DayCompany::Global(company)),
+                _ => None,
+            },
+            reference => Some(DayCompany::Local(reference)),
+        };
+        match company {
+            Some(DayCompany::Local(reference)) => {
+                part.local_company_actions[reference as usize] += 1
+            }
+            Some(DayCompany::Global(id)) => {
+                *part.global_company_actions.entry(id).or_default() += 1
+            }
+            None => {}
+        }
+        if !applied {
+            continue;
+        }
+        if at >= windows.editorial_start {
+            *part.recent_applications.entry(job_id).or_default() += 1;
+        }
+        let fill_u16 = |value: u16, column: &[u16]| {
+            if value != none::SMALL_CODE {
+                value
+            } else {
+                job.map_or(none::SMALL_CODE, |i| column[i])
+            }
+        };
+        let fill_u32 = |value: u32, column: &[u32]| {
+            if value != none::CODE {
+                value
+            } else {
+                job.map_or(none::CODE, |i| column[i])
+            }
+        };
+        let salary_type = fill_u16(day.salary_type_cd[row], &jobs.salary_type_cd);
+        let min_salary = fill_u32(day.min_salary[row], &jobs.min_salary);
+        let max_salary = fill_u32(day.max_salary[row], &jobs.max_salary);
+        let application = Application {
+            user: 0,
+            job_id,
+            at,
+            pref_cd: fill_u16(day.pref_cd[row], &jobs.pref_cd),
+            city_cd: fill_u32(day.city_cd[row], &jobs.city_cd),
+            occupation_cd1: fill_u32(day.occupation_cd1[row], &jobs.occupation_cd1),
+            employment_type_cd: fill_u16(day.employment_type_cd[row], &jobs.employment_type_cd),
+            company: NO_COMPANY,
+            wage: hourly_wage(salary_type, min_salary, max_salary).unwrap_or(f64::NAN),
+        };
+        part.applications.push((
+            day.user[row],
+            company.unwrap_or(DayCompany::Global(NO_COMPANY)),
+            application,
+        ));
+    }
+    part
+}
+
+/// Aggregates the action days (any order) for the batch windows. Days are read in
+/// parallel; their strings are interned afterwards, in day order, so ids are deterministic.
 pub fn aggregate(
     days: &[ActionColumns],
     jobs: &JobColumns,
     companies: Interner,
     windows: &DayWindows,
 ) -> ActionStats {
+    use rayon::prelude::*;
     let mut stats = ActionStats {
         companies,
         ..ActionStats::default()
     };
+    let job_company: Vec<u32> = (0..jobs.len())
+        .map(|index| {
+            let code = jobs.endcl_cd.get(index);
+            if code.is_empty() {
+                NO_COMPANY
+            } else {
+                stats.companies.get(code).unwrap_or(NO_COMPANY)
+            }
+        })
+        .collect();
+    let parts: Vec<DayPart> = days
+        .par_iter()
+        .map(|day| aggregate_day(day, jobs, &job_company, windows))
+        .collect();
     let mut applicant_pairs: HashSet<(u32, u32)> = HashSet::new();
     let mut company_actions: HashMap<u32, u32> = HashMap::new();
-    for day in days {
-        let user_ids: Vec<u32> = day
-            .users
-            .iter()
-            .map(|name| stats.users.intern(name))
-            .collect();
-        let day_companies: Vec<u32> = day
-            .companies
-            .iter()
-            .map(|code| stats.companies.intern(code))
-            .collect();
-        for row in 0..day.len() {
-            let at = day.action_at[row];
-            if at < windows.history_start || at >= windows.day_start {
-                continue;
+    for (day, part) in days.iter().zip(parts) {
+        let mut local_company: HashMap<u32, u32> = HashMap::new();
+        let mut resolve = |company: DayCompany, stats: &mut ActionStats| match company {
+            DayCompany::Global(id) => id,
+            DayCompany::Local(reference) => *local_company.entry(reference).or_insert_with(|| {
+                stats
+                    .companies
+                    .intern(day.companies.get(reference as usize))
+            }),
+        };
+        for (reference, &count) in part.local_company_actions.iter().enumerate() {
+            if count > 0 {
+                let id = resolve(DayCompany::Local(reference as u32), &mut stats);
+                *company_actions.entry(id).or_default() += count;
             }
-            let job_id = day.job_id[row];
-            let job = jobs.position(JobId::new(job_id));
-            let company = match day.endcl_cd[row] {
-                NO_REF => job.map_or(NO_COMPANY, |index| {
-                    let code = jobs.endcl_cd.get(index);
-                    if code.is_empty() {
-                        NO_COMPANY
-                    } else {
-                        stats.companies.intern(code)
-                    }
-                }),
-                reference => day_companies[reference as usize],
-            };
-            if company != NO_COMPANY {
-                *company_actions.entry(company).or_default() += 1;
+        }
+        for (id, count) in part.global_company_actions {
+            *company_actions.entry(id).or_default() += count;
+        }
+        for (job_id, count) in part.recent_applications {
+            *stats.recent_applications.entry(job_id).or_default() += count;
+        }
+        let mut local_user: HashMap<u32, u32> = HashMap::new();
+        for (user_reference, company, mut application) in part.applications {
+            application.user = *local_user
+                .entry(user_reference)
+                .or_insert_with(|| stats.users.intern(day.users.get(user_reference as usize)));
+            application.company = resolve(company, &mut stats);
+            if application.company != NO_COMPANY {
+                applicant_pairs.insert((application.company, application.user));
             }
-            if day.action_type[row] != ActionType::Applied as u8 {
-                continue;
-            }
-            let user = user_ids[day.user[row] as usize];
-            if company != NO_COMPANY {
-                applicant_pairs.insert((company, user));
-            }
-            if at >= windows.editorial_start {
-                *stats.recent_applications.entry(job_id).or_default() += 1;
-            }
-            let fill_u16 = |value: u16, column: &[u16]| {
-                if value != none::SMALL_CODE {
-                    value
-                } else {
-                    job.map_or(none::SMALL_CODE, |i| column[i])
-                }
-            };
-            let fill_u32 = |value: u32, column: &[u32]| {
-                if value != none::CODE {
-                    value
-                } else {
-                    job.map_or(none::CODE, |i| column[i])
-                }
-            };
-            let salary_type = fill_u16(day.salary_type_cd[row], &jobs.salary_type_cd);
-            let min_salary = fill_u32(day.min_salary[row], &jobs.min_salary);
-            let max_salary = fill_u32(day.max_salary[row], &jobs.max_salary);
-            stats.applications.push(Application {
-                user,
-                job_id,
-                at,
-                pref_cd: fill_u16(day.pref_cd[row], &jobs.pref_cd),
-                city_cd: fill_u32(day.city_cd[row], &jobs.city_cd),
-                occupation_cd1: fill_u32(day.occupation_cd1[row], &jobs.occupation_cd1),
-                employment_type_cd: fill_u16(day.employment_type_cd[row], &jobs.employment_type_cd),
-                company,
-                wage: hourly_wage(salary_type, min_salary, max_salary).unwrap_or(f64::NAN),
-            });
+            stats.applications.push(application);
         }
     }
     stats.company_applicants = vec![0; stats.companies.len()];
