@@ -181,6 +181,9 @@ pub struct MatchContext<'a> {
     /// score but for the salary component: their group, and each group's slots.
     group_of: Vec<u32>,
     group_slots: Vec<(u16, u32, u32, u16)>,
+    /// The eligible positions of each group: `group_members[group_start[g]..group_start[g + 1]]`.
+    group_start: Vec<u32>,
+    group_members: Vec<u32>,
     wage: Vec<f64>,
     /// 0.3 × basic + 0.2 × SEO.
     job_part: Vec<f64>,
@@ -263,6 +266,8 @@ impl<'a> MatchContext<'a> {
             employment_slot: Vec::with_capacity(n),
             group_of: Vec::with_capacity(n),
             group_slots: Vec::new(),
+            group_start: Vec::new(),
+            group_members: Vec::new(),
             wage: Vec::with_capacity(n),
             job_part: Vec::with_capacity(n),
             editorial_base: Vec::with_capacity(n),
@@ -351,6 +356,21 @@ impl<'a> MatchContext<'a> {
                 next
             });
             context.group_of.push(group);
+        }
+        let n_groups = context.group_slots.len();
+        let mut counts = vec![0u32; n_groups + 1];
+        for &group in &context.group_of {
+            counts[group as usize + 1] += 1;
+        }
+        for g in 0..n_groups {
+            counts[g + 1] += counts[g];
+        }
+        context.group_start = counts.clone();
+        context.group_members = vec![0; n];
+        for (e, &group) in context.group_of.iter().enumerate() {
+            let slot = &mut counts[group as usize];
+            context.group_members[*slot as usize] = e as u32;
+            *slot += 1;
         }
         context.orders = context.candidate_orders();
         context
@@ -904,32 +924,57 @@ impl<'c, 'a> UserMatcher<'c, 'a> {
             }
             Order::Personal => {
                 let tables = &self.tables;
-                let has_components = tables.has_applications && tables.denominator > 0;
-                // The smallest numerator whose rounded score reaches the list's floor.
+                if !(tables.has_applications && tables.denominator > 0) {
+                    // Everyone scores 50: the order is the total's.
+                    for e in 0..context.eligible.len() {
+                        if !self.excluded[e] {
+                            let score = personalized(e);
+                            let total = round6(0.5 * score + context.job_part[e]);
+                            list.push(key(round6(score), total, e as u32), e as u32);
+                        }
+                    }
+                    return list.into_sorted();
+                }
+                // Groups by their numerator without salary (a multiple of 5), best first:
+                // once a group's best possible score is under the floor, so are the rest.
+                let top = tables.group_numerator.iter().copied().max().unwrap_or(0) as usize / 5;
+                let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); top + 1];
+                for (group, &numerator) in tables.group_numerator.iter().enumerate() {
+                    // Weights (20, 15) × scores (multiples of 20) and 15 × 50: multiples of 50,
+                    // so a bucket holds one numerator and the stop below is exact.
+                    debug_assert_eq!(numerator % 5, 0);
+                    buckets[numerator as usize / 5].push(group as u32);
+                }
                 let mut floor_seen = None;
                 let mut minimum_numerator = 0u32;
-                for e in 0..context.eligible.len() {
-                    if self.excluded[e] {
-                        continue;
+                'buckets: for bucket in buckets.iter().rev() {
+                    for &group in bucket {
+                        if let Some(floor) = list.floor_primary() {
+                            if floor_seen != Some(floor) {
+                                floor_seen = Some(floor);
+                                minimum_numerator = tables.minimum_numerator(floor);
+                            }
+                            if tables.group_numerator[group as usize] + tables.weight_salary * 100
+                                < minimum_numerator
+                            {
+                                list.truncated = true;
+                                break 'buckets;
+                            }
+                        }
+                        let (start, end) = (
+                            context.group_start[group as usize],
+                            context.group_start[group as usize + 1],
+                        );
+                        for &e in &context.group_members[start as usize..end as usize] {
+                            let eu = e as usize;
+                            if self.excluded[eu] {
+                                continue;
+                            }
+                            let score = personalized(eu);
+                            let total = round6(0.5 * score + context.job_part[eu]);
+                            list.push(key(round6(score), total, e), e);
+                        }
                     }
-                    if has_components && let Some(floor) = list.floor_primary() {
-                        if floor_seen != Some(floor) {
-                            floor_seen = Some(floor);
-                            minimum_numerator = tables.minimum_numerator(floor);
-                        }
-                        let without_salary = tables.numerator_without_salary(context, e);
-                        if without_salary + tables.weight_salary * 100 < minimum_numerator {
-                            list.truncated = true;
-                            continue;
-                        }
-                        if tables.numerator(context, e) < minimum_numerator {
-                            list.truncated = true;
-                            continue;
-                        }
-                    }
-                    let score = personalized(e);
-                    let total = round6(0.5 * score + context.job_part[e]);
-                    list.push(key(round6(score), total, e as u32), e as u32);
                 }
             }
         }
