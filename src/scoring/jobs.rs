@@ -485,6 +485,155 @@ mod tests {
         assert_eq!(occupation_category(42), None);
     }
 
+    use crate::domain::{Fee, JobFields, JobId, Keyword, PrefCode};
+    use crate::scoring::actions::{ActionStats, Interner, job_companies};
+
+    fn seo_day(
+        titles: &[&str],
+        keywords: &[(&str, &str, u64)],
+        config: &ScoringConfig,
+    ) -> JobScores {
+        let zone = crate::domain::TimeZoneSetting::tokyo();
+        let date = crate::domain::time::parse_date("2025-11-25").unwrap();
+        let windows = DayWindows::new(date, &zone, config);
+        let mut jobs = JobColumns::new();
+        for (i, title) in titles.iter().enumerate() {
+            let fields = JobFields {
+                job_id: Some(JobId::new(i as u64 + 1)),
+                application_name: (*title).to_owned(),
+                pref_cd: Some(PrefCode::new(13)),
+                salary_type_cd: Some(1),
+                min_salary: Some(1200),
+                fee: Fee::new(1000),
+                employment_type_cd: Some(1),
+                is_delivery: true,
+                ..JobFields::default()
+            };
+            jobs.push(JobId::new(i as u64 + 1), &fields);
+        }
+        let mut masters = crate::masters::builtin_masters();
+        masters.keywords = keywords
+            .iter()
+            .map(|(text, intent, volume)| Keyword {
+                keyword: (*text).to_owned(),
+                intents: vec![(*intent).to_owned()],
+                volume: *volume,
+                keyword_difficulty: None,
+                cpc_usd: None,
+            })
+            .collect();
+        let mut companies = Interner::default();
+        let job_company = job_companies(&jobs, &mut companies);
+        let stats = ActionStats {
+            companies,
+            ..ActionStats::default()
+        };
+        let seo = SeoMatcher::new(&masters.keywords);
+        score_jobs(
+            &jobs,
+            &masters,
+            &stats,
+            &job_company,
+            &seo,
+            &windows,
+            config,
+        )
+    }
+
+    #[test]
+    fn seo_counts_the_first_seven_matching_keywords_in_rank_order_not_the_largest() {
+        // Nine keywords match the title, ranked by volume; the last two have the largest
+        // points (Commercial × 1.5) and are still left out.
+        let keywords = [
+            ("a1", "Informational", 400),
+            ("a2", "Informational", 390),
+            ("a3", "Informational", 380),
+            ("a4", "Informational", 370),
+            ("a5", "Informational", 360),
+            ("a6", "Informational", 350),
+            ("a7", "Informational", 340),
+            ("a8", "Commercial", 330),
+            ("a9", "Commercial", 320),
+        ];
+        let title = "a1 a2 a3 a4 a5 a6 a7 a8 a9";
+        let scores = seo_day(&[title, "x", "y"], &keywords, &ScoringConfig::default());
+        // The first 7 by rank: 7 × base 3 × intent 1.0 × field 1.5 = 31.5 (the 7 largest
+        // contributions would have been 36).
+        assert!((scores.seo[0] - 31.5).abs() < 1e-9, "{}", scores.seo[0]);
+        assert_eq!(scores.seo_matches[0].len(), 7);
+        assert!(scores.seo_matches[0].iter().all(|m| m.rank < 7));
+    }
+
+    #[test]
+    fn seo_sums_base_times_intent_times_field_weight_capped_at_100() {
+        let keywords = [
+            ("カフェ", "Commercial", 12_000),
+            ("渋谷", "Navigational", 600),
+        ];
+        let scores = seo_day(
+            &["渋谷のカフェ", "q", "r"],
+            &keywords,
+            &ScoringConfig::default(),
+        );
+        // 15 × 1.5 × 1.5 + 5 × 0.8 × 1.5
+        assert!(
+            (scores.seo[0] - (15.0 * 1.5 * 1.5 + 5.0 * 0.8 * 1.5)).abs() < 1e-9,
+            "{}",
+            scores.seo[0]
+        );
+    }
+
+    #[test]
+    fn a_keyword_matching_more_than_half_of_the_eligible_jobs_is_skipped_and_listed() {
+        let keywords = [
+            ("バイト", "Commercial", 246_000),
+            ("カフェ", "Commercial", 12_000),
+        ];
+        let titles = [
+            "カフェのアルバイト",
+            "倉庫のアルバイト",
+            "工場のアルバイト",
+            "塾の講師",
+        ];
+        let scores = seo_day(&titles, &keywords, &ScoringConfig::default());
+        assert_eq!(scores.skipped_keywords, ["バイト"]);
+        assert!(
+            (scores.seo[0] - 15.0 * 1.5 * 1.5).abs() < 1e-9,
+            "only カフェ counts: {}",
+            scores.seo[0]
+        );
+        assert_eq!(scores.seo[1], 0.0);
+        // Exactly half is not "more than half".
+        let scores = seo_day(
+            &titles[..2]
+                .iter()
+                .chain(&["塾", "駅"])
+                .copied()
+                .collect::<Vec<_>>(),
+            &keywords,
+            &ScoringConfig::default(),
+        );
+        assert!(scores.skipped_keywords.is_empty());
+    }
+
+    #[test]
+    fn ignored_keywords_never_count() {
+        let config = ScoringConfig {
+            seo_ignored_keywords: vec!["カフェ".into()],
+            ..ScoringConfig::default()
+        };
+        let scores = seo_day(
+            &["カフェ", "a", "b"],
+            &[("カフェ", "Commercial", 12_000)],
+            &config,
+        );
+        assert_eq!(scores.seo[0], 0.0);
+        assert!(
+            scores.skipped_keywords.is_empty(),
+            "ignored keywords are not listed as skipped"
+        );
+    }
+
     #[test]
     fn population_standard_deviation() {
         let stats = MeanStd::of(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
