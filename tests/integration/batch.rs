@@ -152,3 +152,64 @@ async fn the_next_day_does_not_repeat_a_job_picked_two_days_running() {
         "a job picked only the day before may come again"
     );
 }
+
+#[test]
+fn the_cli_exports_byte_identical_picks_for_a_rerun_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("store");
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_mailscore"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--log-level", "warn"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mailscore {args:?}");
+    };
+    let out = dir.path().join("generated");
+    let out = out.to_str().unwrap();
+    run(&[
+        "generate",
+        "--jobs",
+        "800",
+        "--users",
+        "60",
+        "--days",
+        "30",
+        "--seed",
+        "5",
+        "--end-date",
+        "2025-11-25",
+        "--out",
+        out,
+    ]);
+    for kind in ["jobs", "users", "actions"] {
+        run(&["import", kind, &format!("{out}/{kind}.csv")]);
+    }
+    let export = |name: &str| {
+        let path = dir.path().join(name);
+        run(&[
+            "picks",
+            "export",
+            "--date",
+            "2025-11-25",
+            "--format",
+            "csv",
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        std::fs::read(path).unwrap()
+    };
+    run(&["batch", "run", "--date", "2025-11-25"]);
+    let first = export("first.csv");
+    run(&["batch", "run", "--date", "2025-11-25"]);
+    let second = export("second.csv");
+    assert_eq!(first, second, "a re-run exports the same bytes");
+    let text = String::from_utf8(first).unwrap();
+    assert!(text.starts_with(
+        "date,user_id,section,rank,job_id,tier,personalized,basic,seo,total,editorial,reasons\n"
+    ));
+    assert!(text.lines().count() > 40);
+}
