@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod scoring;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
