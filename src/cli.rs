@@ -16,7 +16,7 @@ use crate::ingest::{
     EncodingChoice, ImportKind, ImportOptions, ProgressFactory, expand_paths, import_file,
 };
 use crate::pipeline::{BatchOptions, Phase, run_batch};
-use crate::scoring::{ScoringConfig, SectionKind};
+use crate::scoring::SectionKind;
 use crate::store::Store;
 use crate::store::redb::RedbStore;
 
@@ -53,6 +53,17 @@ pub struct GlobalArgs {
     /// Page cache of the embedded database in MiB [default: 64]
     #[arg(long, global = true, env = "MAILSCORE_STORAGE_CACHE_MB")]
     pub storage_cache_mb: Option<usize>,
+    /// Key that signs email links [default: generated into DATA_DIR/secret.key]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Public URL of the server, for links in emails [default: http://localhost:8080]
+    #[arg(long, global = true, env = "MAILSCORE_BASE_URL")]
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,7 +172,7 @@ pub enum BatchCommand {
         #[arg(long)]
         date: Option<String>,
         /// Stop after this phase
-        #[arg(long, value_enum, default_value = "picks")]
+        #[arg(long, value_enum, default_value = "render")]
         until: Phase,
     },
     /// The most recent runs
@@ -224,6 +235,8 @@ impl Cli {
             log_level: self.global.log_level.clone(),
             storage_cache_mb: self.global.storage_cache_mb,
             import_encoding: encoding,
+            secret_key: self.global.secret_key.clone(),
+            base_url: self.global.base_url.clone(),
         }
     }
 }
@@ -523,11 +536,11 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 Some(text) => parse_date_arg(&text)?,
                 None => settings.time_zone.today(),
             };
+            let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
             let options = BatchOptions {
-                date,
                 until,
-                config: ScoringConfig::default(),
-                time_zone: settings.time_zone.clone(),
+                email: settings.email.clone(),
+                ..BatchOptions::new(date, settings.time_zone.clone(), signer)
             };
             let started = Instant::now();
             let run = run_batch(&store, &options).await?;

@@ -20,6 +20,8 @@ pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Default page cache of the embedded store in MiB (`storage.cache_mb`, `MAILSCORE_STORAGE_CACHE_MB`).
 pub const DEFAULT_STORAGE_CACHE_MB: usize = 64;
+/// File in the data directory holding the generated secret key when none is configured.
+pub const SECRET_KEY_FILE: &str = "secret.key";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +57,22 @@ struct FileSettings {
     storage: FileStorage,
     #[serde(default)]
     import: FileImport,
+    #[serde(default)]
+    email: FileEmail,
+    /// Key that signs the links in emails (hex or any text of 32+ characters).
+    secret_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEmail {
+    base_url: Option<String>,
+    sender_name: Option<String>,
+    sender_email: Option<String>,
+    sender_address: Option<String>,
+    newsletter_name: Option<String>,
+    templates_dir: Option<PathBuf>,
+    title_max_chars: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +105,8 @@ pub struct Overrides {
     pub log_level: Option<String>,
     pub storage_cache_mb: Option<usize>,
     pub import_encoding: Option<EncodingChoice>,
+    pub secret_key: Option<String>,
+    pub base_url: Option<String>,
 }
 
 /// The settings in force.
@@ -99,6 +119,9 @@ pub struct Settings {
     pub log_level: String,
     pub storage_cache_mb: usize,
     pub import_encoding: EncodingChoice,
+    pub email: crate::render::EmailSettings,
+    /// The configured secret key, if any (else one is generated in the data directory).
+    pub secret_key: Option<String>,
 }
 
 impl Settings {
@@ -136,7 +159,67 @@ impl Settings {
                 .import_encoding
                 .or(file.import.encoding)
                 .unwrap_or_default(),
+            email: {
+                let defaults = crate::render::EmailSettings::default();
+                crate::render::EmailSettings {
+                    base_url: overrides
+                        .base_url
+                        .or(file.email.base_url)
+                        .unwrap_or(defaults.base_url),
+                    sender_name: file.email.sender_name.unwrap_or(defaults.sender_name),
+                    sender_email: file.email.sender_email.unwrap_or(defaults.sender_email),
+                    sender_address: file.email.sender_address.unwrap_or(defaults.sender_address),
+                    newsletter_name: file
+                        .email
+                        .newsletter_name
+                        .unwrap_or(defaults.newsletter_name),
+                    title_max_chars: file
+                        .email
+                        .title_max_chars
+                        .unwrap_or(defaults.title_max_chars),
+                    templates_dir: file.email.templates_dir,
+                }
+            },
+            secret_key: overrides.secret_key.or(file.secret_key),
         })
+    }
+
+    /// The key that signs email links: the configured one, else the one stored in the data
+    /// directory, created (random, owner-readable only) on first use.
+    pub fn secret_key_bytes(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(key) = &self.secret_key {
+            return Ok(key.trim().as_bytes().to_vec());
+        }
+        let path = self.data_dir.join(SECRET_KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => return Ok(text.trim().as_bytes().to_vec()),
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        }
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| ConfigError::Read {
+            path: self.data_dir.clone(),
+            source,
+        })?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        use std::io::Write;
+        let mut file = options.open(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        file.write_all(key.as_bytes())
+            .map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(key.into_bytes())
     }
 
     /// The settings as TOML, for `mailscore config check`.

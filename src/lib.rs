@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod masters;
 pub mod matching;
 pub mod pipeline;
+pub mod render;
 pub mod scoring;
 pub mod store;
 pub mod telemetry;

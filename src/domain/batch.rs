@@ -151,3 +151,52 @@ pub struct RunRecord {
     pub failed_users: Vec<String>,
     pub error: Option<String>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Cancelled,
+    Suppressed,
+}
+
+impl EmailStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Suppressed => "suppressed",
+        }
+    }
+
+    /// Once an email is being sent or was sent, it is never regenerated.
+    pub fn is_final_for_rerun(self) -> bool {
+        matches!(self, Self::Sending | Self::Sent)
+    }
+}
+
+/// One email in the queue: unique per (user, date). Bodies are LZ4-compressed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedEmail {
+    pub user_id: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub to: String,
+    pub subject: String,
+    pub scheduled_at: Micros,
+    pub status: EmailStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    pub sent_at: Option<Micros>,
+    /// What renders the bodies again identically: the email's view without its links
+    /// (`crate::render::pack_view`), a tenth of the size of the bodies.
+    pub content: Vec<u8>,
+}

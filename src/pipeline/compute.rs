@@ -326,3 +326,96 @@ fn fallback_picks(user: &User, inputs: &DayInputs<'_>, context: &MatchContext<'_
         fallback: true,
     }
 }
+
+/// Renders and queues the email of every user with picks (SPEC §5), in parallel. Returns the
+/// emails, sorted by user id, and the template errors met (each once).
+pub fn render_emails(
+    inputs: &DayInputs<'_>,
+    results: &DayResults,
+    renderer: &crate::render::Renderer,
+    signer: &crate::tokens::TokenSigner,
+    settings: &crate::render::EmailSettings,
+    scheduled_at: i64,
+) -> (Vec<crate::domain::batch::QueuedEmail>, Vec<String>) {
+    use crate::domain::batch::{EmailStatus, QueuedEmail};
+    use crate::render::{EmailInputs, build_view};
+    let Some(picks) = &results.picks else {
+        return (Vec::new(), Vec::new());
+    };
+    let users: HashMap<&str, (&User, &UserProfile)> = inputs
+        .users
+        .iter()
+        .zip(&results.profiles)
+        .map(|(user, profile)| (user.user_id.as_str(), (user, profile)))
+        .collect();
+    let feature_names: HashMap<u32, String> = inputs
+        .masters
+        .features
+        .iter()
+        .filter(|f| f.is_enabled)
+        .map(|f| (f.feature_cd, f.name.clone()))
+        .collect();
+    let date = inputs.windows.date;
+    let now = now();
+    let Some(first) = picks.iter().find(|p| !p.picks.is_empty()) else {
+        return (Vec::new(), Vec::new());
+    };
+    let rendered: Vec<(QueuedEmail, Vec<String>)> = picks
+        .par_iter()
+        .filter(|user_picks| !user_picks.picks.is_empty())
+        .filter_map(|user_picks| {
+            let (user, profile) = users.get(user_picks.user_id.as_str())?;
+            let view = build_view(&EmailInputs {
+                user,
+                location: profile.location,
+                date,
+                picks: &user_picks.picks,
+                jobs: inputs.jobs,
+                masters: inputs.masters,
+                geography: &results.geography,
+                feature_names: &feature_names,
+                signer,
+                settings,
+            });
+            // The bodies are rendered at send time from the stored view; here the subject is
+            // decided and the templates are checked on the first email.
+            let template_errors = if std::ptr::eq(user_picks, first) {
+                let mut linked = view.clone();
+                crate::render::fill_links(&mut linked, signer, settings);
+                renderer
+                    .render(&linked, user.user_id.as_str())
+                    .template_errors
+            } else {
+                Vec::new()
+            };
+            Some((
+                QueuedEmail {
+                    user_id: user.user_id.as_str().to_owned(),
+                    date: date.to_string(),
+                    to: user.email.as_str().to_owned(),
+                    subject: crate::render::subject::rule_subject(&view, user.user_id.as_str()),
+                    scheduled_at,
+                    status: EmailStatus::Pending,
+                    attempts: 0,
+                    last_error: None,
+                    created_at: now,
+                    updated_at: now,
+                    sent_at: None,
+                    content: crate::render::pack_view(&view),
+                },
+                template_errors,
+            ))
+        })
+        .collect();
+    let mut errors: Vec<String> = Vec::new();
+    let mut emails = Vec::with_capacity(rendered.len());
+    for (email, template_errors) in rendered {
+        for error in template_errors {
+            if !errors.contains(&error) {
+                errors.push(error);
+            }
+        }
+        emails.push(email);
+    }
+    (emails, errors)
+}

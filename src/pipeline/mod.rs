@@ -11,9 +11,11 @@ use thiserror::Error;
 
 use crate::domain::TimeZoneSetting;
 use crate::domain::batch::{PhaseRecord, RunRecord, RunStatus};
+use crate::render::{EmailSettings, Renderer};
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
-pub use compute::{DayInputs, DayResults, compute_day};
+use crate::tokens::TokenSigner;
+pub use compute::{DayInputs, DayResults, compute_day, render_emails};
 
 #[derive(Debug, Error)]
 pub enum PipelineError {
@@ -31,6 +33,8 @@ pub enum Phase {
     Profiles,
     Scores,
     Picks,
+    /// Render every email and queue it.
+    Render,
 }
 
 impl Phase {
@@ -39,6 +43,7 @@ impl Phase {
             Self::Profiles => "profiles",
             Self::Scores => "scores",
             Self::Picks => "picks",
+            Self::Render => "render",
         }
     }
 }
@@ -50,6 +55,29 @@ pub struct BatchOptions {
     pub until: Phase,
     pub config: ScoringConfig,
     pub time_zone: TimeZoneSetting,
+    pub email: EmailSettings,
+    /// Signs the links of the emails.
+    pub signer: TokenSigner,
+    /// Local time at which the emails are scheduled (hour, minute).
+    pub send_at: (i8, i8),
+}
+
+/// Default local send time of the daily emails (SPEC §5).
+pub const DEFAULT_SEND_AT: (i8, i8) = (6, 0);
+
+impl BatchOptions {
+    /// Options with every default: the whole run, the spec's scoring, built-in templates.
+    pub fn new(date: Date, time_zone: TimeZoneSetting, signer: TokenSigner) -> Self {
+        Self {
+            date,
+            until: Phase::Render,
+            config: ScoringConfig::default(),
+            time_zone,
+            email: EmailSettings::default(),
+            signer,
+            send_at: DEFAULT_SEND_AT,
+        }
+    }
 }
 
 fn now() -> i64 {
@@ -157,9 +185,66 @@ pub async fn run_batch(
         windows,
         config: &options.config,
     };
-    let results = tokio::task::block_in_place(|| compute_day(&inputs, options.until));
+    let compute_until = options.until.min(Phase::Picks);
+    let results = tokio::task::block_in_place(|| compute_day(&inputs, compute_until));
+    // The year of actions is no longer needed: free it before rendering.
     drop(action_days);
+    let inputs = DayInputs {
+        jobs: &jobs,
+        masters: &masters,
+        users: &users,
+        action_days: &[],
+        previous: &previous,
+        windows,
+        config: &options.config,
+    };
+    let (emails, render_phase) = if options.until >= Phase::Render {
+        let (started_at, clock) = (now(), Instant::now());
+        let renderer = Renderer::new(&options.email);
+        let send_at = jiff::civil::DateTime::new(
+            date.year(),
+            date.month(),
+            date.day(),
+            options.send_at.0,
+            options.send_at.1,
+            0,
+            0,
+        )
+        .ok()
+        .and_then(|local| local.to_zoned(options.time_zone.zone().clone()).ok())
+        .map_or(windows.day_start, |zoned| {
+            zoned.timestamp().as_microsecond()
+        });
+        let (emails, errors) = tokio::task::block_in_place(|| {
+            render_emails(
+                &inputs,
+                &results,
+                &renderer,
+                &options.signer,
+                &options.email,
+                send_at,
+            )
+        });
+        let bytes: usize = emails
+            .iter()
+            .map(|e| e.content.len() + e.subject.len() + e.to.len())
+            .sum();
+        let mut record = phase(
+            "render",
+            started_at,
+            clock,
+            &[
+                ("emails", emails.len() as u64),
+                ("stored_bytes", bytes as u64),
+            ],
+        );
+        record.errors = errors;
+        (Some(emails), Some(record))
+    } else {
+        (None, None)
+    };
     run.phases.extend(results.phases.iter().cloned());
+    run.phases.extend(render_phase);
     run.skipped_keywords = results.skipped_keywords.clone();
     run.failed_users = results.failed_users.clone();
 
@@ -176,7 +261,7 @@ pub async fn run_batch(
     if options.until >= Phase::Scores {
         let scores = results.score_table.clone().unwrap_or_default();
         run = store
-            .replace_day_results(date, scores, results.picks.unwrap_or_default(), run)
+            .replace_day_results(date, scores, results.picks.unwrap_or_default(), emails, run)
             .await
             .map_err(fail("storing the day's results"))?;
         stored_phase.duration_ms = clock.elapsed().as_millis() as u64;

@@ -224,6 +224,8 @@ impl Default for ScoringConfig {
 /// window, so that actions made on D itself are never used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayWindows {
+    /// The batch date D.
+    pub date: jiff::civil::Date,
     /// Local midnight starting D.
     pub day_start: i64,
     /// Local midnight starting D + 1.
@@ -250,6 +252,7 @@ impl DayWindows {
             .checked_add(jiff::Span::new().days(1))
             .expect("date in range");
         Self {
+            date,
             day_start: midnight(0),
             day_end: zone.start_of_day(next),
             history_start: midnight(config.history_days),

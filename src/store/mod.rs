@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::columnar::ColumnarError;
 use crate::domain::action::ActionColumns;
-use crate::domain::batch::{JobScoreTable, RunRecord, UserPicks};
+use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
 use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
@@ -164,15 +164,21 @@ pub trait Store: Send + Sync {
     async fn action_days(&self, from: Micros, to: Micros)
     -> Result<Vec<ActionColumns>, StoreError>;
 
-    /// Replaces the date's job scores and picks (every user's) and saves `run`, in one
-    /// transaction. Returns the run with its id.
+    /// Replaces the date's job scores and picks (every user's) and, when given, its unsent
+    /// emails, and saves `run`, in one transaction. An email already `sending` or `sent` is
+    /// kept as it is (never regenerated); the others of the date are replaced. Returns the run
+    /// with its id.
     async fn replace_day_results(
         &self,
         date: Date,
         scores: JobScoreTable,
         picks: Vec<UserPicks>,
+        emails: Option<Vec<QueuedEmail>>,
         run: RunRecord,
     ) -> Result<RunRecord, StoreError>;
+
+    /// The emails of a date, sorted by user id; only `user`'s when given.
+    async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError>;
 
     /// The job scores of a date, if a run computed them.
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError>;

@@ -13,7 +13,8 @@
 //! - `import_reports`: report id → [`ImportReport`] (JSON);
 //! - `job_scores`: date number → that date's [`JobScoreTable`] blob (LZ4);
 //! - `picks`: (date number, user id) → that user's [`UserPicks`] (postcard);
-//! - `runs`: run id → [`RunRecord`] (JSON).
+//! - `runs`: run id → [`RunRecord`] (JSON);
+//! - `emails`: (date number, user id) → [`QueuedEmail`] (postcard, bodies LZ4).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use super::{
     ImportSummary, JobCounts, JobSnapshot, SCHEMA_VERSION, StorageStats, Store, StoreError,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder};
-use crate::domain::batch::{JobScoreTable, RunRecord, UserPicks};
+use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::job::decode_job_row;
 use crate::domain::master::{MasterKind, MasterSet};
 use crate::domain::time::{Micros, days_from_civil, utc_day};
@@ -45,6 +46,7 @@ const IMPORT_REPORTS: TableDefinition<u64, &[u8]> = TableDefinition::new("import
 const JOB_SCORES: TableDefinition<i32, &[u8]> = TableDefinition::new("job_scores");
 const PICKS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("picks");
 const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
+const EMAILS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("emails");
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
@@ -223,6 +225,7 @@ impl RedbStore {
         txn.open_table(JOB_SCORES).ctx("creating job_scores")?;
         txn.open_table(PICKS).ctx("creating picks")?;
         txn.open_table(RUNS).ctx("creating runs")?;
+        txn.open_table(EMAILS).ctx("creating emails")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -632,6 +635,7 @@ fn replace_day_results(
     date: Date,
     scores: JobScoreTable,
     picks: Vec<UserPicks>,
+    emails: Option<Vec<QueuedEmail>>,
     run: RunRecord,
 ) -> Result<RunRecord, StoreError> {
     let day = date_key(date);
@@ -651,6 +655,32 @@ fn replace_day_results(
             table
                 .insert((day, user.user_id.as_str()), bytes.as_slice())
                 .ctx("writing picks")?;
+        }
+    }
+    if let Some(emails) = emails {
+        let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
+        let mut kept: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for entry in table
+            .range((day, "")..(day + 1, ""))
+            .ctx("listing the date's emails")?
+        {
+            let (key, value) = entry.ctx("reading an email")?;
+            let email: QueuedEmail = from_postcard(value.value(), "email")?;
+            if email.status.is_final_for_rerun() {
+                kept.insert(key.value().1.to_owned());
+            }
+        }
+        table
+            .retain_in((day, "")..(day + 1, ""), |key, _| kept.contains(key.1))
+            .ctx("removing the date's unsent emails")?;
+        for email in &emails {
+            if kept.contains(&email.user_id) {
+                continue;
+            }
+            let bytes = to_postcard(email, "email")?;
+            table
+                .insert((day, email.user_id.as_str()), bytes.as_slice())
+                .ctx("writing an email")?;
         }
     }
     let run = put_run(&txn, run)?;
@@ -826,10 +856,39 @@ impl Store for RedbStore {
         date: Date,
         scores: JobScoreTable,
         picks: Vec<UserPicks>,
+        emails: Option<Vec<QueuedEmail>>,
         run: RunRecord,
     ) -> Result<RunRecord, StoreError> {
-        self.run(move |db| replace_day_results(db, date, scores, picks, run))
+        self.run(move |db| replace_day_results(db, date, scores, picks, emails, run))
             .await
+    }
+
+    async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError> {
+        let user = user.map(str::to_owned);
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(EMAILS).ctx("opening emails")?;
+            let day = date_key(date);
+            let mut out = Vec::new();
+            match &user {
+                Some(user) => {
+                    if let Some(guard) = table.get((day, user.as_str())).ctx("reading an email")? {
+                        out.push(from_postcard(guard.value(), "email")?);
+                    }
+                }
+                None => {
+                    for entry in table
+                        .range((day, "")..(day + 1, ""))
+                        .ctx("listing emails")?
+                    {
+                        let (_, value) = entry.ctx("reading an email")?;
+                        out.push(from_postcard(value.value(), "email")?);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError> {

@@ -6,10 +6,14 @@ use mailscore::domain::time::parse_date;
 use mailscore::generate::{GenerateOptions, generate};
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, Phase, run_batch};
-use mailscore::scoring::ScoringConfig;
 use mailscore::store::Store;
+use mailscore::tokens::TokenSigner;
 
 use crate::helpers::TestStore;
+
+fn signer() -> TokenSigner {
+    TokenSigner::new(b"test key of thirty-two bytes....")
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
@@ -33,10 +37,8 @@ async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
         t.import(kind, &data.join(file)).await.unwrap();
     }
     let batch = |until| BatchOptions {
-        date,
         until,
-        config: ScoringConfig::default(),
-        time_zone: TimeZoneSetting::tokyo(),
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), signer())
     };
 
     let scores_only = run_batch(&t.store, &batch(Phase::Scores)).await.unwrap();
@@ -50,6 +52,10 @@ async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
     let first = run_batch(&t.store, &batch(Phase::Picks)).await.unwrap();
     let names: Vec<&str> = first.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["load", "profiles", "scores", "picks", "store"]);
+    assert!(
+        t.store.emails(date, None).await.unwrap().is_empty(),
+        "--until picks queues no email"
+    );
     let picks = t.store.picks(date, None).await.unwrap();
     let users = t.store.users().await.unwrap();
     let expected_users = users.iter().filter(|u| u.is_active && u.subscribed).count();
@@ -100,12 +106,7 @@ async fn the_next_day_does_not_repeat_a_job_picked_two_days_running() {
     ] {
         t.import(kind, &data.join(file)).await.unwrap();
     }
-    let run = |date| BatchOptions {
-        date,
-        until: Phase::Picks,
-        config: ScoringConfig::default(),
-        time_zone: TimeZoneSetting::tokyo(),
-    };
+    let run = |date| BatchOptions::new(date, TimeZoneSetting::tokyo(), signer());
     let days: Vec<_> = ["2025-11-23", "2025-11-24", "2025-11-25"]
         .iter()
         .map(|d| parse_date(d).unwrap())

@@ -1,0 +1,554 @@
+//! Rendering each user's email from their picks (SPEC §5): subject, HTML and text bodies,
+//! tracked links, unsubscribe headers. Pure: no I/O but reading an override template
+//! directory once, when the renderer is built.
+
+pub mod message;
+pub mod subject;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use minijinja::{AutoEscape, Environment};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::batch::StoredPick;
+use crate::domain::{JobColumns, JobId, Masters, User};
+use crate::matching::reasons::Reason;
+use crate::scoring::SectionKind;
+use crate::scoring::profile::{Geography, Location};
+use crate::tokens::{CLICK_TOKEN_SECONDS, Claims, Purpose, TokenSigner, UNSUBSCRIBE_TOKEN_SECONDS};
+
+/// The built-in templates, embedded in the binary.
+pub const HTML_TEMPLATE: &str = "newsletter.html.j2";
+pub const TEXT_TEMPLATE: &str = "newsletter.txt.j2";
+const BUILTIN_HTML: &str = include_str!("../../assets/email/newsletter.html.j2");
+const BUILTIN_TEXT: &str = include_str!("../../assets/email/newsletter.txt.j2");
+
+/// Defaults of the email settings.
+pub const DEFAULT_BASE_URL: &str = "http://localhost:8080";
+pub const DEFAULT_SENDER_NAME: &str = "mailscore バイト通信";
+pub const DEFAULT_SENDER_EMAIL: &str = "news@example.com";
+pub const DEFAULT_SENDER_ADDRESS: &str = "〒100-0005 東京都千代田区丸の内1-1-1 mailscore株式会社";
+pub const DEFAULT_NEWSLETTER_NAME: &str = "今日のバイト厳選便";
+pub const DEFAULT_TITLE_MAX_CHARS: usize = 40;
+
+/// What every email of a deployment shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailSettings {
+    /// Public URL of the server, for tracked links and the open pixel.
+    pub base_url: String,
+    pub sender_name: String,
+    pub sender_email: String,
+    /// Postal address in the footer (required for commercial email in Japan).
+    pub sender_address: String,
+    pub newsletter_name: String,
+    /// Job titles longer than this are trimmed with "…".
+    pub title_max_chars: usize,
+    /// A directory whose `newsletter.html.j2` / `newsletter.txt.j2` replace the built-in ones.
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            sender_name: DEFAULT_SENDER_NAME.to_owned(),
+            sender_email: DEFAULT_SENDER_EMAIL.to_owned(),
+            sender_address: DEFAULT_SENDER_ADDRESS.to_owned(),
+            newsletter_name: DEFAULT_NEWSLETTER_NAME.to_owned(),
+            title_max_chars: DEFAULT_TITLE_MAX_CHARS,
+            templates_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobView {
+    pub job_id: u64,
+    pub title: String,
+    pub company: String,
+    pub pay: String,
+    pub place: String,
+    pub station: String,
+    pub hours: String,
+    pub tags: Vec<String>,
+    pub reason: String,
+    /// Tracked link; rebuilt from the token signer when a stored view is unpacked.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SectionView {
+    pub key: String,
+    pub title: String,
+    pub jobs: Vec<JobView>,
+}
+
+/// Everything a template sees.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmailView {
+    pub user_id: String,
+    pub newsletter_name: String,
+    pub date: String,
+    pub date_label: String,
+    pub greeting: String,
+    pub intro: String,
+    pub preheader: String,
+    pub sections: Vec<SectionView>,
+    pub unsubscribe_url: String,
+    pub open_pixel_url: String,
+    pub sender_name: String,
+    pub sender_address: String,
+    /// Themes of the picks, strongest first.
+    #[serde(skip)]
+    pub themes: Vec<&'static str>,
+    #[serde(skip)]
+    pub location_label: String,
+    #[serde(skip)]
+    pub n_jobs: usize,
+}
+
+/// A rendered email, ready for the queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub unsubscribe_url: String,
+    /// Template problems met while rendering (a broken override falls back to the built-in).
+    pub template_errors: Vec<String>,
+}
+
+/// What the view of one email is made from.
+pub struct EmailInputs<'a> {
+    pub user: &'a User,
+    pub location: Location,
+    pub date: jiff::civil::Date,
+    pub picks: &'a [StoredPick],
+    pub jobs: &'a JobColumns,
+    pub masters: &'a Masters,
+    pub geography: &'a Geography,
+    /// Enabled feature names by code.
+    pub feature_names: &'a HashMap<u32, String>,
+    pub signer: &'a TokenSigner,
+    pub settings: &'a EmailSettings,
+}
+
+const WEEKDAYS: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+
+/// `11月25日(火)`.
+pub fn date_label(date: jiff::civil::Date) -> String {
+    let weekday = WEEKDAYS[date.weekday().to_monday_zero_offset() as usize];
+    format!("{}月{}日({weekday})", date.month(), date.day())
+}
+
+fn trim_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Hours may hold HTML: line breaks become " / ", other tags go, entities are decoded.
+fn plain_hours(hours: &str) -> String {
+    let with_breaks = hours
+        .replace("<br>", " / ")
+        .replace("<br/>", " / ")
+        .replace("<br />", " / ");
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in with_breaks.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let decoded = html_escape::decode_html_entities(&out).into_owned();
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn section_title(kind: SectionKind, pref: Option<&str>, city: Option<&str>) -> String {
+    match kind {
+        SectionKind::Editorial => "編集部おすすめ".to_owned(),
+        SectionKind::Top5 => "あなたにおすすめ".to_owned(),
+        SectionKind::Regional => pref.map_or("全国のおすすめ".to_owned(), |p| {
+            format!("{p}のおすすめ")
+        }),
+        SectionKind::Nearby => match (city, pref) {
+            (Some(city), _) => format!("{city}周辺"),
+            (None, Some(pref)) => format!("{pref}の近くのお仕事"),
+            (None, None) => "近くのお仕事".to_owned(),
+        },
+        SectionKind::HighIncome => "高収入・日払い".to_owned(),
+        SectionKind::New => "新着".to_owned(),
+    }
+}
+
+/// The themes an email's picks share, strongest first.
+fn themes(picks: &[StoredPick]) -> Vec<&'static str> {
+    let candidates = [
+        (Reason::HighWage, "高時給"),
+        (Reason::DailyPay, "日払いOK"),
+        (Reason::New, "新着"),
+        (Reason::NearbyArea, "近場"),
+        (Reason::FavouriteOccupation, "いつもの職種"),
+        (Reason::WageAsWanted, "希望の給与"),
+    ];
+    let mut counted: Vec<(usize, usize, &'static str)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(order, (reason, label))| {
+            (
+                picks
+                    .iter()
+                    .filter(|p| p.reasons & reason.bit() != 0)
+                    .count(),
+                order,
+                *label,
+            )
+        })
+        .filter(|(count, _, _)| *count > 0)
+        .collect();
+    counted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    counted.into_iter().map(|(_, _, label)| label).collect()
+}
+
+/// Builds the view of one user's email, without its links ([`fill_links`] adds them).
+pub fn build_view(inputs: &EmailInputs<'_>) -> EmailView {
+    let settings = inputs.settings;
+    let date = inputs.date.to_string();
+    let pref_name = inputs
+        .location
+        .pref_cd
+        .and_then(|p| inputs.geography.pref_names.get(&p))
+        .map(String::as_str);
+    let city_name = inputs
+        .location
+        .city_cd
+        .and_then(|c| inputs.geography.city_names.get(&c))
+        .map(String::as_str);
+    let location_label = match (pref_name, city_name) {
+        (Some(pref), Some(city)) => format!("{pref}{city}"),
+        (Some(pref), None) => pref.to_owned(),
+        (None, Some(city)) => city.to_owned(),
+        (None, None) => String::new(),
+    };
+    let user_id = inputs.user.user_id.as_str();
+    let mut sections: Vec<SectionView> = Vec::new();
+    let mut picks: Vec<&StoredPick> = inputs.picks.iter().collect();
+    picks.sort_by_key(|p| (p.section, p.rank));
+    for pick in picks {
+        let Some(kind) = SectionKind::from_code(pick.section) else {
+            continue;
+        };
+        let Some(row) = inputs.jobs.position(JobId::new(pick.job_id)) else {
+            continue;
+        };
+        let jobs = inputs.jobs;
+        let place = format!(
+            "{}{}",
+            inputs
+                .geography
+                .pref_names
+                .get(&jobs.pref_cd[row])
+                .map_or("", String::as_str),
+            inputs
+                .geography
+                .city_names
+                .get(&jobs.city_cd[row])
+                .map_or("", String::as_str)
+        );
+        let job = JobView {
+            job_id: pick.job_id,
+            title: trim_chars(jobs.application_name.get(row), settings.title_max_chars),
+            company: jobs.company_name.get(row).to_owned(),
+            pay: jobs.salary_text.get(row).to_owned(),
+            place,
+            station: jobs.station_name_eki.get(row).to_owned(),
+            hours: trim_chars(&plain_hours(jobs.hours.get(row)), 60),
+            tags: jobs
+                .feature_codes
+                .get(row)
+                .iter()
+                .filter_map(|code| inputs.feature_names.get(code).cloned())
+                .take(3)
+                .collect(),
+            reason: Reason::labels(pick.reasons)
+                .into_iter()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("・"),
+            url: String::new(),
+        };
+        match sections.last_mut() {
+            Some(section) if section.key == kind.as_str() => section.jobs.push(job),
+            _ => sections.push(SectionView {
+                key: kind.as_str().to_owned(),
+                title: section_title(kind, pref_name, city_name),
+                jobs: vec![job],
+            }),
+        }
+    }
+    let n_jobs = sections.iter().map(|s| s.jobs.len()).sum();
+    let themes = themes(inputs.picks);
+    let name = inputs
+        .user
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let greeting = match (name, location_label.is_empty()) {
+        (Some(name), false) => format!("{name} 様（{location_label}）"),
+        (Some(name), true) => format!("{name} 様"),
+        (None, false) => format!("{location_label}にお住まいの皆さま"),
+        (None, true) => "いつもご利用ありがとうございます。".to_owned(),
+    };
+    let theme_text = if themes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "「{}」",
+            themes
+                .iter()
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("」「")
+        )
+    };
+    let intro = if theme_text.is_empty() {
+        format!("今日のおすすめバイト{n_jobs}件をお届けします。")
+    } else {
+        format!("今日は{theme_text}のお仕事を中心に、おすすめバイト{n_jobs}件をお届けします。")
+    };
+    let mut view = EmailView {
+        user_id: user_id.to_owned(),
+        newsletter_name: settings.newsletter_name.clone(),
+        date_label: date_label(inputs.date),
+        date,
+        greeting,
+        preheader: intro.clone(),
+        intro,
+        sections,
+        unsubscribe_url: String::new(),
+        open_pixel_url: String::new(),
+        sender_name: settings.sender_name.clone(),
+        sender_address: settings.sender_address.clone(),
+        themes,
+        location_label,
+        n_jobs,
+    };
+    let _ = inputs.signer;
+    view.sections.retain(|section| !section.jobs.is_empty());
+    view
+}
+
+/// Sets every tracked link of a view: deterministic for a key, user, date and job, so a
+/// stored view renders again to the same bytes.
+pub fn fill_links(view: &mut EmailView, signer: &TokenSigner, settings: &EmailSettings) {
+    let base = settings.base_url.trim_end_matches('/').to_owned();
+    let expires_from = jiff::civil::Date::strptime("%Y-%m-%d", &view.date)
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map_or(0, |z| z.timestamp().as_second());
+    let sign = |purpose, job_id, seconds: i64| {
+        signer.sign(&Claims {
+            purpose,
+            user_id: view.user_id.clone(),
+            job_id,
+            date: view.date.clone(),
+            expires_at: expires_from + seconds,
+        })
+    };
+    let campaign = view.date.replace('-', "");
+    let mut links = Vec::new();
+    for section in &view.sections {
+        for job in &section.jobs {
+            let token = sign(Purpose::Click, job.job_id, CLICK_TOKEN_SECONDS);
+            links.push(format!(
+                "{base}/t/c/{token}?utm_source=mailscore&utm_medium=email&utm_campaign=daily_{campaign}&utm_content={}",
+                section.key
+            ));
+        }
+    }
+    let open = sign(Purpose::Open, 0, CLICK_TOKEN_SECONDS);
+    let unsubscribe = sign(Purpose::Unsubscribe, 0, UNSUBSCRIBE_TOKEN_SECONDS);
+    let mut links = links.into_iter();
+    for section in &mut view.sections {
+        for job in &mut section.jobs {
+            job.url = links.next().unwrap_or_default();
+        }
+    }
+    view.open_pixel_url = format!("{base}/t/o/{open}.gif");
+    view.unsubscribe_url = format!("{base}/u/{unsubscribe}");
+}
+
+/// The compact stored form of a view: without its links (rebuilt on unpacking), postcard,
+/// LZ4. About a tenth of the rendered bodies.
+pub fn pack_view(view: &EmailView) -> Vec<u8> {
+    let mut bare = view.clone();
+    for section in &mut bare.sections {
+        for job in &mut section.jobs {
+            job.url.clear();
+        }
+    }
+    bare.open_pixel_url.clear();
+    bare.unsubscribe_url.clear();
+    let bytes = postcard::to_allocvec(&bare).expect("a view serialises");
+    lz4_flex::compress_prepend_size(&bytes)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the stored email of user {user_id} cannot be read: {message}")]
+pub struct UnpackError {
+    pub user_id: String,
+    pub message: String,
+}
+
+/// The view of a stored email, links rebuilt.
+pub fn unpack_view(
+    bytes: &[u8],
+    signer: &TokenSigner,
+    settings: &EmailSettings,
+    user_id: &str,
+) -> Result<EmailView, UnpackError> {
+    let error = |message: String| UnpackError {
+        user_id: user_id.to_owned(),
+        message,
+    };
+    let raw = lz4_flex::decompress_size_prepended(bytes).map_err(|e| error(e.to_string()))?;
+    let mut view: EmailView = postcard::from_bytes(&raw).map_err(|e| error(e.to_string()))?;
+    fill_links(&mut view, signer, settings);
+    Ok(view)
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.contains(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_trim_blocks(false);
+    env
+}
+
+/// Renders emails with the built-in templates, or an operator's overrides where they load.
+pub struct Renderer {
+    builtin: Environment<'static>,
+    overrides: Option<Environment<'static>>,
+    /// Problems loading the override templates (they are then not used).
+    pub load_errors: Vec<String>,
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    let mut text = format!("template {}", error.name().unwrap_or("?"));
+    if let Some(line) = error.line() {
+        text.push_str(&format!(" line {line}"));
+    }
+    text.push_str(&format!(": {}", error.kind()));
+    if let Some(detail) = error.detail() {
+        text.push_str(&format!(" ({detail})"));
+    }
+    text
+}
+
+impl Renderer {
+    pub fn new(settings: &EmailSettings) -> Self {
+        let mut builtin = environment();
+        builtin
+            .add_template(HTML_TEMPLATE, BUILTIN_HTML)
+            .expect("the built-in HTML template parses");
+        builtin
+            .add_template(TEXT_TEMPLATE, BUILTIN_TEXT)
+            .expect("the built-in text template parses");
+        let mut load_errors = Vec::new();
+        let overrides = settings.templates_dir.as_ref().and_then(|dir| {
+            let mut env = environment();
+            let mut found = false;
+            for name in [HTML_TEMPLATE, TEXT_TEMPLATE] {
+                let path = dir.join(name);
+                let source = match std::fs::read_to_string(&path) {
+                    Ok(source) => source,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                        let builtin_source = if name == HTML_TEMPLATE {
+                            BUILTIN_HTML
+                        } else {
+                            BUILTIN_TEXT
+                        };
+                        env.add_template(name, builtin_source)
+                            .expect("the built-in template parses");
+                        continue;
+                    }
+                    Err(error) => {
+                        load_errors.push(format!(
+                            "template {}: {error}; using the built-in one",
+                            path.display()
+                        ));
+                        return None;
+                    }
+                };
+                if let Err(error) = env.add_template_owned(name.to_owned(), source) {
+                    load_errors.push(format!(
+                        "{}; using the built-in templates",
+                        describe(&error)
+                    ));
+                    return None;
+                }
+                found = true;
+            }
+            found.then_some(env)
+        });
+        Self {
+            builtin,
+            overrides,
+            load_errors,
+        }
+    }
+
+    fn render_with(
+        env: &Environment<'static>,
+        view: &EmailView,
+    ) -> Result<(String, String), minijinja::Error> {
+        let html = env.get_template(HTML_TEMPLATE)?.render(view)?;
+        let text = env.get_template(TEXT_TEMPLATE)?.render(view)?;
+        Ok((html, text))
+    }
+
+    /// Renders one email. A failing override falls back to the built-in templates and the
+    /// failure is returned with the email; the built-in templates cannot fail on a valid view.
+    pub fn render(&self, view: &EmailView, user_id: &str) -> RenderedEmail {
+        let mut template_errors = self.load_errors.clone();
+        let bodies = match &self.overrides {
+            Some(env) => match Self::render_with(env, view) {
+                Ok(bodies) => Some(bodies),
+                Err(error) => {
+                    template_errors.push(format!(
+                        "{}; using the built-in templates",
+                        describe(&error)
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let (html, text) = bodies.unwrap_or_else(|| {
+            Self::render_with(&self.builtin, view)
+                .expect("the built-in templates render every view")
+        });
+        RenderedEmail {
+            subject: subject::rule_subject(view, user_id),
+            html,
+            text,
+            unsubscribe_url: view.unsubscribe_url.clone(),
+            template_errors,
+        }
+    }
+}
