@@ -97,6 +97,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ScoresCommand,
     },
+    /// Preview or export the queued emails
+    Emails {
+        #[command(subcommand)]
+        command: EmailsCommand,
+    },
+    /// Generate the reference dataset on first use, import it, run today's batch, show where to look
+    Demo(DemoArgs),
     /// Counts of what is stored
     Status,
     /// Check the configuration and print the settings in force
@@ -216,6 +223,38 @@ pub enum ScoresCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EmailsCommand {
+    /// Write one user's email of a date as a complete RFC 5322 message (.eml)
+    Preview {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write every email of a date into a directory (one .eml per user, and index.csv)
+    Export {
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub jobs: usize,
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the settings and print them as TOML
     Check,
@@ -261,6 +300,8 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
         Command::Scores {
             command: ScoresCommand::Export { date, out },
         } => export_scores(&settings, &date, &out).await,
+        Command::Emails { command } => emails(command, &settings).await,
+        Command::Demo(args) => demo(args, &settings).await,
         Command::Status => status(&settings).await,
         Command::Config {
             command: ConfigCommand::Check,
@@ -748,6 +789,175 @@ async fn export_scores(settings: &Settings, date: &str, out: &Path) -> Result<i3
         "wrote the scores of {} jobs to {}",
         table.len(),
         out.display()
+    );
+    Ok(0)
+}
+
+/// Renders a stored email again and builds its message.
+fn stored_message(
+    email: &crate::domain::batch::QueuedEmail,
+    signer: &crate::tokens::TokenSigner,
+    settings: &Settings,
+    renderer: &crate::render::Renderer,
+) -> Result<Vec<u8>> {
+    let view = crate::render::unpack_view(&email.content, signer, &settings.email, &email.user_id)?;
+    let mut rendered = renderer.render(&view, &email.user_id);
+    rendered.subject = email.subject.clone();
+    let message_id = format!("{}.{}", email.date, email.user_id);
+    let message =
+        crate::render::message::build_message(&rendered, &email.to, &settings.email, &message_id)?;
+    Ok(message.formatted())
+}
+
+async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
+    let renderer = crate::render::Renderer::new(&settings.email);
+    for error in &renderer.load_errors {
+        eprintln!("warning: {error}");
+    }
+    match command {
+        EmailsCommand::Preview { user, date, out } => {
+            let date = parse_date_arg(&date)?;
+            let Some(email) = store.emails(date, Some(&user)).await?.pop() else {
+                bail!(
+                    "no email of user {user} is queued for {date}; run `mailscore batch run --date {date}` first (inactive and unsubscribed users get none)"
+                );
+            };
+            let bytes = stored_message(&email, &signer, settings, &renderer)?;
+            let mut output = create_output(&out)?;
+            std::io::Write::write_all(&mut output, &bytes)?;
+            std::io::Write::flush(&mut output)?;
+            println!(
+                "wrote {} ({} bytes, status {}, subject {:?})",
+                out.display(),
+                bytes.len(),
+                email.status.as_str(),
+                email.subject
+            );
+        }
+        EmailsCommand::Export { date, out } => {
+            let date = parse_date_arg(&date)?;
+            let emails = store.emails(date, None).await?;
+            if emails.is_empty() {
+                bail!(
+                    "no emails are queued for {date}; run `mailscore batch run --date {date}` first"
+                );
+            }
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let mut index = csv::Writer::from_path(out.join("index.csv"))?;
+            index.write_record(["user_id", "to", "subject", "status", "scheduled_at", "file"])?;
+            for email in &emails {
+                let file = format!("{}.eml", email.user_id.replace(['/', '\\'], "_"));
+                std::fs::write(
+                    out.join(&file),
+                    stored_message(email, &signer, settings, &renderer)?,
+                )?;
+                index.write_record([
+                    email.user_id.as_str(),
+                    email.to.as_str(),
+                    email.subject.as_str(),
+                    email.status.as_str(),
+                    &settings.time_zone.format(email.scheduled_at),
+                    &file,
+                ])?;
+            }
+            index.flush()?;
+            println!(
+                "wrote {} emails of {date} to {}",
+                emails.len(),
+                out.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
+async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
+    let started = Instant::now();
+    let dataset = settings.data_dir.join("demo-dataset");
+    let date = settings.time_zone.today();
+    if !dataset.join("actions.csv").exists() {
+        println!(
+            "generating the demo dataset ({} jobs, {} users, {} days of actions) into {} …",
+            args.jobs,
+            args.users,
+            args.days,
+            dataset.display()
+        );
+        let options = GenerateOptions {
+            jobs: args.jobs,
+            users: args.users,
+            days: args.days,
+            seed: args.seed,
+            dirty: false,
+            end_date: date,
+        };
+        generate(&options, &dataset).with_context(|| format!("writing {}", dataset.display()))?;
+    }
+    let store = open_store(settings)?;
+    let mut options = ImportOptions::new(settings.time_zone.clone());
+    options.progress = progress_bars();
+    if store.job_counts().await?.total == 0 {
+        for (kind, file) in [
+            (ImportKind::Jobs, "jobs.csv"),
+            (ImportKind::Users, "users.csv"),
+            (ImportKind::Actions, "actions.csv"),
+        ] {
+            let report = import_file(&store, kind, &dataset.join(file), &options).await?;
+            print_report_summary(&report);
+        }
+    } else {
+        println!("the store already holds jobs; importing only today's feed");
+        let report = import_file(
+            &store,
+            ImportKind::Jobs,
+            &dataset.join("jobs.csv"),
+            &options,
+        )
+        .await?;
+        print_report_summary(&report);
+    }
+    let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
+    let batch_options = BatchOptions {
+        email: settings.email.clone(),
+        ..BatchOptions::new(date, settings.time_zone.clone(), signer.clone())
+    };
+    let run = run_batch(&store, &batch_options).await?;
+    println!("\ndaily run #{} for {}:", run.id, run.date);
+    for phase in &run.phases {
+        let counts: Vec<String> = phase
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "  {:<9} {:>7.3} s  {}",
+            phase.name,
+            phase.duration_ms as f64 / 1000.0,
+            counts.join(", ")
+        );
+    }
+    let emails = store.emails(date, None).await?;
+    if let Some(sample) = emails.first() {
+        let renderer = crate::render::Renderer::new(&settings.email);
+        let path = settings.data_dir.join("sample.eml");
+        std::fs::write(&path, stored_message(sample, &signer, settings, &renderer)?)?;
+        println!(
+            "\n{} emails queued for {date}; a sample ({}): {}",
+            emails.len(),
+            sample.subject,
+            path.display()
+        );
+        println!(
+            "  more: mailscore emails preview --user {} --date {date} --out mail.eml",
+            sample.user_id
+        );
+        println!("  picks: mailscore picks export --date {date} --out picks.csv");
+    }
+    println!(
+        "demo ready in {:.1} s (the server and the admin UI arrive with a later release)",
+        started.elapsed().as_secs_f64()
     );
     Ok(0)
 }
