@@ -581,6 +581,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             let options = BatchOptions {
                 until,
                 email: settings.email.clone(),
+                inbox: Some(settings.data_dir.join("inbox")),
                 ..BatchOptions::new(date, settings.time_zone.clone(), signer)
             };
             let started = Instant::now();

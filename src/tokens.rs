@@ -69,7 +69,8 @@ pub enum TokenError {
 /// Signs and verifies tokens under one secret key.
 #[derive(Clone)]
 pub struct TokenSigner {
-    key: Vec<u8>,
+    /// The MAC already keyed: cloning it skips re-hashing the key for every token.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -81,11 +82,13 @@ impl std::fmt::Debug for TokenSigner {
 impl TokenSigner {
     /// A signer for `key` (at least 32 bytes are recommended).
     pub fn new(key: &[u8]) -> Self {
-        Self { key: key.to_vec() }
+        Self {
+            keyed: HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length"),
+        }
     }
 
     fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length")
+        self.keyed.clone()
     }
 
     pub fn sign(&self, claims: &Claims) -> String {

@@ -60,6 +60,8 @@ pub struct BatchOptions {
     pub signer: TokenSigner,
     /// Local time at which the emails are scheduled (hour, minute).
     pub send_at: (i8, i8),
+    /// A directory whose waiting input files are imported first (`DATA_DIR/inbox`).
+    pub inbox: Option<std::path::PathBuf>,
 }
 
 /// Default local send time of the daily emails (SPEC §5).
@@ -76,6 +78,7 @@ impl BatchOptions {
             email: EmailSettings::default(),
             signer,
             send_at: DEFAULT_SEND_AT,
+            inbox: None,
         }
     }
 }
@@ -96,6 +99,45 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
             .collect::<BTreeMap<_, _>>(),
         errors: Vec::new(),
     }
+}
+
+/// Imports every `.csv` file waiting in `inbox` (in name order; each file's kind from its
+/// header) and moves it to `inbox/done/` once imported, or to `inbox/failed/` when rejected.
+/// Returns the reports and the rejections.
+pub async fn import_inbox(
+    store: &dyn Store,
+    inbox: &std::path::Path,
+    time_zone: &TimeZoneSetting,
+) -> (Vec<crate::domain::ImportReport>, Vec<String>) {
+    use crate::ingest::{ImportKind, ImportOptions, expand_paths, import_file};
+    let (mut reports, mut errors) = (Vec::new(), Vec::new());
+    if !inbox.is_dir() {
+        return (reports, errors);
+    }
+    let files = match expand_paths(&[inbox.to_path_buf()]) {
+        Ok(files) => files,
+        Err(error) => return (reports, vec![error.to_string()]),
+    };
+    let options = ImportOptions::new(time_zone.clone());
+    for file in files {
+        let outcome = import_file(store, ImportKind::Masters, &file, &options).await;
+        let folder = if outcome.is_ok() { "done" } else { "failed" };
+        match outcome {
+            Ok(report) => reports.push(report),
+            Err(error) => errors.push(error.to_string()),
+        }
+        let target_dir = inbox.join(folder);
+        let moved = std::fs::create_dir_all(&target_dir).and_then(|()| {
+            std::fs::rename(&file, target_dir.join(file.file_name().unwrap_or_default()))
+        });
+        if let Err(error) = moved {
+            errors.push(format!(
+                "{}: imported but not moved to {folder}/: {error}",
+                file.display()
+            ));
+        }
+    }
+    (reports, errors)
 }
 
 /// Runs the date up to `options.until` and stores its results atomically: re-running a date
@@ -129,6 +171,21 @@ pub async fn run_batch(
         .await
         .map_err(fail("recording the run's start"))?;
     tracing::info!(date = %date, run = run.id, "daily run started");
+
+    if let Some(inbox) = &options.inbox {
+        let (started_at, clock) = (now(), Instant::now());
+        let mut record = phase("import", started_at, clock, &[]);
+        let (imported, errors) = import_inbox(store, inbox, &options.time_zone).await;
+        record.duration_ms = clock.elapsed().as_millis() as u64;
+        record.finished_at = Some(now());
+        record.counts.insert("files".into(), imported.len() as u64);
+        record.counts.insert(
+            "rows".into(),
+            imported.iter().map(|r| r.rows_imported).sum(),
+        );
+        record.errors = errors;
+        run.phases.push(record);
+    }
 
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();

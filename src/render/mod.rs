@@ -152,22 +152,34 @@ fn trim_chars(text: &str, max: usize) -> String {
     }
 }
 
-/// Hours may hold HTML: line breaks become " / ", other tags go, entities are decoded.
+/// Hours may hold HTML: line breaks (`<br>` in any case and spelling) become " / ", other
+/// tags go, entities are decoded, white space is collapsed.
 fn plain_hours(hours: &str) -> String {
-    let with_breaks = hours
-        .replace("<br>", " / ")
-        .replace("<br/>", " / ")
-        .replace("<br />", " / ");
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in with_breaks.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
+    let mut out = String::with_capacity(hours.len());
+    let mut rest = hours;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let tag = rest[open + 1..open + close]
+            .trim()
+            .trim_end_matches('/')
+            .trim();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        out.push_str(if name.eq_ignore_ascii_case("br") {
+            " / "
+        } else {
+            " "
+        });
+        rest = &rest[open + close + 1..];
     }
+    out.push_str(rest);
     let decoded = html_escape::decode_html_entities(&out).into_owned();
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -440,6 +452,14 @@ fn environment() -> Environment<'static> {
     env
 }
 
+fn unsubscribe_url_of(context: &minijinja::Value) -> String {
+    context
+        .get_attr("unsubscribe_url")
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Renders emails with the built-in templates, or an operator's overrides where they load.
 pub struct Renderer {
     builtin: Environment<'static>,
@@ -515,7 +535,7 @@ impl Renderer {
 
     fn render_with(
         env: &Environment<'static>,
-        view: &EmailView,
+        view: &minijinja::Value,
     ) -> Result<(String, String), minijinja::Error> {
         let html = env.get_template(HTML_TEMPLATE)?.render(view)?;
         let text = env.get_template(TEXT_TEMPLATE)?.render(view)?;
@@ -526,6 +546,10 @@ impl Renderer {
     /// failure is returned with the email; the built-in templates cannot fail on a valid view.
     pub fn render(&self, view: &EmailView, user_id: &str) -> RenderedEmail {
         let mut template_errors = self.load_errors.clone();
+        // Converted once, shared by both templates.
+        let context = minijinja::Value::from_serialize(view);
+        let subject = subject::rule_subject(view, user_id);
+        let view = &context;
         let bodies = match &self.overrides {
             Some(env) => match Self::render_with(env, view) {
                 Ok(bodies) => Some(bodies),
@@ -544,10 +568,10 @@ impl Renderer {
                 .expect("the built-in templates render every view")
         });
         RenderedEmail {
-            subject: subject::rule_subject(view, user_id),
+            subject,
             html,
             text,
-            unsubscribe_url: view.unsubscribe_url.clone(),
+            unsubscribe_url: unsubscribe_url_of(view),
             template_errors,
         }
     }

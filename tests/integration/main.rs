@@ -5,3 +5,4 @@ mod crash;
 mod helpers;
 mod import;
 mod matching;
+mod render;
