@@ -805,8 +805,15 @@ fn stored_message(
     let mut rendered = renderer.render(&view, &email.user_id);
     rendered.subject = email.subject.clone();
     let message_id = format!("{}.{}", email.date, email.user_id);
-    let message =
-        crate::render::message::build_message(&rendered, &email.to, &settings.email, &message_id)?;
+    let sent_date =
+        std::time::UNIX_EPOCH + std::time::Duration::from_micros(email.scheduled_at.max(0) as u64);
+    let message = crate::render::message::build_message(
+        &rendered,
+        &email.to,
+        &settings.email,
+        &message_id,
+        sent_date,
+    )?;
     Ok(message.formatted())
 }
 

@@ -16,11 +16,14 @@ pub enum MessageError {
 }
 
 /// Builds the message of `email` for `to`; `message_id` makes it unique per (user, date).
+/// The `Date` header is `date` and the MIME boundary derives from `message_id`, so the
+/// same email always gives the same bytes.
 pub fn build_message(
     email: &RenderedEmail,
     to: &str,
     settings: &EmailSettings,
     message_id: &str,
+    date: std::time::SystemTime,
 ) -> Result<Message, MessageError> {
     let mailbox = |name: Option<&str>, address: &str| -> Result<Mailbox, MessageError> {
         let parsed = address
@@ -35,6 +38,7 @@ pub fn build_message(
     let to = mailbox(None, to)?;
     let unsubscribe_mailto = format!("mailto:{}?subject=unsubscribe", settings.sender_email);
     let mut builder = Message::builder()
+        .date(date)
         .from(from)
         .to(to)
         .subject(email.subject.clone())
@@ -54,10 +58,15 @@ pub fn build_message(
         HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
         "List-Unsubscribe=One-Click".to_owned(),
     ));
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in message_id.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let body = MultiPart::alternative()
+        .boundary(format!("mailscore-{hash:016x}"))
+        .singlepart(lettre::message::SinglePart::plain(email.text.clone()))
+        .singlepart(lettre::message::SinglePart::html(email.html.clone()));
     builder
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
+        .multipart(body)
         .map_err(|e| MessageError::Build(e.to_string()))
 }

@@ -1196,13 +1196,28 @@ fn parts(body: &str, boundary: &str) -> Vec<(String, String)> {
 fn the_message_has_one_click_unsubscribe_headers_and_text_and_html_alternatives() {
     let world = World::new();
     let rendered = world.render(&full_case());
+    let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_018_000);
     let message = build_message(
         &rendered,
         "to@example.com",
         &world.settings,
         "20251125.user-0001",
+        date,
     )
     .expect("the message builds");
+    let again = build_message(
+        &rendered,
+        "to@example.com",
+        &world.settings,
+        "20251125.user-0001",
+        date,
+    )
+    .unwrap();
+    assert_eq!(
+        message.formatted(),
+        again.formatted(),
+        "the same email gives the same bytes"
+    );
     let bytes = message.formatted();
     let raw = String::from_utf8(bytes).expect("a message is 7-bit text");
     assert!(raw.is_ascii(), "8-bit data in the message");
