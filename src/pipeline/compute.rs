@@ -166,6 +166,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
     let mut phases = Vec::new();
 
     let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "profiles", "phase started");
     let mut companies = Interner::default();
     let job_company = job_companies(inputs.jobs, &mut companies);
     let stats = aggregate(inputs.action_days, inputs.jobs, companies, &inputs.windows);
@@ -199,6 +200,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
     }
 
     let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "scores", "phase started");
     let seo = SeoMatcher::new(&inputs.masters.keywords);
     let scores = score_jobs(
         inputs.jobs,
@@ -227,6 +229,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
     }
 
     let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "picks", "phase started");
     let context = MatchContext::new(
         inputs.jobs,
         &scores,

@@ -174,6 +174,7 @@ pub async fn run_batch(
 
     if let Some(inbox) = &options.inbox {
         let (started_at, clock) = (now(), Instant::now());
+        tracing::info!(phase = "import", "phase started");
         let mut record = phase("import", started_at, clock, &[]);
         let (imported, errors) = import_inbox(store, inbox, &options.time_zone).await;
         record.duration_ms = clock.elapsed().as_millis() as u64;
@@ -189,6 +190,7 @@ pub async fn run_batch(
 
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
+    tracing::info!(phase = "load", "phase started");
     let clock = Instant::now();
     let masters = store.masters().await.map_err(fail("loading masters"))?;
     let jobs = store.job_columns().await.map_err(fail("loading jobs"))?;
@@ -257,6 +259,7 @@ pub async fn run_batch(
     };
     let (emails, render_phase) = if options.until >= Phase::Render {
         let (started_at, clock) = (now(), Instant::now());
+        tracing::info!(phase = "render", "phase started");
         let renderer = Renderer::new(&options.email);
         let send_at = jiff::civil::DateTime::new(
             date.year(),

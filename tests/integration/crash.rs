@@ -92,3 +92,180 @@ async fn an_import_killed_midway_leaves_the_previous_snapshot_intact() {
     );
     assert_eq!(stored_job_ids(&data_dir).await, vec![1, 2]);
 }
+
+/// Runs `mailscore` with a fixed key and JSON logs; returns its output, asserting success.
+fn run_ok(data_dir: &std::path::Path, args: &[&str]) {
+    let status = mailscore(data_dir)
+        .args(["--secret-key", "crash-test-key-of-thirty-two-bytes!"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mailscore {args:?}");
+}
+
+/// Starts a daily run and SIGKILLs it once the log says `phase` started (plus a moment);
+/// returns whether it was still running when killed.
+fn kill_during(data_dir: &std::path::Path, date: &str, phase: &str) -> bool {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "--secret-key",
+            "crash-test-key-of-thirty-two-bytes!",
+            "--log-format",
+            "json",
+            "--log-level",
+            "info",
+        ])
+        .args(["batch", "run", "--date", date])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let needle = format!("\"phase\":\"{phase}\"");
+    let started = Instant::now();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if line.contains(&needle) || started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    let running = child.try_wait().unwrap().is_none();
+    if running {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    running
+}
+
+fn exported(data_dir: &std::path::Path, date: &str, name: &str) -> Vec<(String, Vec<u8>)> {
+    let out = data_dir.parent().unwrap().join(name);
+    run_ok(
+        data_dir,
+        &[
+            "picks",
+            "export",
+            "--date",
+            date,
+            "--out",
+            out.join("picks.csv").to_str().unwrap(),
+        ],
+    );
+    run_ok(
+        data_dir,
+        &[
+            "emails",
+            "export",
+            "--date",
+            date,
+            "--out",
+            out.join("emails").to_str().unwrap(),
+        ],
+    );
+    let mut files = vec![(
+        "picks.csv".to_owned(),
+        std::fs::read(out.join("picks.csv")).unwrap(),
+    )];
+    let mut emails: Vec<_> = std::fs::read_dir(out.join("emails"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    emails.sort();
+    for path in emails {
+        files.push((
+            path.file_name().unwrap().to_string_lossy().into_owned(),
+            std::fs::read(&path).unwrap(),
+        ));
+    }
+    files
+}
+
+#[test]
+fn a_daily_run_killed_during_matching_and_rendering_ends_as_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let date = "2025-11-25";
+    let seed_dir = dir.path().join("seed");
+    let dataset = dir.path().join("dataset");
+    run_ok(
+        &seed_dir,
+        &[
+            "generate",
+            "--jobs",
+            "20000",
+            "--users",
+            "1500",
+            "--days",
+            "60",
+            "--seed",
+            "9",
+            "--end-date",
+            date,
+            "--out",
+            dataset.to_str().unwrap(),
+        ],
+    );
+    for kind in ["jobs", "users", "actions"] {
+        run_ok(
+            &seed_dir,
+            &[
+                "import",
+                kind,
+                dataset.join(format!("{kind}.csv")).to_str().unwrap(),
+            ],
+        );
+    }
+    let reference = dir.path().join("reference/data");
+    let crashed = dir.path().join("crashed/data");
+    for target in [&reference, &crashed] {
+        std::fs::create_dir_all(target).unwrap();
+        std::fs::copy(
+            seed_dir.join("mailscore.redb"),
+            target.join("mailscore.redb"),
+        )
+        .unwrap();
+    }
+
+    run_ok(&reference, &["batch", "run", "--date", date]);
+    let expected = exported(&reference, date, "reference-export");
+
+    let killed_in_picks = kill_during(&crashed, date, "picks");
+    let killed_in_render = kill_during(&crashed, date, "render");
+    assert!(
+        killed_in_picks || killed_in_render,
+        "at least one run was killed while running"
+    );
+    run_ok(&crashed, &["batch", "run", "--date", date]);
+    let found = exported(&crashed, date, "crashed-export");
+
+    assert_eq!(found.len(), expected.len(), "as many emails");
+    for ((name, bytes), (expected_name, expected_bytes)) in found.iter().zip(&expected) {
+        assert_eq!(name, expected_name);
+        assert!(
+            bytes == expected_bytes,
+            "{name} differs from the uninterrupted run's"
+        );
+    }
+    // One email per (user, date): the index lists each user once.
+    let index = String::from_utf8(
+        found
+            .iter()
+            .find(|(n, _)| n == "index.csv")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    let users: Vec<&str> = index
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let mut unique = users.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), users.len());
+    assert!(!users.is_empty());
+}
