@@ -19,6 +19,10 @@ pub use compute::{DayInputs, DayResults, compute_day, render_emails};
 
 #[derive(Debug, Error)]
 pub enum PipelineError {
+    #[error(
+        "another daily run holds the run lock; only one runs at a time (a crashed run's lock lapses after {minutes} minutes)"
+    )]
+    Locked { minutes: i64 },
     #[error("the daily run for {date} failed while {action}: {source}")]
     Store {
         date: Date,
@@ -62,10 +66,35 @@ pub struct BatchOptions {
     pub send_at: (i8, i8),
     /// A directory whose waiting input files are imported first (`DATA_DIR/inbox`).
     pub inbox: Option<std::path::PathBuf>,
+    /// What is deleted at the end of a complete run; `None` keeps everything.
+    pub retention: Option<Retention>,
 }
 
 /// Default local send time of the daily emails (SPEC §5).
 pub const DEFAULT_SEND_AT: (i8, i8) = (6, 0);
+
+/// How long the run lock holds without being released (a crashed run's lapses then).
+pub const RUN_LOCK_MINUTES: i64 = 120;
+
+/// Retention in days (SPEC §6 defaults): actions 365, picks 30, email bodies 7, runs 90.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub action_days: i64,
+    pub pick_days: i64,
+    pub email_days: i64,
+    pub run_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            action_days: 365,
+            pick_days: 30,
+            email_days: 7,
+            run_days: 90,
+        }
+    }
+}
 
 impl BatchOptions {
     /// Options with every default: the whole run, the spec's scoring, built-in templates.
@@ -79,7 +108,19 @@ impl BatchOptions {
             signer,
             send_at: DEFAULT_SEND_AT,
             inbox: None,
+            retention: Some(Retention::default()),
         }
+    }
+}
+
+/// Runs CPU-bound work from async code without stalling the runtime's other tasks
+/// (`block_in_place` on a multi-threaded runtime; directly on a current-thread one).
+fn cpu_bound<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
@@ -143,6 +184,38 @@ pub async fn import_inbox(
 /// Runs the date up to `options.until` and stores its results atomically: re-running a date
 /// replaces that date's job scores and picks.
 pub async fn run_batch(
+    store: &dyn Store,
+    options: &BatchOptions,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let holder = format!("{}:{}:{}", std::process::id(), date, now());
+    let lock_error = |source| PipelineError::Store {
+        date,
+        action: "taking the run lock",
+        source,
+    };
+    let expires_at = now() + RUN_LOCK_MINUTES * 60 * 1_000_000;
+    if !store
+        .acquire_run_lock(&holder, now(), expires_at)
+        .await
+        .map_err(lock_error)?
+    {
+        return Err(PipelineError::Locked {
+            minutes: RUN_LOCK_MINUTES,
+        });
+    }
+    let outcome = run_batch_locked(store, options).await;
+    let released = store.release_run_lock(&holder).await;
+    let run = outcome?;
+    released.map_err(|source| PipelineError::Store {
+        date,
+        action: "releasing the run lock",
+        source,
+    })?;
+    Ok(run)
+}
+
+async fn run_batch_locked(
     store: &dyn Store,
     options: &BatchOptions,
 ) -> Result<RunRecord, PipelineError> {
@@ -245,7 +318,7 @@ pub async fn run_batch(
         config: &options.config,
     };
     let compute_until = options.until.min(Phase::Picks);
-    let results = tokio::task::block_in_place(|| compute_day(&inputs, compute_until));
+    let results = cpu_bound(|| compute_day(&inputs, compute_until));
     // The year of actions is no longer needed: free it before rendering.
     drop(action_days);
     let inputs = DayInputs {
@@ -275,7 +348,7 @@ pub async fn run_batch(
         .map_or(windows.day_start, |zoned| {
             zoned.timestamp().as_microsecond()
         });
-        let (emails, errors) = tokio::task::block_in_place(|| {
+        let (emails, errors) = cpu_bound(|| {
             render_emails(
                 &inputs,
                 &results,
@@ -335,6 +408,42 @@ pub async fn run_batch(
             .await
             .map_err(fail("recording the run's end"))?;
     } else {
+        run = store
+            .save_run(run)
+            .await
+            .map_err(fail("recording the run's end"))?;
+    }
+    if let (Some(retention), Phase::Render) = (options.retention, options.until) {
+        let (started_at, clock) = (now(), Instant::now());
+        let days_before = |n: i64| {
+            date.checked_sub(jiff::Span::new().days(n))
+                .expect("date in range")
+        };
+        let limits = crate::store::RetentionLimits {
+            actions_before: options
+                .time_zone
+                .start_of_day(days_before(retention.action_days)),
+            picks_before: days_before(retention.pick_days),
+            emails_before: days_before(retention.email_days),
+            runs_before: options
+                .time_zone
+                .start_of_day(days_before(retention.run_days)),
+        };
+        let purged = store
+            .purge(limits)
+            .await
+            .map_err(fail("purging old data"))?;
+        run.phases.push(phase(
+            "retention",
+            started_at,
+            clock,
+            &[
+                ("action_days", purged.action_days),
+                ("pick_dates", purged.pick_dates),
+                ("email_dates", purged.email_dates),
+                ("runs", purged.runs),
+            ],
+        ));
         run = store
             .save_run(run)
             .await

@@ -79,6 +79,23 @@ pub struct StorageStats {
     pub fragmented_bytes: u64,
 }
 
+/// What retention keeps (SPEC §6): everything at or after these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionLimits {
+    pub actions_before: Micros,
+    pub picks_before: Date,
+    pub emails_before: Date,
+    pub runs_before: Micros,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    pub action_days: u64,
+    pub pick_dates: u64,
+    pub email_dates: u64,
+    pub runs: u64,
+}
+
 /// A short line per import, for listings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ImportSummary {
@@ -191,6 +208,24 @@ pub trait Store: Send + Sync {
 
     /// The most recent runs, newest first.
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Takes the daily-run lock for `holder` until `expires_at` (µs), unless another holder
+    /// has it and it has not expired. Returns whether the lock is now `holder`'s. A crashed
+    /// holder's lock lapses at its expiry, so a restart can go on.
+    async fn acquire_run_lock(
+        &self,
+        holder: &str,
+        now: Micros,
+        expires_at: Micros,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the daily-run lock back, if `holder` has it.
+    async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError>;
+
+    /// Deletes what is older than the retention limits (SPEC §6): actions before
+    /// `actions_before`, picks and job scores of dates before `picks_before`, emails of dates
+    /// before `emails_before`, run records started before `runs_before`. Returns the counts.
+    async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError>;
 
     /// How much space the data takes, for `status` and metrics.
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;

@@ -24,7 +24,8 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{
-    ImportSummary, JobCounts, JobSnapshot, SCHEMA_VERSION, StorageStats, Store, StoreError,
+    ImportSummary, JobCounts, JobSnapshot, PurgeCounts, RetentionLimits, SCHEMA_VERSION,
+    StorageStats, Store, StoreError,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder};
 use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
@@ -54,6 +55,7 @@ const KEY_JOB_TOTAL: &str = "job_total";
 const KEY_ACTION_COUNT: &str = "action_count";
 const KEY_NEXT_REPORT_ID: &str = "next_report_id";
 const KEY_NEXT_RUN_ID: &str = "next_run_id";
+const KEY_RUN_LOCK: &str = "run_lock";
 const KEY_COLUMNS: &str = "columns";
 
 /// The database file's name inside the data directory.
@@ -957,6 +959,134 @@ impl Store for RedbStore {
                 runs.push(decode_run(value.value())?);
             }
             Ok(runs)
+        })
+        .await
+    }
+
+    async fn acquire_run_lock(
+        &self,
+        holder: &str,
+        now: Micros,
+        expires_at: Micros,
+    ) -> Result<bool, StoreError> {
+        let holder = holder.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning the run lock")?;
+            let taken = {
+                let mut meta = txn.open_table(META).ctx("opening meta")?;
+                let current: Option<(String, i64)> = meta
+                    .get(KEY_RUN_LOCK)
+                    .ctx("reading the run lock")?
+                    .and_then(|guard| postcard::from_bytes(guard.value()).ok());
+                let free = match &current {
+                    None => true,
+                    Some((owner, until)) => owner == &holder || *until < now,
+                };
+                if free {
+                    let bytes = to_postcard(&(holder.clone(), expires_at), "run lock")?;
+                    meta.insert(KEY_RUN_LOCK, bytes.as_slice())
+                        .ctx("writing the run lock")?;
+                }
+                free
+            };
+            txn.commit().ctx("committing the run lock")?;
+            Ok(taken)
+        })
+        .await
+    }
+
+    async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError> {
+        let holder = holder.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning the run lock release")?;
+            {
+                let mut meta = txn.open_table(META).ctx("opening meta")?;
+                let current: Option<(String, i64)> = meta
+                    .get(KEY_RUN_LOCK)
+                    .ctx("reading the run lock")?
+                    .and_then(|guard| postcard::from_bytes(guard.value()).ok());
+                if current.is_some_and(|(owner, _)| owner == holder) {
+                    meta.remove(KEY_RUN_LOCK).ctx("removing the run lock")?;
+                }
+            }
+            txn.commit().ctx("committing the run lock release")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning the retention purge")?;
+            let mut counts = PurgeCounts::default();
+            {
+                // Whole days of actions strictly before the limit's day; the limit's own day
+                // keeps its rows (a day blob is never split).
+                let mut days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
+                let first_kept = utc_day(limits.actions_before);
+                let mut removed = 0u64;
+                let mut n_actions = 0u64;
+                for entry in days
+                    .range(..first_kept)
+                    .ctx("listing old days of actions")?
+                {
+                    let (day, value) = entry.ctx("reading a day of actions")?;
+                    n_actions += decode_action_day(value.value(), day.value())?.len() as u64;
+                    removed += 1;
+                }
+                days.retain_in(..first_kept, |_, _| false)
+                    .ctx("removing old days of actions")?;
+                counts.action_days = removed;
+                let mut meta = txn.open_table(META).ctx("opening meta")?;
+                let total = read_u64(&meta, KEY_ACTION_COUNT)?;
+                write_u64(&mut meta, KEY_ACTION_COUNT, total.saturating_sub(n_actions))?;
+            }
+            {
+                let first_kept = date_key(limits.picks_before);
+                let mut scores = txn.open_table(JOB_SCORES).ctx("opening job_scores")?;
+                let mut dates = 0u64;
+                for entry in scores.range(..first_kept).ctx("listing old job scores")? {
+                    entry.ctx("reading old job scores")?;
+                    dates += 1;
+                }
+                scores
+                    .retain_in(..first_kept, |_, _| false)
+                    .ctx("removing old job scores")?;
+                let mut picks = txn.open_table(PICKS).ctx("opening picks")?;
+                picks
+                    .retain_in(..(first_kept, ""), |_, _| false)
+                    .ctx("removing old picks")?;
+                counts.pick_dates = dates;
+            }
+            {
+                let first_kept = date_key(limits.emails_before);
+                let mut emails = txn.open_table(EMAILS).ctx("opening emails")?;
+                let mut dates = std::collections::BTreeSet::new();
+                for entry in emails.range(..(first_kept, "")).ctx("listing old emails")? {
+                    let (key, _) = entry.ctx("reading an old email")?;
+                    dates.insert(key.value().0);
+                }
+                emails
+                    .retain_in(..(first_kept, ""), |_, _| false)
+                    .ctx("removing old emails")?;
+                counts.email_dates = dates.len() as u64;
+            }
+            {
+                let mut runs = txn.open_table(RUNS).ctx("opening runs")?;
+                let mut old = Vec::new();
+                for entry in runs.iter().ctx("listing runs")? {
+                    let (id, value) = entry.ctx("reading a run record")?;
+                    if decode_run(value.value())?.started_at < limits.runs_before {
+                        old.push(id.value());
+                    }
+                }
+                for id in &old {
+                    runs.remove(*id).ctx("removing an old run record")?;
+                }
+                counts.runs = old.len() as u64;
+            }
+            txn.commit().ctx("committing the retention purge")?;
+            Ok(counts)
         })
         .await
     }

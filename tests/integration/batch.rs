@@ -214,3 +214,69 @@ fn the_cli_exports_byte_identical_picks_for_a_rerun_date() {
     ));
     assert!(text.lines().count() > 40);
 }
+
+#[tokio::test]
+async fn only_one_run_holds_the_lock_until_it_releases_it_or_the_lock_lapses() {
+    let t = TestStore::new();
+    assert!(t.store.acquire_run_lock("a", 1_000, 5_000).await.unwrap());
+    assert!(
+        !t.store.acquire_run_lock("b", 2_000, 6_000).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        t.store.acquire_run_lock("a", 2_000, 6_000).await.unwrap(),
+        "a may renew its own lock"
+    );
+    assert!(
+        t.store.acquire_run_lock("b", 6_001, 9_000).await.unwrap(),
+        "a's lock lapsed"
+    );
+    t.store.release_run_lock("a").await.unwrap();
+    assert!(
+        !t.store.acquire_run_lock("c", 7_000, 9_000).await.unwrap(),
+        "a cannot release b's lock"
+    );
+    t.store.release_run_lock("b").await.unwrap();
+    assert!(
+        t.store
+            .acquire_run_lock("c", 7_000, i64::MAX)
+            .await
+            .unwrap()
+    );
+
+    let date = parse_date("2025-11-25").unwrap();
+    let error = run_batch(
+        &t.store,
+        &BatchOptions::new(date, TimeZoneSetting::tokyo(), signer()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("only one runs at a time"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_whole_days_of_actions_before_the_limit_and_keeps_the_rest() {
+    let t = TestStore::new();
+    let actions = t.file(
+        "actions.csv",
+        "user_id,job_id,action_type,action_at\n\
+         u1,1,click,2024-01-01 10:00:00+09\n\
+         u1,1,click,2024-01-02 10:00:00+09\n\
+         u1,1,applied,2025-11-20 10:00:00+09\n",
+    );
+    t.import(ImportKind::Actions, &actions).await.unwrap();
+    let zone = TimeZoneSetting::tokyo();
+    let limits = mailscore::store::RetentionLimits {
+        actions_before: zone.parse_timestamp("2024-06-01 00:00:00+09").unwrap(),
+        picks_before: parse_date("2025-10-26").unwrap(),
+        emails_before: parse_date("2025-11-18").unwrap(),
+        runs_before: 0,
+    };
+    let purged = t.store.purge(limits).await.unwrap();
+    assert_eq!(purged.action_days, 2);
+    assert_eq!(t.store.action_count().await.unwrap(), 1);
+    assert_eq!(t.store.actions_between(0, i64::MAX).await.unwrap().len(), 1);
+}
