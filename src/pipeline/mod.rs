@@ -113,6 +113,24 @@ impl BatchOptions {
     }
 }
 
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// Whether a process of this host is alive (Linux: its `/proc` entry exists and is not a zombie).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
 /// Runs CPU-bound work from async code without stalling the runtime's other tasks
 /// (`block_in_place` on a multi-threaded runtime; directly on a current-thread one).
 fn cpu_bound<R>(work: impl FnOnce() -> R) -> R {
@@ -188,7 +206,8 @@ pub async fn run_batch(
     options: &BatchOptions,
 ) -> Result<RunRecord, PipelineError> {
     let date = options.date;
-    let holder = format!("{}:{}:{}", std::process::id(), date, now());
+    let host = host_name();
+    let holder = format!("{host}:{}:{}:{}", std::process::id(), date, now());
     let lock_error = |source| PipelineError::Store {
         date,
         action: "taking the run lock",
@@ -200,9 +219,27 @@ pub async fn run_batch(
         .await
         .map_err(lock_error)?
     {
-        return Err(PipelineError::Locked {
-            minutes: RUN_LOCK_MINUTES,
+        // A holder on this host whose process is gone crashed: its lock is taken over.
+        let current = store.run_lock_holder().await.map_err(lock_error)?;
+        let dead = current.as_ref().is_some_and(|(owner, _)| {
+            let mut parts = owner.split(':');
+            parts.next() == Some(host.as_str())
+                && parts
+                    .next()
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .is_some_and(|pid| !process_alive(pid))
         });
+        let taken = dead
+            && store
+                .acquire_run_lock(&holder, i64::MAX, expires_at)
+                .await
+                .map_err(lock_error)?;
+        if !taken {
+            return Err(PipelineError::Locked {
+                minutes: RUN_LOCK_MINUTES,
+            });
+        }
+        tracing::warn!(previous = ?current, "took over the run lock of a process that is gone");
     }
     let outcome = run_batch_locked(store, options).await;
     let released = store.release_run_lock(&holder).await;

@@ -219,6 +219,9 @@ pub trait Store: Send + Sync {
         expires_at: Micros,
     ) -> Result<bool, StoreError>;
 
+    /// Who holds the daily-run lock, and until when.
+    async fn run_lock_holder(&self) -> Result<Option<(String, Micros)>, StoreError>;
+
     /// Gives the daily-run lock back, if `holder` has it.
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError>;
 

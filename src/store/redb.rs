@@ -995,6 +995,16 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn run_lock_holder(&self) -> Result<Option<(String, Micros)>, StoreError> {
+        self.run(|db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let meta = txn.open_table(META).ctx("opening meta")?;
+            let found = meta.get(KEY_RUN_LOCK).ctx("reading the run lock")?;
+            Ok(found.and_then(|guard| postcard::from_bytes(guard.value()).ok()))
+        })
+        .await
+    }
+
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError> {
         let holder = holder.to_owned();
         self.run(move |db| {
