@@ -61,6 +61,9 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// Cron schedule of the daily run (minute hour day month weekday) [default: "0 3 * * *"]
+    #[arg(long, global = true, env = "MAILSCORE_SCHEDULE")]
+    pub schedule: Option<String>,
     /// Public URL of the server, for links in emails [default: http://localhost:8080]
     #[arg(long, global = true, env = "MAILSCORE_BASE_URL")]
     pub base_url: Option<String>,
@@ -104,6 +107,12 @@ pub enum Command {
     },
     /// Generate the reference dataset on first use, import it, run today's batch, show where to look
     Demo(DemoArgs),
+    /// Run the daily batch on its cron schedule (in the configured time zone), until stopped
+    Scheduler {
+        /// Print the next N run times and exit
+        #[arg(long)]
+        print: Option<usize>,
+    },
     /// Counts of what is stored
     Status,
     /// Check the configuration and print the settings in force
@@ -275,6 +284,7 @@ impl Cli {
             storage_cache_mb: self.global.storage_cache_mb,
             import_encoding: encoding,
             secret_key: self.global.secret_key.clone(),
+            schedule: self.global.schedule.clone(),
             base_url: self.global.base_url.clone(),
         }
     }
@@ -302,10 +312,12 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
         } => export_scores(&settings, &date, &out).await,
         Command::Emails { command } => emails(command, &settings).await,
         Command::Demo(args) => demo(args, &settings).await,
+        Command::Scheduler { print } => scheduler(print, &settings).await,
         Command::Status => status(&settings).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => {
+            crate::schedule::Schedule::parse(&settings.schedule)?;
             print!("{}", settings.to_toml());
             Ok(0)
         }
@@ -968,4 +980,50 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
         started.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
+    let schedule = crate::schedule::Schedule::parse(&settings.schedule)?;
+    let zone = settings.time_zone.zone().clone();
+    if let Some(n) = print {
+        let mut after = jiff::Timestamp::now();
+        for _ in 0..n {
+            let Some(next) = schedule.next_after(after, &zone) else {
+                break;
+            };
+            println!(
+                "{}",
+                next.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z")
+            );
+            after = next;
+        }
+        return Ok(0);
+    }
+    let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
+    tracing::info!(
+        schedule = schedule.expression(),
+        zone = settings.time_zone.name(),
+        "scheduler started"
+    );
+    loop {
+        let now = jiff::Timestamp::now();
+        let Some(next) = schedule.next_after(now, &zone) else {
+            bail!("the schedule {:?} never fires", schedule.expression());
+        };
+        tracing::info!(next = %next.to_zoned(zone.clone()), "next daily run");
+        let wait = next.duration_since(now).unsigned_abs();
+        tokio::time::sleep(wait).await;
+        let date = next.to_zoned(zone.clone()).date();
+        let store = open_store(settings)?;
+        let options = BatchOptions {
+            email: settings.email.clone(),
+            inbox: Some(settings.data_dir.join("inbox")),
+            ..BatchOptions::new(date, settings.time_zone.clone(), signer.clone())
+        };
+        match run_batch(&store, &options).await {
+            Ok(run) => tracing::info!(run = run.id, date = %date, "scheduled run finished"),
+            Err(error) => tracing::error!(%error, date = %date, "scheduled run failed"),
+        }
+        drop(store);
+    }
 }

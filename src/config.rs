@@ -61,6 +61,7 @@ struct FileSettings {
     email: FileEmail,
     /// Key that signs the links in emails (hex or any text of 32+ characters).
     secret_key: Option<String>,
+    schedule: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +108,7 @@ pub struct Overrides {
     pub import_encoding: Option<EncodingChoice>,
     pub secret_key: Option<String>,
     pub base_url: Option<String>,
+    pub schedule: Option<String>,
 }
 
 /// The settings in force.
@@ -122,6 +124,8 @@ pub struct Settings {
     pub email: crate::render::EmailSettings,
     /// The configured secret key, if any (else one is generated in the data directory).
     pub secret_key: Option<String>,
+    /// Cron expression of the daily run.
+    pub schedule: String,
 }
 
 impl Settings {
@@ -181,6 +185,10 @@ impl Settings {
                 }
             },
             secret_key: overrides.secret_key.or(file.secret_key),
+            schedule: overrides
+                .schedule
+                .or(file.schedule)
+                .unwrap_or_else(|| crate::schedule::DEFAULT_SCHEDULE.to_owned()),
         })
     }
 
@@ -225,9 +233,10 @@ impl Settings {
     /// The settings as TOML, for `mailscore config check`.
     pub fn to_toml(&self) -> String {
         format!(
-            "data_dir = {:?}\ntime_zone = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\n",
+            "data_dir = {:?}\ntime_zone = {:?}\nschedule = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\n",
             self.data_dir.display().to_string(),
             self.time_zone.name(),
+            self.schedule,
             match self.log_format {
                 LogFormat::Human => "human",
                 LogFormat::Json => "json",

@@ -13,6 +13,7 @@ pub mod masters;
 pub mod matching;
 pub mod pipeline;
 pub mod render;
+pub mod schedule;
 pub mod scoring;
 pub mod store;
 pub mod telemetry;
