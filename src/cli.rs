@@ -597,7 +597,31 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 ..BatchOptions::new(date, settings.time_zone.clone(), signer)
             };
             let started = Instant::now();
-            let run = run_batch(&store, &options).await?;
+            let watcher = std::io::stderr().is_terminal().then(|| {
+                let progress = std::sync::Arc::clone(&options.progress);
+                tokio::spawn(async move {
+                    let bar = indicatif::ProgressBar::new(0);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg:9} [{bar:30}] {pos}/{len} {elapsed}",
+                        )
+                        .expect("the template is valid")
+                        .progress_chars("=> "),
+                    );
+                    loop {
+                        let (phase, done, total) = progress.snapshot();
+                        bar.set_message(phase);
+                        bar.set_length(total);
+                        bar.set_position(done);
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                })
+            });
+            let outcome = run_batch(&store, &options).await;
+            if let Some(watcher) = watcher {
+                watcher.abort();
+            }
+            let run = outcome?;
             println!(
                 "run #{} for {}: {:?} in {:.2} s",
                 run.id,

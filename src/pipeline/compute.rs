@@ -162,11 +162,56 @@ fn stored(pick: &Pick, jobs: &JobColumns, scores: &JobScores) -> StoredPick {
 
 /// Computes a date up to `until`. Deterministic: the same inputs give the same results.
 pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
+    compute_day_with_progress(inputs, until, &RunProgress::default())
+}
+
+/// How far a run is, readable from another thread while it runs: the phase, and the users
+/// (or emails) done out of the total.
+#[derive(Debug, Default)]
+pub struct RunProgress {
+    phase: std::sync::Mutex<&'static str>,
+    done: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl RunProgress {
+    pub fn start(&self, phase: &'static str, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        *self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = phase;
+        self.done.store(0, Relaxed);
+        self.total.store(total, Relaxed);
+    }
+
+    pub fn advance(&self) {
+        self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `(phase, done, total)`.
+    pub fn snapshot(&self) -> (&'static str, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let phase = *self
+            .phase
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (phase, self.done.load(Relaxed), self.total.load(Relaxed))
+    }
+}
+
+/// [`compute_day`], reporting progress.
+pub fn compute_day_with_progress(
+    inputs: &DayInputs<'_>,
+    until: Phase,
+    progress: &RunProgress,
+) -> DayResults {
     let config = inputs.config;
     let mut phases = Vec::new();
 
     let (started_at, clock) = (now(), Instant::now());
     tracing::info!(phase = "profiles", "phase started");
+    progress.start("profiles", inputs.users.len() as u64);
     let mut companies = Interner::default();
     let job_company = job_companies(inputs.jobs, &mut companies);
     let stats = aggregate(inputs.action_days, inputs.jobs, companies, &inputs.windows);
@@ -201,6 +246,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
 
     let (started_at, clock) = (now(), Instant::now());
     tracing::info!(phase = "scores", "phase started");
+    progress.start("scores", inputs.jobs.len() as u64);
     let seo = SeoMatcher::new(&inputs.masters.keywords);
     let scores = score_jobs(
         inputs.jobs,
@@ -230,6 +276,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
 
     let (started_at, clock) = (now(), Instant::now());
     tracing::info!(phase = "picks", "phase started");
+    progress.start("picks", inputs.users.len() as u64);
     let context = MatchContext::new(
         inputs.jobs,
         &scores,
@@ -245,6 +292,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
         .par_iter()
         .zip(results.profiles.par_iter())
         .map(|(user, profile)| {
+            progress.advance();
             let (day1, day2) = inputs.previous.get(user.user_id.as_str()).unwrap_or(&empty);
             // A failure for one user must not stop the others: catch it and fall back.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -339,6 +387,7 @@ pub fn render_emails(
     signer: &crate::tokens::TokenSigner,
     settings: &crate::render::EmailSettings,
     scheduled_at: i64,
+    progress: &RunProgress,
 ) -> (Vec<crate::domain::batch::QueuedEmail>, Vec<String>) {
     use crate::domain::batch::{EmailStatus, QueuedEmail};
     use crate::render::{EmailInputs, build_view};
@@ -367,6 +416,7 @@ pub fn render_emails(
         .par_iter()
         .filter(|user_picks| !user_picks.picks.is_empty())
         .filter_map(|user_picks| {
+            progress.advance();
             let (user, profile) = users.get(user_picks.user_id.as_str())?;
             let view = build_view(&EmailInputs {
                 user,

@@ -15,7 +15,9 @@ use crate::render::{EmailSettings, Renderer};
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
-pub use compute::{DayInputs, DayResults, compute_day, render_emails};
+pub use compute::{
+    DayInputs, DayResults, RunProgress, compute_day, compute_day_with_progress, render_emails,
+};
 
 #[derive(Debug, Error)]
 pub enum PipelineError {
@@ -68,6 +70,8 @@ pub struct BatchOptions {
     pub inbox: Option<std::path::PathBuf>,
     /// What is deleted at the end of a complete run; `None` keeps everything.
     pub retention: Option<Retention>,
+    /// Updated while the run goes on, for whoever watches it.
+    pub progress: std::sync::Arc<RunProgress>,
 }
 
 /// Default local send time of the daily emails (SPEC §5).
@@ -109,6 +113,7 @@ impl BatchOptions {
             send_at: DEFAULT_SEND_AT,
             inbox: None,
             retention: Some(Retention::default()),
+            progress: std::sync::Arc::default(),
         }
     }
 }
@@ -301,6 +306,7 @@ async fn run_batch_locked(
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
     tracing::info!(phase = "load", "phase started");
+    options.progress.start("load", 0);
     let clock = Instant::now();
     let masters = store.masters().await.map_err(fail("loading masters"))?;
     let jobs = store.job_columns().await.map_err(fail("loading jobs"))?;
@@ -355,7 +361,8 @@ async fn run_batch_locked(
         config: &options.config,
     };
     let compute_until = options.until.min(Phase::Picks);
-    let results = cpu_bound(|| compute_day(&inputs, compute_until));
+    let results =
+        cpu_bound(|| compute_day_with_progress(&inputs, compute_until, &options.progress));
     // The year of actions is no longer needed: free it before rendering.
     drop(action_days);
     let inputs = DayInputs {
@@ -370,6 +377,10 @@ async fn run_batch_locked(
     let (emails, render_phase) = if options.until >= Phase::Render {
         let (started_at, clock) = (now(), Instant::now());
         tracing::info!(phase = "render", "phase started");
+        options.progress.start(
+            "render",
+            results.picks.as_ref().map_or(0, |p| p.len() as u64),
+        );
         let renderer = Renderer::new(&options.email);
         let send_at = jiff::civil::DateTime::new(
             date.year(),
@@ -393,6 +404,7 @@ async fn run_batch_locked(
                 &options.signer,
                 &options.email,
                 send_at,
+                &options.progress,
             )
         });
         let bytes: usize = emails

@@ -73,6 +73,20 @@ async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
         "enough eligible jobs for 40 each"
     );
 
+    let options = batch(Phase::Render);
+    run_batch(&t.store, &options).await.unwrap();
+    let (phase, done, total) = options.progress.snapshot();
+    assert_eq!(
+        (phase, done, total),
+        ("render", expected_users as u64, expected_users as u64),
+        "progress is observable"
+    );
+    assert_eq!(
+        t.store.emails(date, None).await.unwrap().len(),
+        expected_users,
+        "one email per user with picks"
+    );
+
     let second = run_batch(&t.store, &batch(Phase::Picks)).await.unwrap();
     assert!(second.id > first.id);
     assert_eq!(
@@ -82,7 +96,7 @@ async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
     );
     let one = t.store.picks(date, Some(&picks[0].user_id)).await.unwrap();
     assert_eq!(one, vec![picks[0].clone()]);
-    assert_eq!(t.store.runs(10).await.unwrap().len(), 3);
+    assert_eq!(t.store.runs(10).await.unwrap().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
