@@ -61,6 +61,14 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// API key of the subject endpoint (`email.llm_url`)
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_LLM_API_KEY",
+        hide_env_values = true
+    )]
+    pub llm_api_key: Option<String>,
     /// Cron schedule of the daily run (minute hour day month weekday) [default: "0 3 * * *"]
     #[arg(long, global = true, env = "MAILSCORE_SCHEDULE")]
     pub schedule: Option<String>,
@@ -285,6 +293,7 @@ impl Cli {
             import_encoding: encoding,
             secret_key: self.global.secret_key.clone(),
             schedule: self.global.schedule.clone(),
+            llm_api_key: self.global.llm_api_key.clone(),
             base_url: self.global.base_url.clone(),
         }
     }
@@ -594,6 +603,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 until,
                 email: settings.email.clone(),
                 inbox: Some(settings.data_dir.join("inbox")),
+                llm: settings.llm.clone(),
                 ..BatchOptions::new(date, settings.time_zone.clone(), signer)
             };
             let started = Instant::now();

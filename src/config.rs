@@ -74,6 +74,10 @@ struct FileEmail {
     newsletter_name: Option<String>,
     templates_dir: Option<PathBuf>,
     title_max_chars: Option<usize>,
+    llm_url: Option<String>,
+    llm_model: Option<String>,
+    llm_api_key: Option<String>,
+    llm_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +113,7 @@ pub struct Overrides {
     pub secret_key: Option<String>,
     pub base_url: Option<String>,
     pub schedule: Option<String>,
+    pub llm_api_key: Option<String>,
 }
 
 /// The settings in force.
@@ -126,6 +131,8 @@ pub struct Settings {
     pub secret_key: Option<String>,
     /// Cron expression of the daily run.
     pub schedule: String,
+    /// The subject endpoint, when `email.llm_url` is set.
+    pub llm: Option<crate::render::llm::LlmSettings>,
 }
 
 impl Settings {
@@ -189,6 +196,22 @@ impl Settings {
                 .schedule
                 .or(file.schedule)
                 .unwrap_or_else(|| crate::schedule::DEFAULT_SCHEDULE.to_owned()),
+            llm: file
+                .email
+                .llm_url
+                .map(|url| crate::render::llm::LlmSettings {
+                    url,
+                    model: file
+                        .email
+                        .llm_model
+                        .unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+                    api_key: overrides.llm_api_key.or(file.email.llm_api_key),
+                    timeout: std::time::Duration::from_millis(
+                        file.email
+                            .llm_timeout_ms
+                            .unwrap_or(crate::render::llm::DEFAULT_LLM_TIMEOUT_MS),
+                    ),
+                }),
         })
     }
 

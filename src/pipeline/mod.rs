@@ -72,6 +72,8 @@ pub struct BatchOptions {
     pub retention: Option<Retention>,
     /// Updated while the run goes on, for whoever watches it.
     pub progress: std::sync::Arc<RunProgress>,
+    /// When set, an OpenAI-compatible endpoint writes each subject (rule subject on failure).
+    pub llm: Option<crate::render::llm::LlmSettings>,
 }
 
 /// Default local send time of the daily emails (SPEC §5).
@@ -114,6 +116,7 @@ impl BatchOptions {
             inbox: None,
             retention: Some(Retention::default()),
             progress: std::sync::Arc::default(),
+            llm: None,
         }
     }
 }
@@ -134,6 +137,76 @@ fn process_alive(pid: u32) -> bool {
             .is_some_and(|rest| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
+}
+
+/// How many subjects are asked for at once.
+const LLM_CONCURRENCY: usize = 8;
+
+/// Replaces each email's subject with the endpoint's, where it answers usably. Returns the
+/// number of failures and the first error.
+fn llm_subjects(
+    emails: &mut [crate::domain::batch::QueuedEmail],
+    llm: &crate::render::llm::LlmSettings,
+    signer: &crate::tokens::TokenSigner,
+    settings: &crate::render::EmailSettings,
+) -> (usize, Option<String>) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let subjects: Vec<Mutex<Option<String>>> = emails.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..LLM_CONCURRENCY.min(emails.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(email) = emails.get(index) else {
+                        break;
+                    };
+                    let outcome = crate::render::unpack_view(
+                        &email.content,
+                        signer,
+                        settings,
+                        &email.user_id,
+                    )
+                    .map_err(|e| e.to_string())
+                    .and_then(|view| {
+                        crate::render::llm::ask(llm, &view, &email.subject)
+                            .map_err(|e| e.to_string())
+                    });
+                    match outcome {
+                        Ok(subject) => {
+                            *subjects[index]
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(subject)
+                        }
+                        Err(error) => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                            first_error
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .get_or_insert(error);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    for (email, subject) in emails.iter_mut().zip(subjects) {
+        if let Some(subject) = subject
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            email.subject = subject;
+        }
+    }
+    (
+        failures.into_inner(),
+        first_error
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
 }
 
 /// Runs CPU-bound work from async code without stalling the runtime's other tasks
@@ -407,6 +480,18 @@ async fn run_batch_locked(
                 &options.progress,
             )
         });
+        let (mut emails, mut errors) = (emails, errors);
+        if let Some(llm) = &options.llm {
+            let (failed, first_error) =
+                cpu_bound(|| llm_subjects(&mut emails, llm, &options.signer, &options.email));
+            if failed > 0 {
+                errors.push(format!(
+                    "the subject endpoint failed for {failed} of {} emails (rule subjects used); first error: {}",
+                    emails.len(),
+                    first_error.unwrap_or_default()
+                ));
+            }
+        }
         let bytes: usize = emails
             .iter()
             .map(|e| e.content.len() + e.subject.len() + e.to.len())

@@ -2,6 +2,7 @@
 //! tracked links, unsubscribe headers. Pure: no I/O but reading an override template
 //! directory once, when the renderer is built.
 
+pub mod llm;
 pub mod message;
 pub mod subject;
 
@@ -100,11 +101,8 @@ pub struct EmailView {
     pub sender_name: String,
     pub sender_address: String,
     /// Themes of the picks, strongest first.
-    #[serde(skip)]
-    pub themes: Vec<&'static str>,
-    #[serde(skip)]
+    pub themes: Vec<String>,
     pub location_label: String,
-    #[serde(skip)]
     pub n_jobs: usize,
 }
 
@@ -307,7 +305,10 @@ pub fn build_view(inputs: &EmailInputs<'_>) -> EmailView {
         }
     }
     let n_jobs = sections.iter().map(|s| s.jobs.len()).sum();
-    let themes = themes(inputs.picks);
+    let themes: Vec<String> = themes(inputs.picks)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let name = inputs
         .user
         .name
@@ -328,7 +329,7 @@ pub fn build_view(inputs: &EmailInputs<'_>) -> EmailView {
             themes
                 .iter()
                 .take(3)
-                .copied()
+                .map(String::as_str)
                 .collect::<Vec<_>>()
                 .join("」「")
         )

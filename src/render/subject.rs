@@ -33,7 +33,7 @@ pub fn rule_subject(view: &EmailView, user_id: &str) -> String {
     } else {
         view.location_label.clone()
     };
-    let theme = view.themes.first().copied().unwrap_or("おすすめ");
+    let theme = view.themes.first().map_or("おすすめ", String::as_str);
     let n = view.n_jobs;
     let candidates = |place: &str| {
         vec![

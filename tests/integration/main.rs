@@ -4,5 +4,6 @@ mod batch;
 mod crash;
 mod helpers;
 mod import;
+mod llm;
 mod matching;
 mod render;

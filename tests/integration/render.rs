@@ -896,7 +896,7 @@ fn subjects_are_at_most_50_characters_deterministic_and_name_the_date_place_or_t
             !subject.chars().any(char::is_control),
             "no control characters: {subject:?}"
         );
-        let theme = view.themes.first().copied().unwrap_or("おすすめ");
+        let theme = view.themes.first().map_or("おすすめ", String::as_str);
         let names_something = subject.contains("11/25")
             || (!view.location_label.is_empty() && subject.contains(&view.location_label))
             || subject.contains(theme);
