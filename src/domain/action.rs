@@ -302,6 +302,33 @@ impl ActionColumns {
     }
 }
 
+/// One UTC day of actions as the store keeps it: [`ActionColumns`] LZ4-compressed (the
+/// columns of a day shrink about threefold). Scoring decodes one day at a time, so a year of
+/// actions is never held decoded at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedActionDay {
+    pub day: i64,
+    pub bytes: Vec<u8>,
+}
+
+impl PackedActionDay {
+    pub fn pack(day: i64, columns: &ActionColumns) -> Self {
+        Self {
+            day,
+            bytes: lz4_flex::compress_prepend_size(&columns.encode()),
+        }
+    }
+
+    pub fn unpack(&self) -> Result<ActionColumns, ColumnarError> {
+        let raw = lz4_flex::decompress_size_prepended(&self.bytes).map_err(|_| {
+            ColumnarError::Truncated {
+                what: "compressed day of actions",
+            }
+        })?;
+        ActionColumns::decode(&raw)
+    }
+}
+
 /// Builds [`ActionColumns`] row by row, interning repeated strings.
 #[derive(Debug, Default)]
 pub struct ActionColumnsBuilder {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::columnar::StrColumn;
-use crate::domain::action::ActionColumns;
+use crate::domain::action::PackedActionDay;
 use crate::domain::batch::{JobScoreTable, PhaseRecord, StoredPick, UserPicks};
 use crate::domain::{JobColumns, Masters, User};
 use crate::matching::{MatchContext, Pick, picks_for_user};
@@ -26,7 +26,7 @@ pub struct DayInputs<'a> {
     pub masters: &'a Masters,
     pub users: &'a [User],
     /// Days of actions covering the history window (rows outside it are ignored).
-    pub action_days: &'a [ActionColumns],
+    pub action_days: &'a [PackedActionDay],
     /// Per user id: the job ids picked on D−1 and on D−2.
     pub previous: &'a HashMap<String, (Vec<u64>, Vec<u64>)>,
     pub windows: DayWindows,
@@ -226,8 +226,12 @@ pub fn compute_day_with_progress(
             ("users", inputs.users.len() as u64),
             ("users_with_applications", with_history as u64),
             ("applications", stats.applications.len() as u64),
+            ("actions", stats.rows_in_window),
         ],
     ));
+    if let Some(profiles_phase) = phases.last_mut() {
+        profiles_phase.errors.clone_from(&stats.unreadable_days);
+    }
     let mut results = DayResults {
         phases,
         stats,

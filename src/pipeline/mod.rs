@@ -412,7 +412,7 @@ async fn run_batch_locked(
         }
         previous
     };
-    let n_actions: usize = action_days.iter().map(|d| d.len()).sum();
+    let packed_bytes: usize = action_days.iter().map(|d| d.bytes.len()).sum();
     run.phases.push(phase(
         "load",
         load_started,
@@ -420,7 +420,8 @@ async fn run_batch_locked(
         &[
             ("jobs", jobs.len() as u64),
             ("users", users.len() as u64),
-            ("action_rows", n_actions as u64),
+            ("action_days", action_days.len() as u64),
+            ("action_bytes", packed_bytes as u64),
         ],
     ));
 

@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::DayWindows;
 use super::jobs::hourly_wage;
-use crate::domain::action::{ActionColumns, NO_REF};
+use crate::columnar::StrColumn;
+use crate::domain::action::{ActionColumns, NO_REF, PackedActionDay};
 use crate::domain::job::none;
 use crate::domain::{ActionType, JobColumns, JobId};
 
@@ -72,6 +73,10 @@ pub struct ActionStats {
     pub recent_applications: HashMap<u64, u32>,
     /// Applications in the history window, sorted by user, then instant.
     pub applications: Vec<Application>,
+    /// Actions of every type in the history window.
+    pub rows_in_window: u64,
+    /// Days of actions that could not be decoded (left out, reported in the run record).
+    pub unreadable_days: Vec<String>,
 }
 
 /// The dense company id of every job (`NO_COMPANY` where it has none), interning into `companies`.
@@ -99,6 +104,11 @@ enum DayCompany {
 /// What one day of actions contributes, before its strings are interned.
 #[derive(Default)]
 struct DayPart {
+    /// The day's dictionaries, kept after its columns are dropped.
+    users: StrColumn,
+    companies: StrColumn,
+    /// Rows in the history window.
+    rows: u64,
     /// Actions per company: of the day's dictionary, and of snapshot jobs' companies.
     local_company_actions: Vec<u32>,
     global_company_actions: HashMap<u32, u32>,
@@ -122,6 +132,7 @@ fn aggregate_day(
         if at < windows.history_start || at >= windows.day_start {
             continue;
         }
+        part.rows += 1;
         let job_id = day.job_id[row];
         let applied = day.action_type[row] == ActionType::Applied as u8;
         // The job's current record is needed only to fill empty snapshot cells.
@@ -192,7 +203,7 @@ fn aggregate_day(
 /// Aggregates the action days (any order) for the batch windows. Days are read in
 /// parallel; their strings are interned afterwards, in day order, so ids are deterministic.
 pub fn aggregate(
-    days: &[ActionColumns],
+    days: &[PackedActionDay],
     jobs: &JobColumns,
     companies: Interner,
     windows: &DayWindows,
@@ -212,21 +223,38 @@ pub fn aggregate(
             }
         })
         .collect();
-    let parts: Vec<DayPart> = days
+    // Each day is unpacked, aggregated and dropped on its own: a year of actions is never
+    // held decoded at once. A day that cannot be decoded counts as empty and is reported.
+    let parts: Vec<Result<DayPart, String>> = days
         .par_iter()
-        .map(|day| aggregate_day(day, jobs, &job_company, windows))
+        .map(|packed| {
+            let day = packed
+                .unpack()
+                .map_err(|e| format!("actions of UTC day {}: {e}", packed.day))?;
+            let mut part = aggregate_day(&day, jobs, &job_company, windows);
+            part.users = day.users;
+            part.companies = day.companies;
+            Ok(part)
+        })
         .collect();
     let mut applicant_pairs: HashSet<(u32, u32)> = HashSet::new();
     let mut company_actions: HashMap<u32, u32> = HashMap::new();
-    for (day, part) in days.iter().zip(parts) {
+    for part in parts {
+        let part = match part {
+            Ok(part) => part,
+            Err(error) => {
+                stats.unreadable_days.push(error);
+                continue;
+            }
+        };
+        stats.rows_in_window += part.rows;
+        let day = (&part.users, &part.companies);
         let mut local_company: HashMap<u32, u32> = HashMap::new();
         let mut resolve = |company: DayCompany, stats: &mut ActionStats| match company {
             DayCompany::Global(id) => id,
-            DayCompany::Local(reference) => *local_company.entry(reference).or_insert_with(|| {
-                stats
-                    .companies
-                    .intern(day.companies.get(reference as usize))
-            }),
+            DayCompany::Local(reference) => *local_company
+                .entry(reference)
+                .or_insert_with(|| stats.companies.intern(day.1.get(reference as usize))),
         };
         for (reference, &count) in part.local_company_actions.iter().enumerate() {
             if count > 0 {
@@ -244,7 +272,7 @@ pub fn aggregate(
         for (user_reference, company, mut application) in part.applications {
             application.user = *local_user
                 .entry(user_reference)
-                .or_insert_with(|| stats.users.intern(day.users.get(user_reference as usize)));
+                .or_insert_with(|| stats.users.intern(day.0.get(user_reference as usize)));
             application.company = resolve(company, &mut stats);
             if application.company != NO_COMPANY {
                 applicant_pairs.insert((application.company, application.user));

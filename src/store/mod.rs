@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::columnar::ColumnarError;
-use crate::domain::action::ActionColumns;
+use crate::domain::action::{ActionColumns, PackedActionDay};
 use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
@@ -176,10 +176,13 @@ pub trait Store: Send + Sync {
 
     async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
 
-    /// Every stored day of actions overlapping `[from, to)`, each sorted by identity (rows
-    /// outside the range are not removed: callers filter by instant).
-    async fn action_days(&self, from: Micros, to: Micros)
-    -> Result<Vec<ActionColumns>, StoreError>;
+    /// Every stored day of actions overlapping `[from, to)`, packed (each sorted by identity
+    /// once unpacked; rows outside the range are not removed: callers filter by instant).
+    async fn action_days(
+        &self,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<PackedActionDay>, StoreError>;
 
     /// Replaces the date's job scores and picks (every user's) and, when given, its unsent
     /// emails, and saves `run`, in one transaction. An email already `sending` or `sent` is

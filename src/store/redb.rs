@@ -27,7 +27,7 @@ use super::{
     ImportSummary, JobCounts, JobSnapshot, PurgeCounts, RetentionLimits, SCHEMA_VERSION,
     StorageStats, Store, StoreError,
 };
-use crate::domain::action::{ActionColumns, ActionColumnsBuilder};
+use crate::domain::action::{ActionColumns, ActionColumnsBuilder, PackedActionDay};
 use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::job::decode_job_row;
 use crate::domain::master::{MasterKind, MasterSet};
@@ -434,20 +434,19 @@ fn users(db: &Database) -> Result<Vec<User>, StoreError> {
 /// Day blobs are LZ4-compressed: the columns of a day (codes, fees, sorted instants) shrink
 /// about threefold, and so does the write volume of an import.
 fn encode_action_day(columns: &ActionColumns) -> Vec<u8> {
-    lz4_flex::compress_prepend_size(&columns.encode())
+    PackedActionDay::pack(0, columns).bytes
 }
 
 fn decode_action_day(bytes: &[u8], day: i64) -> Result<ActionColumns, StoreError> {
-    let corrupt = |source| StoreError::Corrupt {
+    PackedActionDay {
+        day,
+        bytes: bytes.to_vec(),
+    }
+    .unpack()
+    .map_err(|source| StoreError::Corrupt {
         what: format!("actions of day {day}"),
         source,
-    };
-    let raw = lz4_flex::decompress_size_prepended(bytes).map_err(|_| {
-        corrupt(crate::columnar::ColumnarError::Truncated {
-            what: "compressed day",
-        })
-    })?;
-    ActionColumns::decode(&raw).map_err(corrupt)
+    })
 }
 
 /// A day after merging: its day number, how many actions were new, its encoded blob.
@@ -819,38 +818,27 @@ impl Store for RedbStore {
         &self,
         from: Micros,
         to: Micros,
-    ) -> Result<Vec<ActionColumns>, StoreError> {
+    ) -> Result<Vec<PackedActionDay>, StoreError> {
         if from >= to {
             return Ok(Vec::new());
         }
-        let blobs: Vec<(i64, Vec<u8>)> = self
-            .run(move |db| {
-                let txn = db.begin_read().ctx("beginning a read")?;
-                let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
-                let mut blobs = Vec::new();
-                for entry in days
-                    .range(utc_day(from)..=utc_day(to - 1))
-                    .ctx("listing days of actions")?
-                {
-                    let (day, value) = entry.ctx("reading a day of actions")?;
-                    blobs.push((day.value(), value.value().to_vec()));
-                }
-                Ok(blobs)
-            })
-            .await?;
-        // Decompressing and decoding is CPU work: spread it over the cores.
-        tokio::task::spawn_blocking(move || {
-            use rayon::prelude::*;
-            blobs
-                .par_iter()
-                .map(|(day, bytes)| decode_action_day(bytes, *day))
-                .collect()
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
+            let mut packed = Vec::new();
+            for entry in days
+                .range(utc_day(from)..=utc_day(to - 1))
+                .ctx("listing days of actions")?
+            {
+                let (day, value) = entry.ctx("reading a day of actions")?;
+                packed.push(PackedActionDay {
+                    day: day.value(),
+                    bytes: value.value().to_vec(),
+                });
+            }
+            Ok(packed)
         })
         .await
-        .map_err(|error| StoreError::Engine {
-            action: "decoding actions",
-            message: error.to_string(),
-        })?
     }
 
     async fn replace_day_results(

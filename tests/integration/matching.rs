@@ -201,7 +201,10 @@ impl Day {
                 ..Default::default()
             });
         }
-        let action_days = [builder.finish()];
+        let action_days = [mailscore::domain::action::PackedActionDay::pack(
+            0,
+            &builder.finish(),
+        )];
         let windows = DayWindows::new(D, &TimeZoneSetting::tokyo(), &self.config);
         compute_day(
             &DayInputs {
