@@ -586,6 +586,26 @@ async fn status(settings: &Settings) -> Result<i32> {
     Ok(0)
 }
 
+/// One line per phase of a run: name, time, counts, then its errors.
+fn print_phases(run: &crate::domain::batch::RunRecord) {
+    for phase in &run.phases {
+        let counts: Vec<String> = phase
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "  {:<9} {:>7.3} s  {}",
+            phase.name,
+            phase.duration_ms as f64 / 1000.0,
+            counts.join(", ")
+        );
+        for error in &phase.errors {
+            println!("    error: {error}");
+        }
+    }
+}
+
 fn parse_date_arg(text: &str) -> Result<jiff::civil::Date> {
     parse_date(text).map_err(|e| anyhow::anyhow!("date {text:?}: {e}"))
 }
@@ -639,22 +659,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 run.status,
                 started.elapsed().as_secs_f64()
             );
-            for phase in &run.phases {
-                let counts: Vec<String> = phase
-                    .counts
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
-                println!(
-                    "  {:<9} {:>7.3} s  {}",
-                    phase.name,
-                    phase.duration_ms as f64 / 1000.0,
-                    counts.join(", ")
-                );
-                for error in &phase.errors {
-                    println!("    error: {error}");
-                }
-            }
+            print_phases(&run);
             if !run.skipped_keywords.is_empty() {
                 println!(
                     "  SEO keywords skipped (match more than half of the eligible jobs): {}",
@@ -979,19 +984,7 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     };
     let run = run_batch(&store, &batch_options).await?;
     println!("\ndaily run #{} for {}:", run.id, run.date);
-    for phase in &run.phases {
-        let counts: Vec<String> = phase
-            .counts
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        println!(
-            "  {:<9} {:>7.3} s  {}",
-            phase.name,
-            phase.duration_ms as f64 / 1000.0,
-            counts.join(", ")
-        );
-    }
+    print_phases(&run);
     let emails = store.emails(date, None).await?;
     if let Some(sample) = emails.first() {
         let renderer = crate::render::Renderer::new(&settings.email);

@@ -597,6 +597,40 @@ fn decode_report(bytes: &[u8]) -> Result<ImportReport, StoreError> {
     })
 }
 
+/// The records of one date in a table keyed by (date, user id), sorted by user id; only
+/// `user`'s when given.
+fn per_user_of_date<T: serde::de::DeserializeOwned>(
+    db: &Database,
+    table: TableDefinition<(i32, &str), &[u8]>,
+    date: Date,
+    user: Option<&str>,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    let txn = db.begin_read().ctx("beginning a read")?;
+    let table = txn
+        .open_table(table)
+        .ctx("opening a table of the date's records")?;
+    let day = date_key(date);
+    let mut out = Vec::new();
+    match user {
+        Some(user) => {
+            if let Some(guard) = table.get((day, user)).ctx("reading a record of the date")? {
+                out.push(from_postcard(guard.value(), what)?);
+            }
+        }
+        None => {
+            for entry in table
+                .range((day, "")..(day + 1, ""))
+                .ctx("listing the date's records")?
+            {
+                let (_, value) = entry.ctx("reading a record of the date")?;
+                out.push(from_postcard(value.value(), what)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn date_key(date: Date) -> i32 {
     days_from_civil(date) as i32
 }
@@ -855,30 +889,8 @@ impl Store for RedbStore {
 
     async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError> {
         let user = user.map(str::to_owned);
-        self.run(move |db| {
-            let txn = db.begin_read().ctx("beginning a read")?;
-            let table = txn.open_table(EMAILS).ctx("opening emails")?;
-            let day = date_key(date);
-            let mut out = Vec::new();
-            match &user {
-                Some(user) => {
-                    if let Some(guard) = table.get((day, user.as_str())).ctx("reading an email")? {
-                        out.push(from_postcard(guard.value(), "email")?);
-                    }
-                }
-                None => {
-                    for entry in table
-                        .range((day, "")..(day + 1, ""))
-                        .ctx("listing emails")?
-                    {
-                        let (_, value) = entry.ctx("reading an email")?;
-                        out.push(from_postcard(value.value(), "email")?);
-                    }
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |db| per_user_of_date(db, EMAILS, date, user.as_deref(), "email"))
+            .await
     }
 
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError> {
@@ -904,27 +916,8 @@ impl Store for RedbStore {
 
     async fn picks(&self, date: Date, user: Option<&str>) -> Result<Vec<UserPicks>, StoreError> {
         let user = user.map(str::to_owned);
-        self.run(move |db| {
-            let txn = db.begin_read().ctx("beginning a read")?;
-            let table = txn.open_table(PICKS).ctx("opening picks")?;
-            let day = date_key(date);
-            let mut out = Vec::new();
-            match &user {
-                Some(user) => {
-                    if let Some(guard) = table.get((day, user.as_str())).ctx("reading picks")? {
-                        out.push(from_postcard(guard.value(), "picks")?);
-                    }
-                }
-                None => {
-                    for entry in table.range((day, "")..(day + 1, "")).ctx("listing picks")? {
-                        let (_, value) = entry.ctx("reading picks")?;
-                        out.push(from_postcard(value.value(), "picks")?);
-                    }
-                }
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |db| per_user_of_date(db, PICKS, date, user.as_deref(), "picks"))
+            .await
     }
 
     async fn save_run(&self, run: RunRecord) -> Result<RunRecord, StoreError> {
