@@ -3,42 +3,19 @@
 use mailscore::domain::TimeZoneSetting;
 use mailscore::domain::batch::RunStatus;
 use mailscore::domain::time::parse_date;
-use mailscore::generate::{GenerateOptions, generate};
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, Phase, run_batch};
 use mailscore::store::Store;
-use mailscore::tokens::TokenSigner;
 
-use crate::helpers::TestStore;
-
-fn signer() -> TokenSigner {
-    TokenSigner::new(b"test key of thirty-two bytes....")
-}
+use crate::helpers::{TestStore, test_signer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
-    let t = TestStore::new();
     let date = parse_date("2025-11-25").unwrap();
-    let data = t.dir.path().join("data");
-    let options = GenerateOptions {
-        jobs: 1500,
-        users: 120,
-        days: 60,
-        seed: 7,
-        dirty: false,
-        end_date: date,
-    };
-    generate(&options, &data).unwrap();
-    for (kind, file) in [
-        (ImportKind::Jobs, "jobs.csv"),
-        (ImportKind::Users, "users.csv"),
-        (ImportKind::Actions, "actions.csv"),
-    ] {
-        t.import(kind, &data.join(file)).await.unwrap();
-    }
+    let t = TestStore::with_generated(1500, 120, 60, 7, date).await;
     let batch = |until| BatchOptions {
         until,
-        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), signer())
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer())
     };
 
     let scores_only = run_batch(&t.store, &batch(Phase::Scores)).await.unwrap();
@@ -101,26 +78,9 @@ async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_next_day_does_not_repeat_a_job_picked_two_days_running() {
-    let t = TestStore::new();
     let day0 = parse_date("2025-11-23").unwrap();
-    let data = t.dir.path().join("data");
-    let options = GenerateOptions {
-        jobs: 1200,
-        users: 40,
-        days: 30,
-        seed: 3,
-        dirty: false,
-        end_date: day0,
-    };
-    generate(&options, &data).unwrap();
-    for (kind, file) in [
-        (ImportKind::Jobs, "jobs.csv"),
-        (ImportKind::Users, "users.csv"),
-        (ImportKind::Actions, "actions.csv"),
-    ] {
-        t.import(kind, &data.join(file)).await.unwrap();
-    }
-    let run = |date| BatchOptions::new(date, TimeZoneSetting::tokyo(), signer());
+    let t = TestStore::with_generated(1200, 40, 30, 3, day0).await;
+    let run = |date| BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer());
     let days: Vec<_> = ["2025-11-23", "2025-11-24", "2025-11-25"]
         .iter()
         .map(|d| parse_date(d).unwrap())
@@ -261,7 +221,7 @@ async fn only_one_run_holds_the_lock_until_it_releases_it_or_the_lock_lapses() {
     let date = parse_date("2025-11-25").unwrap();
     let error = run_batch(
         &t.store,
-        &BatchOptions::new(date, TimeZoneSetting::tokyo(), signer()),
+        &BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer()),
     )
     .await
     .unwrap_err();

@@ -39,6 +39,42 @@ impl TestStore {
         )
         .await
     }
+
+    /// Generates a small dataset leading up to `end_date` and imports jobs, users and actions.
+    pub async fn with_generated(
+        jobs: usize,
+        users: usize,
+        days: u32,
+        seed: u64,
+        end_date: jiff::civil::Date,
+    ) -> Self {
+        let t = Self::new();
+        let data = t.dir.path().join("generated");
+        let options = mailscore::generate::GenerateOptions {
+            jobs,
+            users,
+            days,
+            seed,
+            dirty: false,
+            end_date,
+        };
+        mailscore::generate::generate(&options, &data).expect("the dataset is generated");
+        for (kind, file) in [
+            (ImportKind::Jobs, "jobs.csv"),
+            (ImportKind::Users, "users.csv"),
+            (ImportKind::Actions, "actions.csv"),
+        ] {
+            t.import(kind, &data.join(file))
+                .await
+                .expect("the generated file imports");
+        }
+        t
+    }
+}
+
+/// The key tests sign email links with.
+pub fn test_signer() -> mailscore::tokens::TokenSigner {
+    mailscore::tokens::TokenSigner::new(b"test key of thirty-two bytes....")
 }
 
 pub const JOB_HEADER: &str = "job_id,endcl_cd,company_name,application_name,pref_cd,city_cd,salary_type_cd,min_salary,max_salary,fee,employment_type_cd,occupation_cd1,feature_codes,start_at,end_at,catch_copy,del_flg,image_url_1";

@@ -8,14 +8,11 @@ use std::time::{Duration, Instant};
 
 use mailscore::domain::TimeZoneSetting;
 use mailscore::domain::time::parse_date;
-use mailscore::generate::{GenerateOptions, generate};
-use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, run_batch};
 use mailscore::render::llm::{LlmSettings, ask};
 use mailscore::store::Store;
-use mailscore::tokens::TokenSigner;
 
-use crate::helpers::TestStore;
+use crate::helpers::{TestStore, test_signer};
 
 /// Serves `answers` (status, body, delay) to the next requests; records each request's
 /// headers and body.
@@ -148,29 +145,9 @@ fn errors_timeouts_and_unusable_answers_are_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_endpoint_leaves_the_rule_subjects_and_is_recorded() {
-    let t = TestStore::new();
     let date = parse_date("2025-11-25").unwrap();
-    let data = t.dir.path().join("data");
-    generate(
-        &GenerateOptions {
-            jobs: 600,
-            users: 20,
-            days: 20,
-            seed: 2,
-            dirty: false,
-            end_date: date,
-        },
-        &data,
-    )
-    .unwrap();
-    for (kind, file) in [
-        (ImportKind::Jobs, "jobs.csv"),
-        (ImportKind::Users, "users.csv"),
-        (ImportKind::Actions, "actions.csv"),
-    ] {
-        t.import(kind, &data.join(file)).await.unwrap();
-    }
-    let signer = TokenSigner::new(b"test key of thirty-two bytes....");
+    let t = TestStore::with_generated(600, 20, 20, 2, date).await;
+    let signer = test_signer();
     let plain = BatchOptions::new(date, TimeZoneSetting::tokyo(), signer.clone());
     run_batch(&t.store, &plain).await.unwrap();
     let rule_subjects: Vec<String> = t
