@@ -3127,18 +3127,31 @@ fn push_yen(out: &mut String, amount: u32, with_separators: bool) {
 // ---------------------------------------------------------------------------------------------
 // users.csv
 
-const USER_COLUMNS: [&str; 10] = [
-    "user_id",
-    "email",
-    "name",
-    "pref_cd",
-    "city_cd",
-    "age_range",
-    "gender",
-    "is_active",
-    "subscribed",
-    "created_at",
-];
+/// `a` then `b`; a wrong `N` fails at compile time.
+const fn concat_columns<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < B {
+        out[A + j] = b[j];
+        j += 1;
+    }
+    assert!(A + B == N, "column counts do not add up");
+    out
+}
+
+/// The importer's columns, required then optional: the generator writes exactly what it reads.
+const USER_COLUMNS: [&str; 10] = concat_columns(
+    crate::ingest::users::REQUIRED_COLUMNS,
+    crate::ingest::users::OPTIONAL_COLUMNS,
+);
 
 const AGE_RANGES: [&str; 11] = [
     "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59", "60-64", "65-",
@@ -3335,24 +3348,11 @@ fn calendar_stamp(calendar: &Calendar, out: &mut String, stamp: Stamp) {
 // ---------------------------------------------------------------------------------------------
 // actions.csv
 
-const ACTION_COLUMNS: [&str; 16] = [
-    "user_id",
-    "job_id",
-    "action_type",
-    "action_at",
-    "source",
-    "section",
-    "endcl_cd",
-    "pref_cd",
-    "city_cd",
-    "occupation_cd1",
-    "employment_type_cd",
-    "salary_type_cd",
-    "min_salary",
-    "max_salary",
-    "fee",
-    "feature_codes",
-];
+/// The importer's columns, required then optional: the generator writes exactly what it reads.
+const ACTION_COLUMNS: [&str; 16] = concat_columns(
+    crate::ingest::actions::REQUIRED_COLUMNS,
+    crate::ingest::actions::OPTIONAL_COLUMNS,
+);
 
 const ACTION_TYPES: [&str; 5] = ["view", "open", "click", "favorite", "applied"];
 const ACTION_TYPE_WEIGHTS: [f64; 5] = [45.0, 25.0, 18.0, 4.0, 8.0];
