@@ -198,6 +198,10 @@ pub enum BatchCommand {
         /// Stop after this phase
         #[arg(long, value_enum, default_value = "render")]
         until: Phase,
+        /// Users per chunk: each chunk's picks and emails are stored together, and a run
+        /// killed midway resumes after the last stored chunk when rerun with the same size
+        #[arg(long, default_value_t = crate::pipeline::DEFAULT_CHUNK_USERS as u32, value_parser = clap::value_parser!(u32).range(1..))]
+        chunk_users: u32,
     },
     /// The most recent runs
     List {
@@ -613,7 +617,11 @@ fn parse_date_arg(text: &str) -> Result<jiff::civil::Date> {
 async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     match command {
-        BatchCommand::Run { date, until } => {
+        BatchCommand::Run {
+            date,
+            until,
+            chunk_users,
+        } => {
             let date = match date {
                 Some(text) => parse_date_arg(&text)?,
                 None => settings.time_zone.today(),
@@ -624,6 +632,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 email: settings.email.clone(),
                 inbox: Some(settings.data_dir.join("inbox")),
                 llm: settings.llm.clone(),
+                chunk_users: chunk_users as usize,
                 ..BatchOptions::new(date, settings.time_zone.clone(), signer)
             };
             let started = Instant::now();

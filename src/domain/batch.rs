@@ -1,4 +1,5 @@
-//! What a daily run stores: each job's scores, each user's picks, and the run record.
+//! What a daily run stores: each job's scores, each user's picks, the run record, and the
+//! checkpoint a run killed midway resumes from.
 
 use std::collections::BTreeMap;
 
@@ -150,6 +151,31 @@ pub struct RunRecord {
     /// Users whose matching failed (they got the previous day's picks).
     pub failed_users: Vec<String>,
     pub error: Option<String>,
+}
+
+/// How far the daily run of one date got: written when the run begins the date and after
+/// every stored chunk of users, deleted when the run finishes. A later run of the same date
+/// resumes after the last stored chunk when nothing it depends on changed (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCheckpoint {
+    /// The run that wrote the checkpoint last.
+    pub run_id: u64,
+    /// The store's data version ([`crate::store::Store::data_version`]) the run computed from.
+    pub data_version: u64,
+    /// Users per chunk, in the order of [`crate::store::Store::users`].
+    pub chunk_users: u32,
+    /// Chunks whose picks (and emails) are stored: users `0..chunks_done × chunk_users`.
+    pub chunks_done: u32,
+    /// The last phase the run computes (`picks` or `render`, as in [`RunRecord::until`]).
+    pub until: String,
+}
+
+impl DayCheckpoint {
+    /// Whether the run queues emails (its `until` is `render`): only then does beginning the
+    /// date remove its unsent emails, as replacing them is part of the run.
+    pub fn queues_emails(&self) -> bool {
+        self.until == "render"
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

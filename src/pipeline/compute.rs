@@ -176,12 +176,18 @@ pub struct RunProgress {
 
 impl RunProgress {
     pub fn start(&self, phase: &'static str, total: u64) {
+        self.resume(phase, 0, total);
+    }
+
+    /// Shows `phase` with `done` of `total` already done (a phase that goes on chunk by
+    /// chunk, or that an earlier run partly did).
+    pub fn resume(&self, phase: &'static str, done: u64, total: u64) {
         use std::sync::atomic::Ordering::Relaxed;
         *self
             .phase
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = phase;
-        self.done.store(0, Relaxed);
+        self.done.store(done, Relaxed);
         self.total.store(total, Relaxed);
     }
 
@@ -200,12 +206,53 @@ impl RunProgress {
     }
 }
 
-/// [`compute_day`], reporting progress.
+/// [`compute_day`], reporting progress: [`prepare_day`], then [`picks_for_users`] over every
+/// user at once.
 pub fn compute_day_with_progress(
     inputs: &DayInputs<'_>,
     until: Phase,
     progress: &RunProgress,
 ) -> DayResults {
+    let mut results = prepare_day(inputs, until, progress);
+    if until < Phase::Picks {
+        return results;
+    }
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "picks", "phase started");
+    progress.start("picks", inputs.users.len() as u64);
+    let context = match_context(inputs, &results).expect("prepare_day scored the jobs");
+    let chunk = picks_for_users(inputs, &results, &context, 0..inputs.users.len(), progress);
+    let n_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
+    let mut phase = record(
+        "picks",
+        started_at,
+        clock,
+        &[
+            ("users_picked", chunk.picks.len() as u64),
+            ("picks", n_picks as u64),
+            ("eligible_jobs", context.n_eligible() as u64),
+            ("failed_users", chunk.failed_users.len() as u64),
+        ],
+    );
+    phase.errors = failure_messages(&chunk.failed_users);
+    results.phases.push(phase);
+    results.picks = Some(chunk.picks);
+    results.failed_users = chunk.failed_users;
+    results
+}
+
+/// The errors a picks phase records for the users whose matching failed.
+pub fn failure_messages(failed_users: &[String]) -> Vec<String> {
+    failed_users
+        .iter()
+        .map(|u| format!("matching failed for user {u}; yesterday's picks used"))
+        .collect()
+}
+
+/// The part of a date every user's picks read, computed once: profiles, then (when `until`
+/// is past profiles) the job scores. The picks are left to [`picks_for_users`] (`picks` is
+/// `None`).
+pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress) -> DayResults {
     let config = inputs.config;
     let mut phases = Vec::new();
 
@@ -273,78 +320,93 @@ pub fn compute_day_with_progress(
             ("skipped_keywords", scores.skipped_keywords.len() as u64),
         ],
     ));
-    if until == Phase::Scores {
-        results.scores = Some(scores);
-        return results;
-    }
+    results.scores = Some(scores);
+    results
+}
 
-    let (started_at, clock) = (now(), Instant::now());
-    tracing::info!(phase = "picks", "phase started");
-    progress.start("picks", inputs.users.len() as u64);
-    let context = MatchContext::new(
+/// The day's eligible jobs prepared for matching, from a day [`prepare_day`] scored (`None`
+/// when it stopped before the job scores).
+pub fn match_context<'r>(
+    inputs: &DayInputs<'r>,
+    results: &'r DayResults,
+) -> Option<MatchContext<'r>> {
+    let scores = results.scores.as_ref()?;
+    Some(MatchContext::new(
         inputs.jobs,
-        &scores,
+        scores,
         &results.job_company,
         &results.stats.recent_applications,
         &results.geography,
         inputs.windows,
-        config,
-    );
+        inputs.config,
+    ))
+}
+
+/// The picks of a run of consecutive users of [`DayInputs::users`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkPicks {
+    /// The users' positions in [`DayInputs::users`] (and in [`DayResults::profiles`]).
+    pub users: std::ops::Range<usize>,
+    /// Per user with picks (active and subscribed), sorted by user id.
+    pub picks: Vec<UserPicks>,
+    /// Users whose matching failed and who got yesterday's picks instead, in user order.
+    pub failed_users: Vec<String>,
+}
+
+/// The picks of the users at `users` (positions in [`DayInputs::users`]), in parallel; one
+/// user's failure falls back to their previous picks without stopping the others. A user's
+/// picks read only the day's shared context, their own profile and their own picks of D−1
+/// and D−2, so any split of the users into chunks gives the same picks as one pass.
+/// `results` is the day [`prepare_day`] scored; `users` must lie within its users.
+pub fn picks_for_users(
+    inputs: &DayInputs<'_>,
+    results: &DayResults,
+    context: &MatchContext<'_>,
+    users: std::ops::Range<usize>,
+    progress: &RunProgress,
+) -> ChunkPicks {
+    let scores = context.scores;
+    let chunk_users = &inputs.users[users.clone()];
+    let chunk_profiles = &results.profiles[users.clone()];
     let empty = (Vec::new(), Vec::new());
-    let outcomes: Vec<Option<Result<Vec<Pick>, ()>>> = inputs
-        .users
+    let outcomes: Vec<Option<Result<Vec<Pick>, ()>>> = chunk_users
         .par_iter()
-        .zip(results.profiles.par_iter())
+        .zip(chunk_profiles.par_iter())
         .map(|(user, profile)| {
             progress.advance();
             let (day1, day2) = inputs.previous.get(user.user_id.as_str()).unwrap_or(&empty);
             // A failure for one user must not stop the others: catch it and fall back.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                picks_for_user(&context, user, profile, (day1, day2))
+                picks_for_user(context, user, profile, (day1, day2))
             }))
             .map_or(Some(Err(())), |picks| picks.map(Ok))
         })
         .collect();
     let mut picks = Vec::new();
-    for (user, outcome) in inputs.users.iter().zip(outcomes) {
+    let mut failed_users = Vec::new();
+    for (user, outcome) in chunk_users.iter().zip(outcomes) {
         match outcome {
             None => {}
             Some(Ok(user_picks)) => picks.push(UserPicks {
                 user_id: user.user_id.as_str().to_owned(),
                 picks: user_picks
                     .iter()
-                    .map(|p| stored(p, inputs.jobs, &scores))
+                    .map(|p| stored(p, inputs.jobs, scores))
                     .collect(),
                 fallback: false,
             }),
             Some(Err(())) => {
-                results.failed_users.push(user.user_id.as_str().to_owned());
-                picks.push(fallback_picks(user, inputs, &context));
+                failed_users.push(user.user_id.as_str().to_owned());
+                picks.push(fallback_picks(user, inputs, context));
             }
         }
     }
     picks.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-    let n_picks: usize = picks.iter().map(|u| u.picks.len()).sum();
-    let mut phase = record(
-        "picks",
-        started_at,
-        clock,
-        &[
-            ("users_picked", picks.len() as u64),
-            ("picks", n_picks as u64),
-            ("eligible_jobs", context.n_eligible() as u64),
-            ("failed_users", results.failed_users.len() as u64),
-        ],
-    );
-    phase.errors = results
-        .failed_users
-        .iter()
-        .map(|u| format!("matching failed for user {u}; yesterday's picks used"))
-        .collect();
-    results.phases.push(phase);
-    results.picks = Some(picks);
-    results.scores = Some(scores);
-    results
+    ChunkPicks {
+        users,
+        picks,
+        failed_users,
+    }
 }
 
 /// Yesterday's picks of a user whose matching failed, minus jobs no longer eligible; their
@@ -382,26 +444,41 @@ fn fallback_picks(user: &User, inputs: &DayInputs<'_>, context: &MatchContext<'_
     }
 }
 
-/// Renders and queues the email of every user with picks (SPEC §5), in parallel. Returns the
-/// emails, sorted by user id, and the template errors met (each once).
+/// How a run queues its emails.
+#[derive(Clone, Copy)]
+pub struct EmailQueueing<'a> {
+    pub renderer: &'a crate::render::Renderer,
+    /// Signs the links of the emails.
+    pub signer: &'a crate::tokens::TokenSigner,
+    pub settings: &'a crate::render::EmailSettings,
+    /// When the emails are scheduled (µs).
+    pub scheduled_at: i64,
+    /// Whether the first email is rendered in full, to report template errors.
+    pub check_templates: bool,
+}
+
+/// Renders and queues the email of every user of `chunk` with picks (SPEC §5), in parallel.
+/// Returns the emails, sorted by user id, and the template errors met (each once).
 pub fn render_emails(
     inputs: &DayInputs<'_>,
     results: &DayResults,
-    renderer: &crate::render::Renderer,
-    signer: &crate::tokens::TokenSigner,
-    settings: &crate::render::EmailSettings,
-    scheduled_at: i64,
+    chunk: &ChunkPicks,
+    queueing: &EmailQueueing<'_>,
     progress: &RunProgress,
 ) -> (Vec<crate::domain::batch::QueuedEmail>, Vec<String>) {
     use crate::domain::batch::{EmailStatus, QueuedEmail};
     use crate::render::{EmailInputs, build_view};
-    let Some(picks) = &results.picks else {
-        return (Vec::new(), Vec::new());
-    };
-    let users: HashMap<&str, (&User, &UserProfile)> = inputs
-        .users
+    let EmailQueueing {
+        renderer,
+        signer,
+        settings,
+        scheduled_at,
+        check_templates,
+    } = *queueing;
+    let picks = &chunk.picks;
+    let users: HashMap<&str, (&User, &UserProfile)> = inputs.users[chunk.users.clone()]
         .iter()
-        .zip(&results.profiles)
+        .zip(&results.profiles[chunk.users.clone()])
         .map(|(user, profile)| (user.user_id.as_str(), (user, profile)))
         .collect();
     let feature_names: HashMap<u32, String> = inputs
@@ -436,7 +513,7 @@ pub fn render_emails(
             });
             // The bodies are rendered at send time from the stored view; here the subject is
             // decided and the templates are checked on the first email.
-            let template_errors = if std::ptr::eq(user_picks, first) {
+            let template_errors = if check_templates && std::ptr::eq(user_picks, first) {
                 let mut linked = view.clone();
                 crate::render::fill_links(&mut linked, signer, settings);
                 renderer

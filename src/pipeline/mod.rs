@@ -1,5 +1,7 @@
-//! The daily run (SPEC §6): load the day's inputs from the store, compute profiles, job
-//! scores and picks with the pure core, and store the results with a run record.
+//! The daily run (SPEC §6): load the day's inputs from the store, compute profiles and job
+//! scores once with the pure core, then the picks and emails chunk by chunk of users, each
+//! chunk stored with a checkpoint, so that a run killed midway resumes after the last stored
+//! chunk; the run record ends the date.
 
 pub mod compute;
 
@@ -10,13 +12,14 @@ use jiff::civil::Date;
 use thiserror::Error;
 
 use crate::domain::TimeZoneSetting;
-use crate::domain::batch::{PhaseRecord, RunRecord, RunStatus};
+use crate::domain::batch::{DayCheckpoint, PhaseRecord, RunRecord, RunStatus};
 use crate::render::{EmailSettings, Renderer};
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
 pub use compute::{
-    DayInputs, DayResults, RunProgress, compute_day, compute_day_with_progress, render_emails,
+    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, compute_day,
+    compute_day_with_progress, match_context, picks_for_users, prepare_day, render_emails,
 };
 
 #[derive(Debug, Error)]
@@ -29,6 +32,18 @@ pub enum PipelineError {
     Store {
         date: Date,
         action: &'static str,
+        source: StoreError,
+    },
+    #[error(
+        "the daily run for {date} failed while storing chunk {chunk} of {chunks} (users from {first_user}); \
+         the next run of the date resumes from the chunks stored before it: {source}"
+    )]
+    Chunk {
+        date: Date,
+        /// Counted from 1.
+        chunk: usize,
+        chunks: usize,
+        first_user: String,
         source: StoreError,
     },
 }
@@ -74,7 +89,13 @@ pub struct BatchOptions {
     pub progress: std::sync::Arc<RunProgress>,
     /// When set, an OpenAI-compatible endpoint writes each subject (rule subject on failure).
     pub llm: Option<crate::render::llm::LlmSettings>,
+    /// Users per chunk (in user id order): the picks and emails of a chunk are stored
+    /// together, and a run killed midway resumes after the last stored chunk.
+    pub chunk_users: usize,
 }
+
+/// Default users per chunk of the daily run.
+pub const DEFAULT_CHUNK_USERS: usize = 1_000;
 
 /// Default local send time of the daily emails (SPEC §5).
 pub const DEFAULT_SEND_AT: (i8, i8) = (6, 0);
@@ -117,6 +138,7 @@ impl BatchOptions {
             retention: Some(Retention::default()),
             progress: std::sync::Arc::default(),
             llm: None,
+            chunk_users: DEFAULT_CHUNK_USERS,
         }
     }
 }
@@ -238,6 +260,255 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
     }
 }
 
+/// A phase done in pieces (one per chunk of users): when the first piece began and the
+/// time all of them took.
+#[derive(Default)]
+struct Pieces {
+    started_at: Option<i64>,
+    elapsed: std::time::Duration,
+}
+
+impl Pieces {
+    fn begin(&mut self) -> Instant {
+        self.started_at.get_or_insert_with(now);
+        Instant::now()
+    }
+
+    fn end(&mut self, clock: Instant) {
+        self.elapsed += clock.elapsed();
+    }
+
+    fn began(&self) -> bool {
+        self.started_at.is_some()
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.elapsed.as_millis() as u64
+    }
+
+    fn record(&self, name: &str, counts: &[(&str, u64)]) -> PhaseRecord {
+        PhaseRecord {
+            name: name.to_owned(),
+            started_at: self.started_at.unwrap_or_else(now),
+            finished_at: Some(now()),
+            duration_ms: self.elapsed_ms(),
+            counts: counts
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect::<BTreeMap<_, _>>(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// The picks (and emails) of a date, chunk by chunk from `resume_from`, each chunk stored
+/// with the checkpoint that says it is done.
+struct ChunkRun<'r> {
+    store: &'r dyn Store,
+    options: &'r BatchOptions,
+    inputs: &'r DayInputs<'r>,
+    results: &'r DayResults,
+    chunk_users: usize,
+    n_chunks: usize,
+    resume_from: usize,
+}
+
+/// What the chunks of a run did.
+struct ChunksDone {
+    /// Picks stored by this run.
+    n_picks: usize,
+    /// `picks`, then `render` when the run renders.
+    phases: Vec<PhaseRecord>,
+    failed_users: Vec<String>,
+}
+
+impl ChunkRun<'_> {
+    async fn run(
+        &self,
+        checkpoint: &mut DayCheckpoint,
+        storing: &mut Pieces,
+    ) -> Result<ChunksDone, PipelineError> {
+        let Self {
+            store,
+            options,
+            inputs,
+            results,
+            chunk_users,
+            n_chunks,
+            resume_from,
+        } = *self;
+        let date = options.date;
+        let users = inputs.users;
+        let context = match_context(inputs, results).expect("the day's job scores are computed");
+        let users_resumed = (resume_from * chunk_users).min(users.len());
+        // Progress of rendering counts the users who get picks (active and subscribed, as
+        // `picks_for_user` decides); the total is set to what was done at the end.
+        let gets_email = |range: std::ops::Range<usize>| {
+            users[range]
+                .iter()
+                .filter(|u| u.is_active && u.subscribed)
+                .count() as u64
+        };
+        let render_total = gets_email(0..users.len());
+        let mut render_done = gets_email(0..users_resumed);
+
+        let renderer = (options.until >= Phase::Render).then(|| Renderer::new(&options.email));
+        let send_at = jiff::civil::DateTime::new(
+            date.year(),
+            date.month(),
+            date.day(),
+            options.send_at.0,
+            options.send_at.1,
+            0,
+            0,
+        )
+        .ok()
+        .and_then(|local| local.to_zoned(options.time_zone.zone().clone()).ok())
+        .map_or(inputs.windows.day_start, |zoned| {
+            zoned.timestamp().as_microsecond()
+        });
+        let queueing = renderer.as_ref().map(|renderer| EmailQueueing {
+            renderer,
+            signer: &options.signer,
+            settings: &options.email,
+            scheduled_at: send_at,
+            check_templates: true,
+        });
+
+        tracing::info!(phase = "picks", "phase started");
+        options
+            .progress
+            .resume("picks", users_resumed as u64, users.len() as u64);
+        let (mut picking, mut rendering) = (Pieces::default(), Pieces::default());
+        let mut failed_users = Vec::new();
+        let (mut users_picked, mut n_picks) = (0u64, 0usize);
+        let (mut n_emails, mut email_bytes) = (0u64, 0u64);
+        let mut render_errors: Vec<String> = Vec::new();
+        let mut templates_checked = false;
+        let (mut llm_failed, mut llm_asked, mut llm_error) = (0usize, 0usize, None);
+        for k in resume_from..n_chunks {
+            let range = k * chunk_users..((k + 1) * chunk_users).min(users.len());
+            options
+                .progress
+                .resume("picks", range.start as u64, users.len() as u64);
+            let clock = picking.begin();
+            let chunk = cpu_bound(|| {
+                picks_for_users(inputs, results, &context, range.clone(), &options.progress)
+            });
+            picking.end(clock);
+            users_picked += chunk.picks.len() as u64;
+            let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
+            n_picks += chunk_picks;
+            failed_users.extend(chunk.failed_users.iter().cloned());
+
+            let emails = match &queueing {
+                None => None,
+                Some(queueing) => {
+                    if !rendering.began() {
+                        tracing::info!(phase = "render", "phase started");
+                    }
+                    let clock = rendering.begin();
+                    options
+                        .progress
+                        .resume("render", render_done, render_total.max(render_done));
+                    let queueing = EmailQueueing {
+                        check_templates: !templates_checked,
+                        ..*queueing
+                    };
+                    let (mut emails, errors) = cpu_bound(|| {
+                        render_emails(inputs, results, &chunk, &queueing, &options.progress)
+                    });
+                    templates_checked |= !emails.is_empty();
+                    render_done += emails.len() as u64;
+                    for error in errors {
+                        if !render_errors.contains(&error) {
+                            render_errors.push(error);
+                        }
+                    }
+                    if let Some(llm) = &options.llm {
+                        let (failed, first_error) = cpu_bound(|| {
+                            llm_subjects(&mut emails, llm, &options.signer, &options.email)
+                        });
+                        llm_failed += failed;
+                        llm_asked += emails.len();
+                        if llm_error.is_none() {
+                            llm_error = first_error;
+                        }
+                    }
+                    n_emails += emails.len() as u64;
+                    email_bytes += emails
+                        .iter()
+                        .map(|e| (e.content.len() + e.subject.len() + e.to.len()) as u64)
+                        .sum::<u64>();
+                    rendering.end(clock);
+                    Some(emails)
+                }
+            };
+
+            checkpoint.chunks_done = (k + 1) as u32;
+            let clock = storing.begin();
+            store
+                .save_chunk(date, chunk.picks, emails, checkpoint.clone())
+                .await
+                .map_err(|source| PipelineError::Chunk {
+                    date,
+                    chunk: k + 1,
+                    chunks: n_chunks,
+                    first_user: users[range.start].user_id.as_str().to_owned(),
+                    source,
+                })?;
+            storing.end(clock);
+            tracing::info!(
+                chunk = k + 1,
+                chunks = n_chunks,
+                users = range.len(),
+                picks = chunk_picks,
+                "chunk stored"
+            );
+        }
+        if queueing.is_some() {
+            // Done: the estimate of who gets an email gives way to the count.
+            options.progress.resume("render", render_done, render_done);
+        }
+
+        let mut phases = Vec::with_capacity(2);
+        let mut picks_phase = picking.record(
+            "picks",
+            &[
+                ("users_picked", users_picked),
+                ("picks", n_picks as u64),
+                ("eligible_jobs", context.n_eligible() as u64),
+                ("failed_users", failed_users.len() as u64),
+                ("chunks", n_chunks as u64),
+                ("chunk_users", chunk_users as u64),
+                ("resumed_from_chunk", resume_from as u64),
+                ("users_resumed", users_resumed as u64),
+            ],
+        );
+        picks_phase.errors = compute::failure_messages(&failed_users);
+        phases.push(picks_phase);
+        if queueing.is_some() {
+            let mut render_phase = rendering.record(
+                "render",
+                &[("emails", n_emails), ("stored_bytes", email_bytes)],
+            );
+            if llm_failed > 0 {
+                render_errors.push(format!(
+                    "the subject endpoint failed for {llm_failed} of {llm_asked} emails (rule subjects used); first error: {}",
+                    llm_error.unwrap_or_default()
+                ));
+            }
+            render_phase.errors = render_errors;
+            phases.push(render_phase);
+        }
+        Ok(ChunksDone {
+            n_picks,
+            phases,
+            failed_users,
+        })
+    }
+}
+
 /// Imports every `.csv` file waiting in `inbox` (in name order; each file's kind from its
 /// header) and moves it to `inbox/done/` once imported, or to `inbox/failed/` when rejected.
 /// Returns the reports and the rejections.
@@ -277,8 +548,12 @@ pub async fn import_inbox(
     (reports, errors)
 }
 
-/// Runs the date up to `options.until` and stores its results atomically: re-running a date
-/// replaces that date's job scores and picks.
+/// Runs the date up to `options.until` and stores its results: the job scores with the
+/// beginning of the date, then each chunk of users' picks and emails in one transaction
+/// with the checkpoint that counts it, then the run record. Re-running a date replaces its
+/// job scores, picks and unsent emails; a rerun after a run was killed with chunks stored,
+/// on the same data, chunk size and `until`, resumes after them instead, and ends with
+/// the same stored results as an uninterrupted run.
 pub async fn run_batch(
     store: &dyn Store,
     options: &BatchOptions,
@@ -381,6 +656,12 @@ async fn run_batch_locked(
     tracing::info!(phase = "load", "phase started");
     options.progress.start("load", 0);
     let clock = Instant::now();
+    // Read before the inputs: an import that commits while they load makes the version
+    // older than the data, so a later run does not resume from this one.
+    let data_version = store
+        .data_version()
+        .await
+        .map_err(fail("reading the data version"))?;
     let masters = store.masters().await.map_err(fail("loading masters"))?;
     let jobs = store.job_columns().await.map_err(fail("loading jobs"))?;
     let users = store.users().await.map_err(fail("loading users"))?;
@@ -434,10 +715,9 @@ async fn run_batch_locked(
         windows,
         config: &options.config,
     };
-    let compute_until = options.until.min(Phase::Picks);
-    let results =
-        cpu_bound(|| compute_day_with_progress(&inputs, compute_until, &options.progress));
-    // The year of actions is no longer needed: free it before rendering.
+    let mut results =
+        cpu_bound(|| prepare_day(&inputs, options.until.min(Phase::Scores), &options.progress));
+    // The year of actions is no longer needed: free it before matching.
     drop(action_days);
     let inputs = DayInputs {
         jobs: &jobs,
@@ -448,106 +728,101 @@ async fn run_batch_locked(
         windows,
         config: &options.config,
     };
-    let (emails, render_phase) = if options.until >= Phase::Render {
-        let (started_at, clock) = (now(), Instant::now());
-        tracing::info!(phase = "render", "phase started");
-        options.progress.start(
-            "render",
-            results.picks.as_ref().map_or(0, |p| p.len() as u64),
-        );
-        let renderer = Renderer::new(&options.email);
-        let send_at = jiff::civil::DateTime::new(
-            date.year(),
-            date.month(),
-            date.day(),
-            options.send_at.0,
-            options.send_at.1,
-            0,
-            0,
-        )
-        .ok()
-        .and_then(|local| local.to_zoned(options.time_zone.zone().clone()).ok())
-        .map_or(windows.day_start, |zoned| {
-            zoned.timestamp().as_microsecond()
-        });
-        let (emails, errors) = cpu_bound(|| {
-            render_emails(
-                &inputs,
-                &results,
-                &renderer,
-                &options.signer,
-                &options.email,
-                send_at,
-                &options.progress,
-            )
-        });
-        let (mut emails, mut errors) = (emails, errors);
-        if let Some(llm) = &options.llm {
-            let (failed, first_error) =
-                cpu_bound(|| llm_subjects(&mut emails, llm, &options.signer, &options.email));
-            if failed > 0 {
-                errors.push(format!(
-                    "the subject endpoint failed for {failed} of {} emails (rule subjects used); first error: {}",
-                    emails.len(),
-                    first_error.unwrap_or_default()
-                ));
-            }
-        }
-        let bytes: usize = emails
-            .iter()
-            .map(|e| e.content.len() + e.subject.len() + e.to.len())
-            .sum();
-        let mut record = phase(
-            "render",
-            started_at,
-            clock,
-            &[
-                ("emails", emails.len() as u64),
-                ("stored_bytes", bytes as u64),
-            ],
-        );
-        record.errors = errors;
-        (Some(emails), Some(record))
-    } else {
-        (None, None)
-    };
-    run.phases.extend(results.phases.iter().cloned());
-    run.phases.extend(render_phase);
+    run.phases.append(&mut results.phases);
     run.skipped_keywords = results.skipped_keywords.clone();
-    run.failed_users = results.failed_users.clone();
 
-    let store_started = now();
-    let clock = Instant::now();
-    let n_picks: usize = results
-        .picks
-        .as_ref()
-        .map_or(0, |p| p.iter().map(|u| u.picks.len()).sum());
-    let mut stored_phase = phase("store", store_started, clock, &[("picks", n_picks as u64)]);
+    let mut storing = Pieces::default();
+    let mut n_picks = 0usize;
+    if options.until >= Phase::Scores {
+        let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
+        let n_chunks = users.len().div_ceil(chunk_users);
+        let mut checkpoint = DayCheckpoint {
+            run_id: run.id,
+            data_version,
+            chunk_users: chunk_users as u32,
+            chunks_done: 0,
+            until: options.until.as_str().to_owned(),
+        };
+        let stored = store
+            .day_checkpoint(date)
+            .await
+            .map_err(fail("reading the date's checkpoint"))?;
+        let resume_from = match &stored {
+            Some(previous)
+                if options.until >= Phase::Picks
+                    && previous.data_version == checkpoint.data_version
+                    && previous.chunk_users == checkpoint.chunk_users
+                    && previous.until == checkpoint.until
+                    && previous.chunks_done > 0
+                    && previous.chunks_done as usize <= n_chunks =>
+            {
+                previous.chunks_done as usize
+            }
+            _ => 0,
+        };
+        let clock = storing.begin();
+        if resume_from == 0 {
+            if let Some(previous) = &stored {
+                tracing::info!(
+                    date = %date,
+                    previous_run = previous.run_id,
+                    chunks_done = previous.chunks_done,
+                    "an unfinished run of the date does not match this one (other data, chunk size or phase): the date starts over"
+                );
+            }
+            store
+                .begin_day(date, results.score_table.take(), checkpoint.clone())
+                .await
+                .map_err(fail("beginning the date's results"))?;
+        } else {
+            tracing::info!(
+                date = %date,
+                previous_run = stored.as_ref().map_or(0, |c| c.run_id),
+                chunk = resume_from,
+                chunks = n_chunks,
+                "resuming the date after the last chunk an earlier run stored"
+            );
+        }
+        storing.end(clock);
+        if options.until >= Phase::Picks {
+            let chunks = ChunkRun {
+                store,
+                options,
+                inputs: &inputs,
+                results: &results,
+                chunk_users,
+                n_chunks,
+                resume_from,
+            };
+            let outcome = chunks.run(&mut checkpoint, &mut storing).await?;
+            n_picks = outcome.n_picks;
+            run.phases.extend(outcome.phases);
+            run.failed_users = outcome.failed_users;
+        }
+    }
+
+    let mut stored_phase = storing.record("store", &[("picks", n_picks as u64)]);
     run.status = RunStatus::Succeeded;
     run.finished_at = Some(now());
     run.phases.push(stored_phase.clone());
     if options.until >= Phase::Scores {
-        let scores = results.score_table.clone().unwrap_or_default();
+        let clock = storing.begin();
         run = store
-            .replace_day_results(date, scores, results.picks.unwrap_or_default(), emails, run)
+            .finish_day(date, run)
             .await
-            .map_err(fail("storing the day's results"))?;
-        stored_phase.duration_ms = clock.elapsed().as_millis() as u64;
+            .map_err(fail("finishing the date's results"))?;
+        storing.end(clock);
+        stored_phase.duration_ms = storing.elapsed_ms();
         stored_phase.finished_at = Some(now());
         if let Some(last) = run.phases.last_mut() {
             *last = stored_phase;
         }
         run.finished_at = Some(now());
-        run = store
-            .save_run(run)
-            .await
-            .map_err(fail("recording the run's end"))?;
-    } else {
-        run = store
-            .save_run(run)
-            .await
-            .map_err(fail("recording the run's end"))?;
     }
+    run = store
+        .save_run(run)
+        .await
+        .map_err(fail("recording the run's end"))?;
     if let (Some(retention), Phase::Render) = (options.retention, options.until) {
         let (started_at, clock) = (now(), Instant::now());
         let days_before = |n: i64| {
@@ -577,6 +852,7 @@ async fn run_batch_locked(
                 ("pick_dates", purged.pick_dates),
                 ("email_dates", purged.email_dates),
                 ("runs", purged.runs),
+                ("checkpoints", purged.checkpoints),
             ],
         ));
         run = store

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::columnar::ColumnarError;
 use crate::domain::action::{ActionColumns, PackedActionDay};
-use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
+use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
 use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
@@ -94,6 +94,8 @@ pub struct PurgeCounts {
     pub pick_dates: u64,
     pub email_dates: u64,
     pub runs: u64,
+    /// Checkpoints of unfinished runs of dates before the picks limit.
+    pub checkpoints: u64,
 }
 
 /// A short line per import, for listings.
@@ -184,18 +186,43 @@ pub trait Store: Send + Sync {
         to: Micros,
     ) -> Result<Vec<PackedActionDay>, StoreError>;
 
-    /// Replaces the date's job scores and picks (every user's) and, when given, its unsent
-    /// emails, and saves `run`, in one transaction. An email already `sending` or `sent` is
-    /// kept as it is (never regenerated); the others of the date are replaced. Returns the run
-    /// with its id.
-    async fn replace_day_results(
+    /// A number that changes whenever an import commits (jobs, users, actions or masters):
+    /// the id of the last import report (0 before any import). A daily run computed from
+    /// the same data version read the same inputs.
+    async fn data_version(&self) -> Result<u64, StoreError>;
+
+    /// Begins (or begins again) the daily run of `date`, in one transaction: writes the
+    /// date's job scores when given (`None` keeps the stored ones), removes every pick of the
+    /// date, and, when the checkpoint's run queues emails ([`DayCheckpoint::queues_emails`]),
+    /// removes the date's emails except those already `sending` or `sent`
+    /// ([`crate::domain::batch::EmailStatus::is_final_for_rerun`]), which are kept as they
+    /// are; then writes `checkpoint` as the date's. On error nothing changes.
+    async fn begin_day(
         &self,
         date: Date,
-        scores: JobScoreTable,
+        scores: Option<JobScoreTable>,
+        checkpoint: DayCheckpoint,
+    ) -> Result<(), StoreError>;
+
+    /// Stores one chunk of users of the date's run, in one transaction: inserts or replaces
+    /// each user's picks; when `emails` is given, inserts each email unless the same (date,
+    /// user) already holds one that is `sending` or `sent` (that one is kept, never
+    /// regenerated); writes `checkpoint` (its `chunks_done` counting this chunk) as the
+    /// date's. On error nothing changes, and the previous checkpoint stays.
+    async fn save_chunk(
+        &self,
+        date: Date,
         picks: Vec<UserPicks>,
         emails: Option<Vec<QueuedEmail>>,
-        run: RunRecord,
-    ) -> Result<RunRecord, StoreError>;
+        checkpoint: DayCheckpoint,
+    ) -> Result<(), StoreError>;
+
+    /// Ends the daily run of `date`, in one transaction: deletes the date's checkpoint and
+    /// inserts (`id` 0) or replaces `run`. Returns the run with its id.
+    async fn finish_day(&self, date: Date, run: RunRecord) -> Result<RunRecord, StoreError>;
+
+    /// The checkpoint of a daily run of `date` that began and did not finish, if any.
+    async fn day_checkpoint(&self, date: Date) -> Result<Option<DayCheckpoint>, StoreError>;
 
     /// The emails of a date, sorted by user id; only `user`'s when given.
     async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError>;
@@ -230,7 +257,9 @@ pub trait Store: Send + Sync {
 
     /// Deletes what is older than the retention limits (SPEC §6): actions before
     /// `actions_before`, picks and job scores of dates before `picks_before`, emails of dates
-    /// before `emails_before`, run records started before `runs_before`. Returns the counts.
+    /// before `emails_before`, run records started before `runs_before`, and the checkpoints
+    /// of dates before `picks_before` (their runs cannot resume without the picks). Returns
+    /// the counts.
     async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError>;
 
     /// How much space the data takes, for `status` and metrics.

@@ -14,7 +14,9 @@
 //! - `job_scores`: date number → that date's [`JobScoreTable`] blob (LZ4);
 //! - `picks`: (date number, user id) → that user's [`UserPicks`] (postcard);
 //! - `runs`: run id → [`RunRecord`] (JSON);
-//! - `emails`: (date number, user id) → [`QueuedEmail`] (postcard, bodies LZ4).
+//! - `emails`: (date number, user id) → [`QueuedEmail`] (postcard, bodies LZ4);
+//! - `day_checkpoints`: date number → the [`DayCheckpoint`] of that date's unfinished run
+//!   (postcard).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,7 +30,7 @@ use super::{
     StorageStats, Store, StoreError,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, PackedActionDay};
-use crate::domain::batch::{JobScoreTable, QueuedEmail, RunRecord, UserPicks};
+use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::job::decode_job_row;
 use crate::domain::master::{MasterKind, MasterSet};
 use crate::domain::time::{Micros, days_from_civil, utc_day};
@@ -48,6 +50,7 @@ const JOB_SCORES: TableDefinition<i32, &[u8]> = TableDefinition::new("job_scores
 const PICKS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("picks");
 const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 const EMAILS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("emails");
+const DAY_CHECKPOINTS: TableDefinition<i32, &[u8]> = TableDefinition::new("day_checkpoints");
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
@@ -228,6 +231,8 @@ impl RedbStore {
         txn.open_table(PICKS).ctx("creating picks")?;
         txn.open_table(RUNS).ctx("creating runs")?;
         txn.open_table(EMAILS).ctx("creating emails")?;
+        txn.open_table(DAY_CHECKPOINTS)
+            .ctx("creating day_checkpoints")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -665,26 +670,83 @@ fn put_run(txn: &redb::WriteTransaction, mut run: RunRecord) -> Result<RunRecord
     Ok(run)
 }
 
-fn replace_day_results(
+fn put_checkpoint(
+    txn: &redb::WriteTransaction,
+    day: i32,
+    checkpoint: &DayCheckpoint,
+) -> Result<(), StoreError> {
+    let bytes = to_postcard(checkpoint, "day checkpoint")?;
+    txn.open_table(DAY_CHECKPOINTS)
+        .ctx("opening day_checkpoints")?
+        .insert(day, bytes.as_slice())
+        .ctx("writing a day checkpoint")?;
+    Ok(())
+}
+
+/// The users of the date whose email is `sending` or `sent` (never regenerated).
+fn final_emails(
+    table: &impl ReadableTable<(i32, &'static str), &'static [u8]>,
+    day: i32,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut kept = std::collections::HashSet::new();
+    for entry in table
+        .range((day, "")..(day + 1, ""))
+        .ctx("listing the date's emails")?
+    {
+        let (key, value) = entry.ctx("reading an email")?;
+        let email: QueuedEmail = from_postcard(value.value(), "email")?;
+        if email.status.is_final_for_rerun() {
+            kept.insert(key.value().1.to_owned());
+        }
+    }
+    Ok(kept)
+}
+
+fn begin_day(
     db: &Database,
     date: Date,
-    scores: JobScoreTable,
-    picks: Vec<UserPicks>,
-    emails: Option<Vec<QueuedEmail>>,
-    run: RunRecord,
-) -> Result<RunRecord, StoreError> {
+    scores: Option<JobScoreTable>,
+    checkpoint: DayCheckpoint,
+) -> Result<(), StoreError> {
     let day = date_key(date);
-    let txn = db.begin_write().ctx("beginning the day's results")?;
-    {
+    let txn = db.begin_write().ctx("beginning the date's run")?;
+    if let Some(scores) = scores {
         let compressed = lz4_flex::compress_prepend_size(&scores.encode());
         txn.open_table(JOB_SCORES)
             .ctx("opening job_scores")?
             .insert(day, compressed.as_slice())
             .ctx("writing job scores")?;
-        let mut table = txn.open_table(PICKS).ctx("opening picks")?;
+    }
+    txn.open_table(PICKS)
+        .ctx("opening picks")?
+        .retain_in((day, "")..(day + 1, ""), |_, _| false)
+        .ctx("removing the date's old picks")?;
+    if checkpoint.queues_emails() {
+        let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
+        let kept = final_emails(&table, day)?;
         table
-            .retain_in((day, "")..(day + 1, ""), |_, _| false)
-            .ctx("removing the date's old picks")?;
+            .retain_in((day, "")..(day + 1, ""), |key, _| kept.contains(key.1))
+            .ctx("removing the date's unsent emails")?;
+    }
+    put_checkpoint(&txn, day, &checkpoint)?;
+    txn.commit()
+        .ctx("committing the beginning of the date's run")?;
+    Ok(())
+}
+
+fn save_chunk(
+    db: &Database,
+    date: Date,
+    picks: Vec<UserPicks>,
+    emails: Option<Vec<QueuedEmail>>,
+    checkpoint: DayCheckpoint,
+) -> Result<(), StoreError> {
+    let day = date_key(date);
+    let txn = db
+        .begin_write()
+        .ctx("beginning a chunk of the date's run")?;
+    {
+        let mut table = txn.open_table(PICKS).ctx("opening picks")?;
         for user in &picks {
             let bytes = to_postcard(user, "picks")?;
             table
@@ -694,32 +756,38 @@ fn replace_day_results(
     }
     if let Some(emails) = emails {
         let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
-        let mut kept: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for entry in table
-            .range((day, "")..(day + 1, ""))
-            .ctx("listing the date's emails")?
-        {
-            let (key, value) = entry.ctx("reading an email")?;
-            let email: QueuedEmail = from_postcard(value.value(), "email")?;
-            if email.status.is_final_for_rerun() {
-                kept.insert(key.value().1.to_owned());
-            }
-        }
-        table
-            .retain_in((day, "")..(day + 1, ""), |key, _| kept.contains(key.1))
-            .ctx("removing the date's unsent emails")?;
         for email in &emails {
-            if kept.contains(&email.user_id) {
+            let key = (day, email.user_id.as_str());
+            let stored_is_final = match table.get(key).ctx("reading an email")? {
+                Some(guard) => from_postcard::<QueuedEmail>(guard.value(), "email")?
+                    .status
+                    .is_final_for_rerun(),
+                None => false,
+            };
+            if stored_is_final {
                 continue;
             }
             let bytes = to_postcard(email, "email")?;
             table
-                .insert((day, email.user_id.as_str()), bytes.as_slice())
+                .insert(key, bytes.as_slice())
                 .ctx("writing an email")?;
         }
     }
+    put_checkpoint(&txn, day, &checkpoint)?;
+    txn.commit().ctx("committing a chunk of the date's run")?;
+    Ok(())
+}
+
+fn finish_day(db: &Database, date: Date, run: RunRecord) -> Result<RunRecord, StoreError> {
+    let txn = db
+        .begin_write()
+        .ctx("beginning the end of the date's run")?;
+    txn.open_table(DAY_CHECKPOINTS)
+        .ctx("opening day_checkpoints")?
+        .remove(date_key(date))
+        .ctx("removing the date's checkpoint")?;
     let run = put_run(&txn, run)?;
-    txn.commit().ctx("committing the day's results")?;
+    txn.commit().ctx("committing the end of the date's run")?;
     Ok(run)
 }
 
@@ -875,16 +943,53 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn replace_day_results(
+    async fn data_version(&self) -> Result<u64, StoreError> {
+        self.run(|db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let meta = txn.open_table(META).ctx("opening meta")?;
+            // The next report id is one past the last report's (0 or 1 before any import).
+            Ok(read_u64(&meta, KEY_NEXT_REPORT_ID)?.saturating_sub(1))
+        })
+        .await
+    }
+
+    async fn begin_day(
         &self,
         date: Date,
-        scores: JobScoreTable,
+        scores: Option<JobScoreTable>,
+        checkpoint: DayCheckpoint,
+    ) -> Result<(), StoreError> {
+        self.run(move |db| begin_day(db, date, scores, checkpoint))
+            .await
+    }
+
+    async fn save_chunk(
+        &self,
+        date: Date,
         picks: Vec<UserPicks>,
         emails: Option<Vec<QueuedEmail>>,
-        run: RunRecord,
-    ) -> Result<RunRecord, StoreError> {
-        self.run(move |db| replace_day_results(db, date, scores, picks, emails, run))
+        checkpoint: DayCheckpoint,
+    ) -> Result<(), StoreError> {
+        self.run(move |db| save_chunk(db, date, picks, emails, checkpoint))
             .await
+    }
+
+    async fn finish_day(&self, date: Date, run: RunRecord) -> Result<RunRecord, StoreError> {
+        self.run(move |db| finish_day(db, date, run)).await
+    }
+
+    async fn day_checkpoint(&self, date: Date) -> Result<Option<DayCheckpoint>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn
+                .open_table(DAY_CHECKPOINTS)
+                .ctx("opening day_checkpoints")?;
+            let found = table.get(date_key(date)).ctx("reading a day checkpoint")?;
+            found
+                .map(|guard| from_postcard(guard.value(), "day checkpoint"))
+                .transpose()
+        })
+        .await
     }
 
     async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError> {
@@ -1048,6 +1153,21 @@ impl Store for RedbStore {
                     .retain_in(..(first_kept, ""), |_, _| false)
                     .ctx("removing old picks")?;
                 counts.pick_dates = dates;
+                let mut checkpoints = txn
+                    .open_table(DAY_CHECKPOINTS)
+                    .ctx("opening day_checkpoints")?;
+                let mut old = 0u64;
+                for entry in checkpoints
+                    .range(..first_kept)
+                    .ctx("listing old day checkpoints")?
+                {
+                    entry.ctx("reading an old day checkpoint")?;
+                    old += 1;
+                }
+                checkpoints
+                    .retain_in(..first_kept, |_, _| false)
+                    .ctx("removing old day checkpoints")?;
+                counts.checkpoints = old;
             }
             {
                 let first_kept = date_key(limits.emails_before);

@@ -1,13 +1,18 @@
-//! The daily run against a real store: generate, import, run, re-run.
+//! The daily run against a real store: generate, import, run, re-run, resume.
 
+use jiff::civil::Date;
+use mailscore::columnar::StrColumn;
 use mailscore::domain::TimeZoneSetting;
-use mailscore::domain::batch::RunStatus;
+use mailscore::domain::batch::{
+    DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, RunStatus, StoredPick,
+    UserPicks,
+};
 use mailscore::domain::time::parse_date;
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, Phase, run_batch};
 use mailscore::store::Store;
 
-use crate::helpers::{TestStore, test_signer};
+use crate::helpers::{TestStore, job_row, jobs_csv, shared_data, test_signer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
@@ -253,4 +258,443 @@ async fn retention_deletes_whole_days_of_actions_before_the_limit_and_keeps_the_
     assert_eq!(purged.action_days, 2);
     assert_eq!(t.store.action_count().await.unwrap(), 1);
     assert_eq!(t.store.actions_between(0, i64::MAX).await.unwrap().len(), 1);
+}
+
+fn queued(user: &str, date: &str, status: EmailStatus, subject: &str) -> QueuedEmail {
+    QueuedEmail {
+        user_id: user.to_owned(),
+        date: date.to_owned(),
+        to: format!("{user}@example.jp"),
+        subject: subject.to_owned(),
+        scheduled_at: 0,
+        status,
+        attempts: 0,
+        last_error: None,
+        created_at: 0,
+        updated_at: 0,
+        sent_at: None,
+        content: subject.as_bytes().to_vec(),
+    }
+}
+
+fn user_picks(user: &str, job_id: u64) -> UserPicks {
+    UserPicks {
+        user_id: user.to_owned(),
+        picks: vec![StoredPick {
+            section: 1,
+            rank: 1,
+            job_id,
+            tier: 0,
+            personalized: 0.0,
+            basic: 0.0,
+            seo: 0.0,
+            total: 0.0,
+            editorial: 0.0,
+            reasons: 0,
+        }],
+        fallback: false,
+    }
+}
+
+fn checkpoint(chunks_done: u32, until: &str) -> DayCheckpoint {
+    DayCheckpoint {
+        run_id: 1,
+        data_version: 7,
+        chunk_users: 2,
+        chunks_done,
+        until: until.to_owned(),
+    }
+}
+
+/// `(user, status, subject)` of a date's emails.
+async fn email_states(store: &dyn Store, date: Date) -> Vec<(String, EmailStatus, String)> {
+    store
+        .emails(date, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.user_id, e.status, e.subject))
+        .collect()
+}
+
+#[tokio::test]
+async fn chunks_never_replace_a_sent_email_and_beginning_a_date_keeps_only_those() {
+    let t = TestStore::new();
+    let store: &dyn Store = &t.store;
+    let date = parse_date("2025-11-25").unwrap();
+    let next = parse_date("2025-11-26").unwrap();
+    let (d, n) = ("2025-11-25", "2025-11-26");
+    // The next date's results must stay untouched by everything done to `date`.
+    store
+        .begin_day(next, None, checkpoint(0, "render"))
+        .await
+        .unwrap();
+    store
+        .save_chunk(
+            next,
+            vec![user_picks("u1", 9)],
+            Some(vec![queued("u1", n, EmailStatus::Pending, "next")]),
+            checkpoint(1, "render"),
+        )
+        .await
+        .unwrap();
+
+    let mut needs = StrColumn::new();
+    needs.push("学生");
+    needs.push("");
+    let mut matched_keywords = StrColumn::new();
+    matched_keywords.push("");
+    matched_keywords.push("カフェ(title)");
+    let scores = JobScoreTable {
+        job_id: vec![1, 2],
+        basic: vec![1.0, 2.0],
+        wage: vec![0.5; 2],
+        fee: vec![0.0; 2],
+        popularity: vec![0.0; 2],
+        seo: vec![3.0, 0.0],
+        needs,
+        occupation_category: vec![0, 4],
+        matched_keywords,
+    };
+    store
+        .begin_day(date, Some(scores.clone()), checkpoint(0, "render"))
+        .await
+        .unwrap();
+    assert_eq!(store.job_scores(date).await.unwrap(), Some(scores.clone()));
+    assert_eq!(
+        store.day_checkpoint(date).await.unwrap(),
+        Some(checkpoint(0, "render"))
+    );
+    store
+        .save_chunk(
+            date,
+            vec![user_picks("u1", 1), user_picks("u2", 1)],
+            Some(vec![
+                queued("u1", d, EmailStatus::Pending, "first"),
+                queued("u2", d, EmailStatus::Sent, "first"),
+            ]),
+            checkpoint(1, "render"),
+        )
+        .await
+        .unwrap();
+    store
+        .save_chunk(
+            date,
+            vec![user_picks("u3", 1)],
+            Some(vec![queued("u3", d, EmailStatus::Sending, "first")]),
+            checkpoint(2, "render"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.day_checkpoint(date).await.unwrap(),
+        Some(checkpoint(2, "render")),
+        "each chunk advances the checkpoint"
+    );
+
+    // A chunk stored again (a rerun) replaces picks and unsent emails, never sent ones.
+    store
+        .save_chunk(
+            date,
+            vec![
+                user_picks("u1", 2),
+                user_picks("u2", 2),
+                user_picks("u3", 2),
+            ],
+            Some(vec![
+                queued("u1", d, EmailStatus::Pending, "second"),
+                queued("u2", d, EmailStatus::Pending, "second"),
+                queued("u3", d, EmailStatus::Pending, "second"),
+            ]),
+            checkpoint(3, "render"),
+        )
+        .await
+        .unwrap();
+    let s = |text: &str| text.to_owned();
+    assert_eq!(
+        email_states(store, date).await,
+        vec![
+            (s("u1"), EmailStatus::Pending, s("second")),
+            (s("u2"), EmailStatus::Sent, s("first")),
+            (s("u3"), EmailStatus::Sending, s("first")),
+        ]
+    );
+    assert!(
+        store
+            .picks(date, None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.picks[0].job_id == 2),
+        "picks are replaced"
+    );
+
+    // A run that stops at picks begins the date without touching its emails.
+    store
+        .begin_day(date, None, checkpoint(0, "picks"))
+        .await
+        .unwrap();
+    assert!(store.picks(date, None).await.unwrap().is_empty());
+    assert_eq!(email_states(store, date).await.len(), 3);
+    assert_eq!(
+        store.job_scores(date).await.unwrap(),
+        Some(scores),
+        "no scores given: the stored ones stay"
+    );
+
+    // A run that renders begins the date by removing its unsent emails only.
+    store
+        .begin_day(date, None, checkpoint(0, "render"))
+        .await
+        .unwrap();
+    assert_eq!(
+        email_states(store, date).await,
+        vec![
+            (s("u2"), EmailStatus::Sent, s("first")),
+            (s("u3"), EmailStatus::Sending, s("first")),
+        ]
+    );
+    assert!(store.picks(date, None).await.unwrap().is_empty());
+
+    let run = RunRecord {
+        id: 0,
+        date: d.to_owned(),
+        started_at: 0,
+        finished_at: None,
+        status: RunStatus::Succeeded,
+        until: "render".to_owned(),
+        phases: Vec::new(),
+        skipped_keywords: Vec::new(),
+        failed_users: Vec::new(),
+        error: None,
+    };
+    let run = store.finish_day(date, run).await.unwrap();
+    assert!(run.id > 0);
+    assert_eq!(store.runs(1).await.unwrap(), vec![run]);
+    assert_eq!(store.day_checkpoint(date).await.unwrap(), None);
+
+    assert_eq!(
+        store.day_checkpoint(next).await.unwrap(),
+        Some(checkpoint(1, "render"))
+    );
+    assert_eq!(store.picks(next, None).await.unwrap().len(), 1);
+    assert_eq!(
+        email_states(store, next).await,
+        vec![(s("u1"), EmailStatus::Pending, s("next"))]
+    );
+    // Retention drops the checkpoints of dates before the picks limit.
+    let purged = store
+        .purge(mailscore::store::RetentionLimits {
+            actions_before: 0,
+            picks_before: parse_date("2025-11-27").unwrap(),
+            emails_before: parse_date("2025-01-01").unwrap(),
+            runs_before: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(purged.checkpoints, 1);
+    assert_eq!(store.day_checkpoint(next).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_data_version_changes_with_every_kind_of_import_and_only_then() {
+    let t = TestStore::new();
+    let store: &dyn Store = &t.store;
+    let mut version = store.data_version().await.unwrap();
+    assert_eq!(version, 0, "no import yet");
+    let jobs = t.file("jobs.csv", jobs_csv(&[job_row(1, "A")]));
+    let users = t.file(
+        "users.csv",
+        "user_id,email,name,pref_cd,city_cd,is_active,subscribed,member_rank\n\
+         u1,u1@example.jp,一郎,13,13101,1,1,0\n",
+    );
+    let actions = t.file(
+        "actions.csv",
+        "user_id,job_id,action_type,action_at\nu1,1,applied,2025-11-20 10:00:00+09\n",
+    );
+    let masters = shared_data().join("prefecture_view.csv");
+    for (kind, path) in [
+        (ImportKind::Jobs, &jobs),
+        (ImportKind::Users, &users),
+        (ImportKind::Actions, &actions),
+        (ImportKind::Masters, &masters),
+        // Importing the same actions again stores nothing new, but it is an import.
+        (ImportKind::Actions, &actions),
+    ] {
+        t.import(kind, path).await.unwrap();
+        let now = store.data_version().await.unwrap();
+        assert!(now > version, "a {kind:?} import changes the data version");
+        version = now;
+    }
+    let rejected = t.file("bad.csv", "job_id,title\n1,A\n");
+    assert!(t.import(ImportKind::Jobs, &rejected).await.is_err());
+    assert_eq!(
+        store.data_version().await.unwrap(),
+        version,
+        "a rejected file writes nothing"
+    );
+    let date = parse_date("2025-11-25").unwrap();
+    run_batch(
+        store,
+        &BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.data_version().await.unwrap(),
+        version,
+        "a daily run is no import"
+    );
+}
+
+/// A date's picks, and its emails without the instants a run stamps them with.
+async fn day_results(store: &dyn Store, date: Date) -> (Vec<UserPicks>, Vec<QueuedEmail>) {
+    let emails = store
+        .emails(date, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| QueuedEmail {
+            created_at: 0,
+            updated_at: 0,
+            ..e
+        })
+        .collect();
+    (store.picks(date, None).await.unwrap(), emails)
+}
+
+fn picks_phase(run: &RunRecord) -> &mailscore::domain::batch::PhaseRecord {
+    run.phases
+        .iter()
+        .find(|p| p.name == "picks")
+        .expect("the run has a picks phase")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk_size() {
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(1500, 120, 60, 11, date).await;
+    let store: &dyn Store = &t.store;
+    let chunked = |chunk_users| BatchOptions {
+        chunk_users,
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer())
+    };
+    let whole = run_batch(store, &chunked(1000)).await.unwrap();
+    let names: Vec<&str> = whole.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "load",
+            "profiles",
+            "scores",
+            "picks",
+            "render",
+            "store",
+            "retention"
+        ]
+    );
+    assert_eq!(picks_phase(&whole).counts["users_resumed"], 0);
+    let (picks, emails) = day_results(store, date).await;
+    assert!(!emails.is_empty());
+
+    let by_chunks = run_batch(store, &chunked(25)).await.unwrap();
+    assert_eq!(picks_phase(&by_chunks).counts["chunks"], 5);
+    assert_eq!(
+        day_results(store, date).await,
+        (picks.clone(), emails.clone()),
+        "chunks of 25 users give what one chunk gives"
+    );
+    assert_eq!(store.day_checkpoint(date).await.unwrap(), None);
+
+    // A run killed after two chunks of 25 users: the first 50 users' results are stored
+    // (marked here, to see whether a rerun recomputes them), the rest is not.
+    let users = store.users().await.unwrap();
+    let first_50: Vec<&str> = users[..50].iter().map(|u| u.user_id.as_str()).collect();
+    let (picks_ref, emails_ref, first_50) = (&picks, &emails, &first_50);
+    let crash = |data_version| async move {
+        let checkpoint = DayCheckpoint {
+            run_id: 999,
+            data_version,
+            chunk_users: 25,
+            chunks_done: 0,
+            until: "render".to_owned(),
+        };
+        store
+            .begin_day(date, None, checkpoint.clone())
+            .await
+            .unwrap();
+        let marked: Vec<UserPicks> = picks_ref
+            .iter()
+            .filter(|u| first_50.contains(&u.user_id.as_str()))
+            .map(|u| UserPicks {
+                picks: u.picks[..1].to_vec(),
+                ..u.clone()
+            })
+            .collect();
+        assert!(!marked.is_empty());
+        let marked_emails: Vec<QueuedEmail> = emails_ref
+            .iter()
+            .filter(|e| first_50.contains(&e.user_id.as_str()))
+            .cloned()
+            .collect();
+        store
+            .save_chunk(
+                date,
+                marked.clone(),
+                Some(marked_emails),
+                DayCheckpoint {
+                    chunks_done: 2,
+                    ..checkpoint
+                },
+            )
+            .await
+            .unwrap();
+        marked
+    };
+    let version = store.data_version().await.unwrap();
+
+    // Another chunk size does not resume.
+    crash(version).await;
+    let other_size = run_batch(store, &chunked(30)).await.unwrap();
+    assert_eq!(picks_phase(&other_size).counts["users_resumed"], 0);
+    assert_eq!(
+        day_results(store, date).await,
+        (picks.clone(), emails.clone())
+    );
+
+    // The same data and chunk size resume after the two chunks: their users are not
+    // recomputed, the others are, and the checkpoint is gone once the run finished.
+    let marked = crash(version).await;
+    let resumed = run_batch(store, &chunked(25)).await.unwrap();
+    assert_eq!(picks_phase(&resumed).counts["resumed_from_chunk"], 2);
+    assert_eq!(picks_phase(&resumed).counts["users_resumed"], 50);
+    assert_eq!(
+        picks_phase(&resumed).counts["users_picked"] as usize,
+        picks.len() - marked.len()
+    );
+    let (found, found_emails) = day_results(store, date).await;
+    let expected: Vec<UserPicks> = picks
+        .iter()
+        .map(|u| {
+            marked
+                .iter()
+                .find(|m| m.user_id == u.user_id)
+                .unwrap_or(u)
+                .clone()
+        })
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(found_emails, emails, "one email per user, none doubled");
+    assert_eq!(store.day_checkpoint(date).await.unwrap(), None);
+
+    // A new import between the crash and the rerun: the date starts over.
+    crash(version).await;
+    t.import(ImportKind::Users, &t.dir.path().join("generated/users.csv"))
+        .await
+        .unwrap();
+    assert!(store.data_version().await.unwrap() > version);
+    let after_import = run_batch(store, &chunked(25)).await.unwrap();
+    assert_eq!(picks_phase(&after_import).counts["users_resumed"], 0);
+    assert_eq!(picks_phase(&after_import).counts["resumed_from_chunk"], 0);
+    assert_eq!(day_results(store, date).await, (picks, emails));
 }

@@ -1,4 +1,5 @@
-//! A killed import leaves the previous data exactly as it was, and the store openable.
+//! A killed import leaves the previous data exactly as it was, and the store openable; a
+//! killed daily run, rerun, ends as an uninterrupted one, resuming after its stored chunks.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,9 +104,16 @@ fn run_ok(data_dir: &std::path::Path, args: &[&str]) {
     assert!(status.success(), "mailscore {args:?}");
 }
 
-/// Starts a daily run and SIGKILLs it once the log says `phase` started (plus a moment);
-/// returns whether it was still running when killed.
-fn kill_during(data_dir: &std::path::Path, date: &str, phase: &str) -> bool {
+/// Starts a daily run (`batch run --date date` and `extra` arguments) and SIGKILLs it once
+/// a log line contains `needle`, `delay` later; returns whether it was still running when
+/// killed.
+fn kill_when(
+    data_dir: &std::path::Path,
+    date: &str,
+    extra: &[&str],
+    needle: &str,
+    delay: Duration,
+) -> bool {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
         .arg("--data-dir")
@@ -119,26 +127,62 @@ fn kill_during(data_dir: &std::path::Path, date: &str, phase: &str) -> bool {
             "info",
         ])
         .args(["batch", "run", "--date", date])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let needle = format!("\"phase\":\"{phase}\"");
     let started = Instant::now();
-    for line in std::io::BufReader::new(stderr).lines() {
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
         let Ok(line) = line else { break };
-        if line.contains(&needle) || started.elapsed() > Duration::from_secs(120) {
+        if line.contains(needle) || started.elapsed() > Duration::from_secs(120) {
             break;
         }
     }
-    std::thread::sleep(Duration::from_millis(30));
+    std::thread::sleep(delay);
     let running = child.try_wait().unwrap().is_none();
     if running {
         child.kill().unwrap();
     }
     child.wait().unwrap();
     running
+}
+
+/// Starts a daily run and SIGKILLs it once the log says `phase` started (plus a moment);
+/// returns whether it was still running when killed.
+fn kill_during(data_dir: &std::path::Path, date: &str, phase: &str) -> bool {
+    let needle = format!("\"phase\":\"{phase}\"");
+    kill_when(data_dir, date, &[], &needle, Duration::from_millis(30))
+}
+
+/// The checkpoint of the date's unfinished run, read with the store opened in this process.
+fn day_checkpoint(
+    data_dir: &std::path::Path,
+    date: &str,
+) -> Option<mailscore::domain::batch::DayCheckpoint> {
+    let date = mailscore::domain::time::parse_date(date).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = RedbStore::open(data_dir).expect("the store opens after a kill");
+        store.day_checkpoint(date).await.unwrap()
+    })
+}
+
+/// The most recent run record.
+fn last_run(data_dir: &std::path::Path) -> mailscore::domain::batch::RunRecord {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = RedbStore::open(data_dir).unwrap();
+        store.runs(1).await.unwrap().remove(0)
+    })
 }
 
 fn exported(data_dir: &std::path::Path, date: &str, name: &str) -> Vec<(String, Vec<u8>)> {
@@ -184,7 +228,7 @@ fn exported(data_dir: &std::path::Path, date: &str, name: &str) -> Vec<(String, 
 }
 
 #[test]
-fn a_daily_run_killed_during_matching_and_rendering_ends_as_an_uninterrupted_run() {
+fn a_daily_run_killed_during_matching_rendering_or_after_a_chunk_ends_as_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let date = "2025-11-25";
     let seed_dir = dir.path().join("seed");
@@ -237,7 +281,37 @@ fn a_daily_run_killed_during_matching_and_rendering_ends_as_an_uninterrupted_run
         killed_in_picks || killed_in_render,
         "at least one run was killed while running"
     );
-    run_ok(&crashed, &["batch", "run", "--date", date]);
+    // Chunks of 100 users: killed once a chunk is stored, the rerun with the same chunk size
+    // resumes after the stored chunks.
+    let chunks = ["--chunk-users", "100"];
+    assert!(
+        kill_when(&crashed, date, &chunks, "chunk stored", Duration::ZERO),
+        "the run was killed after a stored chunk, while running"
+    );
+    let checkpoint =
+        day_checkpoint(&crashed, date).expect("the killed run left the checkpoint of its chunks");
+    assert_eq!(checkpoint.chunk_users, 100);
+    assert!(checkpoint.chunks_done >= 1);
+    run_ok(
+        &crashed,
+        &["batch", "run", "--date", date, "--chunk-users", "100"],
+    );
+    assert_eq!(
+        day_checkpoint(&crashed, date),
+        None,
+        "the run finished the date"
+    );
+    let run = last_run(&crashed);
+    let picks = run.phases.iter().find(|p| p.name == "picks").unwrap();
+    assert_eq!(
+        picks.counts["resumed_from_chunk"],
+        u64::from(checkpoint.chunks_done)
+    );
+    assert_eq!(
+        picks.counts["users_resumed"],
+        u64::from(checkpoint.chunks_done) * 100,
+        "the rerun skipped the users of the stored chunks"
+    );
     let found = exported(&crashed, date, "crashed-export");
 
     assert_eq!(found.len(), expected.len(), "as many emails");
