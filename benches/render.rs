@@ -39,7 +39,7 @@ fn main() {
 
     // As the sender works: one email at a time, unpacked, rendered, dropped.
     // The first round warms the allocator and the caches; the second is reported.
-    let mut round = || {
+    let round = || {
         let (mut unpack, mut render, mut bytes) = (0.0, 0.0, 0usize);
         for email in sample {
             let started = Instant::now();
