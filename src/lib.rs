@@ -18,9 +18,3 @@ pub mod scoring;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
-
-/// mimalloc instead of the C library's allocator: the batch, the importers and the renderer
-/// allocate many small strings from several threads, where glibc's (and musl's, for the
-/// static build) allocator spends a large share of the time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -20,7 +20,7 @@ use crate::domain::{JobColumns, JobId, Masters, User};
 use crate::matching::reasons::Reason;
 use crate::scoring::SectionKind;
 use crate::scoring::profile::{Geography, Location};
-use crate::tokens::{CLICK_TOKEN_SECONDS, Claims, Purpose, TokenSigner, UNSUBSCRIBE_TOKEN_SECONDS};
+use crate::tokens::{CLICK_TOKEN_SECONDS, Purpose, TokenSigner, UNSUBSCRIBE_TOKEN_SECONDS};
 
 /// The built-in templates, embedded in the binary.
 pub const HTML_TEMPLATE: &str = "newsletter.html.j2";
@@ -66,46 +66,48 @@ impl Default for EmailSettings {
     }
 }
 
+/// One job of an email. The views are generic over their text type: owned (`String`) when
+/// built and stored, borrowed (`&str`) when a stored one is rendered straight from its bytes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct JobView {
+pub struct JobView<S = String> {
     pub job_id: u64,
-    pub title: String,
-    pub company: String,
-    pub pay: String,
-    pub place: String,
-    pub station: String,
-    pub hours: String,
-    pub tags: Vec<String>,
-    pub reason: String,
+    pub title: S,
+    pub company: S,
+    pub pay: S,
+    pub place: S,
+    pub station: S,
+    pub hours: S,
+    pub tags: Vec<S>,
+    pub reason: S,
     /// Tracked link; rebuilt from the token signer when a stored view is unpacked.
-    pub url: String,
+    pub url: S,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SectionView {
-    pub key: String,
-    pub title: String,
-    pub jobs: Vec<JobView>,
+pub struct SectionView<S = String> {
+    pub key: S,
+    pub title: S,
+    pub jobs: Vec<JobView<S>>,
 }
 
 /// Everything a template sees.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct EmailView {
-    pub user_id: String,
-    pub newsletter_name: String,
-    pub date: String,
-    pub date_label: String,
-    pub greeting: String,
-    pub intro: String,
-    pub preheader: String,
-    pub sections: Vec<SectionView>,
-    pub unsubscribe_url: String,
-    pub open_pixel_url: String,
-    pub sender_name: String,
-    pub sender_address: String,
+pub struct EmailView<S = String> {
+    pub user_id: S,
+    pub newsletter_name: S,
+    pub date: S,
+    pub date_label: S,
+    pub greeting: S,
+    pub intro: S,
+    pub preheader: S,
+    pub sections: Vec<SectionView<S>>,
+    pub unsubscribe_url: S,
+    pub open_pixel_url: S,
+    pub sender_name: S,
+    pub sender_address: S,
     /// Themes of the picks, strongest first.
-    pub themes: Vec<String>,
-    pub location_label: String,
+    pub themes: Vec<S>,
+    pub location_label: S,
     pub n_jobs: usize,
 }
 
@@ -364,44 +366,73 @@ pub fn build_view(inputs: &EmailInputs<'_>) -> EmailView {
     view
 }
 
-/// Sets every tracked link of a view: deterministic for a key, user, date and job, so a
-/// stored view renders again to the same bytes.
-pub fn fill_links(view: &mut EmailView, signer: &TokenSigner, settings: &EmailSettings) {
-    let base = settings.base_url.trim_end_matches('/').to_owned();
-    let expires_from = jiff::civil::Date::strptime("%Y-%m-%d", &view.date)
+/// The tracked links of a view: one per job in order, the open pixel, the unsubscribe link.
+/// Deterministic for a key, user, date and job, so a stored view renders again to the same
+/// bytes.
+struct Links {
+    jobs: Vec<String>,
+    open_pixel: String,
+    unsubscribe: String,
+}
+
+fn links<S: AsRef<str>>(
+    view: &EmailView<S>,
+    signer: &TokenSigner,
+    settings: &EmailSettings,
+) -> Links {
+    let base = settings.base_url.trim_end_matches('/');
+    let (user_id, date) = (view.user_id.as_ref(), view.date.as_ref());
+    let expires_from = jiff::civil::Date::strptime("%Y-%m-%d", date)
         .ok()
         .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
         .map_or(0, |z| z.timestamp().as_second());
-    let sign = |purpose, job_id, seconds: i64| {
-        signer.sign(&Claims {
-            purpose,
-            user_id: view.user_id.clone(),
-            job_id,
-            date: view.date.clone(),
-            expires_at: expires_from + seconds,
-        })
+    let sign = |out: &mut String, purpose, job_id, seconds: i64| {
+        signer.sign_into(out, purpose, user_id, job_id, date, expires_from + seconds);
     };
-    let campaign = view.date.replace('-', "");
-    let mut links = Vec::new();
+    let campaign = date.replace('-', "");
+    let mut jobs = Vec::with_capacity(view.n_jobs);
     for section in &view.sections {
         for job in &section.jobs {
-            let token = sign(Purpose::Click, job.job_id, CLICK_TOKEN_SECONDS);
-            links.push(format!(
-                "{base}/t/c/{token}?utm_source=mailscore&utm_medium=email&utm_campaign=daily_{campaign}&utm_content={}",
-                section.key
-            ));
+            let mut url = String::with_capacity(base.len() + 250);
+            url.push_str(base);
+            url.push_str("/t/c/");
+            sign(&mut url, Purpose::Click, job.job_id, CLICK_TOKEN_SECONDS);
+            url.push_str("?utm_source=mailscore&utm_medium=email&utm_campaign=daily_");
+            url.push_str(&campaign);
+            url.push_str("&utm_content=");
+            url.push_str(section.key.as_ref());
+            jobs.push(url);
         }
     }
-    let open = sign(Purpose::Open, 0, CLICK_TOKEN_SECONDS);
-    let unsubscribe = sign(Purpose::Unsubscribe, 0, UNSUBSCRIBE_TOKEN_SECONDS);
-    let mut links = links.into_iter();
+    let mut open_pixel = format!("{base}/t/o/");
+    sign(&mut open_pixel, Purpose::Open, 0, CLICK_TOKEN_SECONDS);
+    open_pixel.push_str(".gif");
+    let mut unsubscribe = format!("{base}/u/");
+    sign(
+        &mut unsubscribe,
+        Purpose::Unsubscribe,
+        0,
+        UNSUBSCRIBE_TOKEN_SECONDS,
+    );
+    Links {
+        jobs,
+        open_pixel,
+        unsubscribe,
+    }
+}
+
+/// Sets every tracked link of a view: deterministic for a key, user, date and job, so a
+/// stored view renders again to the same bytes.
+pub fn fill_links(view: &mut EmailView, signer: &TokenSigner, settings: &EmailSettings) {
+    let links = links(view, signer, settings);
+    let mut job_links = links.jobs.into_iter();
     for section in &mut view.sections {
         for job in &mut section.jobs {
-            job.url = links.next().unwrap_or_default();
+            job.url = job_links.next().unwrap_or_default();
         }
     }
-    view.open_pixel_url = format!("{base}/t/o/{open}.gif");
-    view.unsubscribe_url = format!("{base}/u/{unsubscribe}");
+    view.open_pixel_url = links.open_pixel;
+    view.unsubscribe_url = links.unsubscribe;
 }
 
 /// The compact stored form of a view: without its links (rebuilt on unpacking), postcard,
@@ -426,6 +457,24 @@ pub struct UnpackError {
     pub message: String,
 }
 
+fn decompress(bytes: &[u8], user_id: &str) -> Result<Vec<u8>, UnpackError> {
+    lz4_flex::decompress_size_prepended(bytes).map_err(|e| UnpackError {
+        user_id: user_id.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Decodes a stored view without copying its text out of `raw`.
+fn decode<'a, S: Deserialize<'a>>(
+    raw: &'a [u8],
+    user_id: &str,
+) -> Result<EmailView<S>, UnpackError> {
+    postcard::from_bytes(raw).map_err(|e| UnpackError {
+        user_id: user_id.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// The view of a stored email, links rebuilt.
 pub fn unpack_view(
     bytes: &[u8],
@@ -433,12 +482,8 @@ pub fn unpack_view(
     settings: &EmailSettings,
     user_id: &str,
 ) -> Result<EmailView, UnpackError> {
-    let error = |message: String| UnpackError {
-        user_id: user_id.to_owned(),
-        message,
-    };
-    let raw = lz4_flex::decompress_size_prepended(bytes).map_err(|e| error(e.to_string()))?;
-    let mut view: EmailView = postcard::from_bytes(&raw).map_err(|e| error(e.to_string()))?;
+    let raw = decompress(bytes, user_id)?;
+    let mut view: EmailView = decode(&raw, user_id)?;
     fill_links(&mut view, signer, settings);
     Ok(view)
 }
@@ -472,11 +517,11 @@ fn record(keys: &'static [&'static str], values: Vec<Value>) -> Value {
     Value::from_object(Record { keys, values })
 }
 
-fn text(value: &str) -> Value {
-    Value::from(value)
+fn text(value: &impl AsRef<str>) -> Value {
+    Value::from(value.as_ref())
 }
 
-fn job_value(job: &JobView) -> Value {
+fn job_value<S: AsRef<str>>(job: &JobView<S>) -> Value {
     const KEYS: &[&str] = &[
         "title", "company", "pay", "place", "station", "hours", "tags", "reason", "url", "job_id",
     ];
@@ -498,7 +543,7 @@ fn job_value(job: &JobView) -> Value {
 }
 
 /// The template context of a view: every field of [`EmailView`] under its own name.
-pub fn context(view: &EmailView) -> Value {
+pub fn context<S: AsRef<str>>(view: &EmailView<S>) -> Value {
     const SECTION_KEYS: &[&str] = &["key", "title", "jobs"];
     const KEYS: &[&str] = &[
         "user_id",
@@ -647,6 +692,30 @@ impl Renderer {
         }
     }
 
+    /// Renders a stored email straight from its packed bytes, as the sender does: the text is
+    /// read in place rather than copied into an owned view first. The same email as
+    /// `render(&unpack_view(..))`.
+    pub fn render_packed(
+        &self,
+        bytes: &[u8],
+        signer: &TokenSigner,
+        settings: &EmailSettings,
+        user_id: &str,
+    ) -> Result<RenderedEmail, UnpackError> {
+        let raw = decompress(bytes, user_id)?;
+        let mut view: EmailView<&str> = decode(&raw, user_id)?;
+        let links = links(&view, signer, settings);
+        let mut job_links = links.jobs.iter();
+        for section in &mut view.sections {
+            for job in &mut section.jobs {
+                job.url = job_links.next().map_or("", String::as_str);
+            }
+        }
+        view.open_pixel_url = &links.open_pixel;
+        view.unsubscribe_url = &links.unsubscribe;
+        Ok(self.render(&view, user_id))
+    }
+
     fn render_with(
         env: &Environment<'static>,
         view: &minijinja::Value,
@@ -658,7 +727,7 @@ impl Renderer {
 
     /// Renders one email. A failing override falls back to the built-in templates and the
     /// failure is returned with the email; the built-in templates cannot fail on a valid view.
-    pub fn render(&self, view: &EmailView, user_id: &str) -> RenderedEmail {
+    pub fn render<S: AsRef<str>>(&self, view: &EmailView<S>, user_id: &str) -> RenderedEmail {
         let mut template_errors = self.load_errors.clone();
         // Converted once, shared by both templates.
         let context = context(view);

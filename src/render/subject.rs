@@ -16,10 +16,11 @@ fn stable_hash(text: &str) -> u64 {
 }
 
 /// The subject of `view` for `user_id`.
-pub fn rule_subject(view: &EmailView, user_id: &str) -> String {
+pub fn rule_subject<S: AsRef<str>>(view: &EmailView<S>, user_id: &str) -> String {
     let (month, day) = {
         let mut parts = view
             .date
+            .as_ref()
             .split('-')
             .skip(1)
             .map(|p| p.trim_start_matches('0').to_owned());
@@ -28,12 +29,11 @@ pub fn rule_subject(view: &EmailView, user_id: &str) -> String {
             parts.next().unwrap_or_default(),
         )
     };
-    let place = if view.location_label.is_empty() {
-        "全国".to_owned()
-    } else {
-        view.location_label.clone()
+    let place = match view.location_label.as_ref() {
+        "" => "全国".to_owned(),
+        label => label.to_owned(),
     };
-    let theme = view.themes.first().map_or("おすすめ", String::as_str);
+    let theme = view.themes.first().map_or("おすすめ", AsRef::as_ref);
     let n = view.n_jobs;
     let candidates = |place: &str| {
         vec![
@@ -43,7 +43,7 @@ pub fn rule_subject(view: &EmailView, user_id: &str) -> String {
             format!("{place}の{theme}バイト、今日の{n}件をお届け（{month}/{day}）"),
         ]
     };
-    let index = (stable_hash(&format!("{user_id}|{}", view.date)) % 4) as usize;
+    let index = (stable_hash(&format!("{user_id}|{}", view.date.as_ref())) % 4) as usize;
     let subject = candidates(&place)[index].clone();
     if subject.chars().count() <= MAX_SUBJECT_CHARS {
         return subject;

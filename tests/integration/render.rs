@@ -1058,6 +1058,11 @@ fn a_packed_view_unpacks_to_byte_identical_bodies_and_is_small() {
         assert_eq!(again.html, original.html, "{user_id}");
         assert_eq!(again.text, original.text, "{user_id}");
         assert_eq!(again.unsubscribe_url, original.unsubscribe_url);
+        // Straight from the bytes (the sender's path): the same email, subject included.
+        let from_bytes = Renderer::new(&world.settings)
+            .render_packed(&packed, &signer, &world.settings, user_id)
+            .expect("the view renders from its bytes");
+        assert_eq!(from_bytes, again, "{user_id}");
         assert!(
             packed.len() * 4 < original.html.len(),
             "{user_id}: {} bytes packed, {} bytes of HTML",
@@ -1075,6 +1080,10 @@ fn a_corrupted_stored_view_is_an_error_naming_the_user() {
     packed.truncate(packed.len() / 2);
     let error = unpack_view(&packed, &world.signer, &world.settings, "user-0001")
         .expect_err("a truncated view does not unpack");
+    assert_eq!(error.user_id, "user-0001");
+    let error = Renderer::new(&world.settings)
+        .render_packed(&packed, &world.signer, &world.settings, "user-0001")
+        .expect_err("a truncated view does not render");
     assert_eq!(error.user_id, "user-0001");
 }
 
