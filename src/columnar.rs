@@ -24,10 +24,17 @@ pub enum ColumnarError {
 }
 
 /// Strings stored back to back with offsets: `get(i)` is `bytes[offsets[i]..offsets[i + 1]]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StrColumn {
     offsets: Vec<u32>,
     bytes: String,
+}
+
+/// The empty column: its first offset is there, so a pushed row encodes and decodes.
+impl Default for StrColumn {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl StrColumn {
@@ -83,10 +90,16 @@ impl StrColumn {
 }
 
 /// Lists of `u32` per row (feature codes), stored like [`StrColumn`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListColumn {
     offsets: Vec<u32>,
     values: Vec<u32>,
+}
+
+impl Default for ListColumn {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ListColumn {
@@ -297,6 +310,18 @@ impl<'a> BlobReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_column_is_an_empty_one() {
+        let mut strings = StrColumn::default();
+        assert_eq!(strings, StrColumn::new());
+        strings.push("渋谷区");
+        assert_eq!(strings.get(0), "渋谷区");
+        let mut lists = ListColumn::default();
+        assert_eq!(lists, ListColumn::new());
+        lists.push(&[7, 8]);
+        assert_eq!(lists.get(0), &[7, 8]);
+    }
 
     #[test]
     fn sections_round_trip() {
