@@ -168,6 +168,9 @@ pub struct DayCheckpoint {
     pub chunks_done: u32,
     /// The last phase the run computes (`picks` or `render`, as in [`RunRecord::until`]).
     pub until: String,
+    /// Fingerprint of everything else the chunks depend on: scoring, email and send
+    /// settings, the signing key, the time zone, and the picks of the two days before.
+    pub settings: u64,
 }
 
 impl DayCheckpoint {

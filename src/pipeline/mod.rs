@@ -260,6 +260,94 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
     }
 }
 
+/// The job ids each user was sent one and two days before `date` (picks of a date are never
+/// read by that date's own run, so chunks of users are independent).
+pub type PreviousPicks = HashMap<String, (Vec<u64>, Vec<u64>)>;
+
+/// The [`PreviousPicks`] of `date`, from the store.
+pub async fn previous_picks(store: &dyn Store, date: Date) -> Result<PreviousPicks, PipelineError> {
+    let mut previous = PreviousPicks::new();
+    for (days, action) in [
+        (1, "loading yesterday's picks"),
+        (2, "loading picks of two days ago"),
+    ] {
+        let day = date
+            .checked_sub(jiff::Span::new().days(days))
+            .expect("date in range");
+        let stored = store
+            .picks(day, None)
+            .await
+            .map_err(|source| PipelineError::Store {
+                date,
+                action,
+                source,
+            })?;
+        for user in stored {
+            let ids = user.picks.iter().map(|p| p.job_id).collect();
+            let entry = previous.entry(user.user_id).or_default();
+            if days == 1 {
+                entry.0 = ids;
+            } else {
+                entry.1 = ids;
+            }
+        }
+    }
+    Ok(previous)
+}
+
+/// A stable fingerprint of what a date's chunks depend on besides the stored data: the
+/// settings, the signing key (through a token it signs) and the picks of the two days
+/// before. A resumed run must match the run it continues in all of them.
+pub fn fingerprint(options: &BatchOptions, previous: &PreviousPicks) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let key_probe = options.signer.sign(&crate::tokens::Claims {
+        purpose: crate::tokens::Purpose::Open,
+        user_id: "checkpoint fingerprint".to_owned(),
+        job_id: 0,
+        date: String::new(),
+        expires_at: 0,
+    });
+    let llm = options
+        .llm
+        .as_ref()
+        .map(|llm| format!("{llm:?}"))
+        .unwrap_or_default();
+    for part in [
+        format!("{:?}", options.config),
+        format!("{:?}", options.email),
+        format!("{:?}", options.send_at),
+        options
+            .time_zone
+            .zone()
+            .iana_name()
+            .unwrap_or("")
+            .to_owned(),
+        key_probe,
+        llm,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let mut users: Vec<_> = previous.iter().collect();
+    users.sort_unstable_by_key(|(user, _)| user.as_str());
+    for (user, (day1, day2)) in users {
+        hash.update(user.as_bytes());
+        for ids in [day1, day2] {
+            hash.update((ids.len() as u64).to_le_bytes());
+            for id in ids {
+                hash.update(id.to_le_bytes());
+            }
+        }
+    }
+    let digest = hash.finalize();
+    u64::from_le_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 8 bytes"),
+    )
+}
+
 /// A phase done in pieces (one per chunk of users): when the first piece began and the
 /// time all of them took.
 #[derive(Default)]
@@ -669,30 +757,7 @@ async fn run_batch_locked(
         .action_days(windows.history_start, windows.day_start)
         .await
         .map_err(fail("loading actions"))?;
-    let day = |n: i64| {
-        date.checked_sub(jiff::Span::new().days(n))
-            .expect("date in range")
-    };
-    let previous: HashMap<String, (Vec<u64>, Vec<u64>)> = {
-        let mut previous: HashMap<String, (Vec<u64>, Vec<u64>)> = HashMap::new();
-        for user in store
-            .picks(day(1), None)
-            .await
-            .map_err(fail("loading yesterday's picks"))?
-        {
-            previous.entry(user.user_id).or_default().0 =
-                user.picks.iter().map(|p| p.job_id).collect();
-        }
-        for user in store
-            .picks(day(2), None)
-            .await
-            .map_err(fail("loading picks of two days ago"))?
-        {
-            previous.entry(user.user_id).or_default().1 =
-                user.picks.iter().map(|p| p.job_id).collect();
-        }
-        previous
-    };
+    let previous = previous_picks(store, date).await?;
     let packed_bytes: usize = action_days.iter().map(|d| d.bytes.len()).sum();
     run.phases.push(phase(
         "load",
@@ -742,6 +807,7 @@ async fn run_batch_locked(
             chunk_users: chunk_users as u32,
             chunks_done: 0,
             until: options.until.as_str().to_owned(),
+            settings: fingerprint(options, &previous),
         };
         let stored = store
             .day_checkpoint(date)
@@ -753,6 +819,7 @@ async fn run_batch_locked(
                     && previous.data_version == checkpoint.data_version
                     && previous.chunk_users == checkpoint.chunk_users
                     && previous.until == checkpoint.until
+                    && previous.settings == checkpoint.settings
                     && previous.chunks_done > 0
                     && previous.chunks_done as usize <= n_chunks =>
             {
@@ -767,7 +834,7 @@ async fn run_batch_locked(
                     date = %date,
                     previous_run = previous.run_id,
                     chunks_done = previous.chunks_done,
-                    "an unfinished run of the date does not match this one (other data, chunk size or phase): the date starts over"
+                    "an unfinished run of the date does not match this one (other data, settings, chunk size or phase): the date starts over"
                 );
             }
             store

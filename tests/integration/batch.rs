@@ -9,8 +9,10 @@ use mailscore::domain::batch::{
 };
 use mailscore::domain::time::parse_date;
 use mailscore::ingest::ImportKind;
-use mailscore::pipeline::{BatchOptions, Phase, run_batch};
+use mailscore::pipeline::{BatchOptions, Phase, fingerprint, previous_picks, run_batch};
+use mailscore::render::EmailSettings;
 use mailscore::store::Store;
+use mailscore::tokens::TokenSigner;
 
 use crate::helpers::{TestStore, job_row, jobs_csv, shared_data, test_signer};
 
@@ -303,6 +305,7 @@ fn checkpoint(chunks_done: u32, until: &str) -> DayCheckpoint {
         chunk_users: 2,
         chunks_done,
         until: until.to_owned(),
+        settings: 0,
     }
 }
 
@@ -611,6 +614,8 @@ async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk
     let users = store.users().await.unwrap();
     let first_50: Vec<&str> = users[..50].iter().map(|u| u.user_id.as_str()).collect();
     let (picks_ref, emails_ref, first_50) = (&picks, &emails, &first_50);
+    let previous = previous_picks(store, date).await.unwrap();
+    let settings = fingerprint(&chunked(25), &previous);
     let crash = |data_version| async move {
         let checkpoint = DayCheckpoint {
             run_id: 999,
@@ -618,6 +623,7 @@ async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk
             chunk_users: 25,
             chunks_done: 0,
             until: "render".to_owned(),
+            settings,
         };
         store
             .begin_day(date, None, checkpoint.clone())
@@ -686,6 +692,35 @@ async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk
     assert_eq!(found, expected);
     assert_eq!(found_emails, emails, "one email per user, none doubled");
     assert_eq!(store.day_checkpoint(date).await.unwrap(), None);
+
+    // Other settings (here the sender's name, which every email shows) or another signing
+    // key: the date starts over.
+    crash(version).await;
+    let renamed = BatchOptions {
+        email: EmailSettings {
+            sender_name: "another sender".to_owned(),
+            ..EmailSettings::default()
+        },
+        ..chunked(25)
+    };
+    assert_eq!(
+        picks_phase(&run_batch(store, &renamed).await.unwrap()).counts["users_resumed"],
+        0
+    );
+    assert_ne!(
+        day_results(store, date).await.1,
+        emails,
+        "the emails name the other sender"
+    );
+    crash(version).await;
+    let rekeyed = BatchOptions {
+        signer: TokenSigner::new(b"another key of at least thirty-two bytes"),
+        ..chunked(25)
+    };
+    assert_eq!(
+        picks_phase(&run_batch(store, &rekeyed).await.unwrap()).counts["users_resumed"],
+        0
+    );
 
     // A new import between the crash and the rerun: the date starts over.
     crash(version).await;
