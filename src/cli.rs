@@ -93,6 +93,11 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// The suppression list: addresses that get no email (unsubscribed, complained, bounced)
+    Suppressions {
+        #[command(subcommand)]
+        command: SuppressionsCommand,
+    },
     /// Run the daily batch for a date
     Batch {
         #[command(subcommand)]
@@ -180,6 +185,24 @@ pub enum ImportsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SuppressionsCommand {
+    /// Every suppressed address, with its reason and when
+    List,
+    /// Suppress an address: no picks and no email from the next run on, and its queued
+    /// pending or failed emails are marked suppressed now
+    Add {
+        address: String,
+        #[arg(long, value_enum, default_value = "manual")]
+        reason: crate::domain::SuppressionReason,
+        /// Why, for the record
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Lift the suppression of an address
+    Remove { address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +333,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
         Command::Generate(args) => generate_dataset(args, &settings),
         Command::Imports { command } => imports(command, &settings).await,
         Command::Jobs { command } => jobs(command, &settings).await,
+        Command::Suppressions { command } => suppressions(command, &settings).await,
         Command::Batch { command } => batch(command, &settings).await,
         Command::Picks {
             command:
@@ -552,6 +576,63 @@ async fn jobs(command: JobsCommand, settings: &Settings) -> Result<i32> {
                 Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
                 None => bail!("no job {id} is stored"),
             }
+        }
+    }
+    Ok(0)
+}
+
+fn parse_address(address: &str) -> Result<crate::domain::EmailAddress> {
+    crate::domain::EmailAddress::parse(address)
+        .map_err(|e| anyhow::anyhow!("address {address:?}: {e}"))
+}
+
+async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Result<i32> {
+    let store = open_store(settings)?;
+    match command {
+        SuppressionsCommand::List => {
+            let list = store.suppressions().await?;
+            println!("address,reason,created_at,note");
+            for entry in &list {
+                let at = jiff::Timestamp::from_microsecond(entry.created_at)
+                    .map_or_else(|_| entry.created_at.to_string(), |t| t.to_string());
+                println!(
+                    "{},{},{at},{}",
+                    entry.address.as_str(),
+                    entry.reason.as_str(),
+                    entry
+                        .note
+                        .as_deref()
+                        .unwrap_or("")
+                        .replace([',', '\n'], " ")
+                );
+            }
+        }
+        SuppressionsCommand::Add {
+            address,
+            reason,
+            note,
+        } => {
+            let address = parse_address(&address)?;
+            let marked = store
+                .suppress(crate::domain::Suppression {
+                    address: address.clone(),
+                    reason,
+                    created_at: jiff::Timestamp::now().as_microsecond(),
+                    note,
+                })
+                .await?;
+            println!(
+                "{} suppressed ({}); {marked} queued emails marked suppressed",
+                address.as_str(),
+                reason.as_str()
+            );
+        }
+        SuppressionsCommand::Remove { address } => {
+            let address = parse_address(&address)?;
+            if !store.unsuppress(&address).await? {
+                bail!("{} is not on the suppression list", address.as_str());
+            }
+            println!("{} is no longer suppressed", address.as_str());
         }
     }
     Ok(0)

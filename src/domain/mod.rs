@@ -21,4 +21,4 @@ pub use master::{
 };
 pub use report::{ImportReport, ImportStatus, RowIssue, Severity};
 pub use time::TimeZoneSetting;
-pub use user::User;
+pub use user::{Suppression, SuppressionReason, User};

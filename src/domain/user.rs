@@ -20,3 +20,35 @@ pub struct User {
     /// Columns of the input row that mailscore does not interpret, kept with the record.
     pub extra: Vec<(String, String)>,
 }
+
+/// Why an address gets no email (SPEC §5: unsubscribed, complained or hard-bounced; or an
+/// operator's decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionReason {
+    Unsubscribed,
+    Complained,
+    HardBounce,
+    Manual,
+}
+
+impl SuppressionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsubscribed => "unsubscribed",
+            Self::Complained => "complained",
+            Self::HardBounce => "hard_bounce",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+/// An address on the suppression list: whoever has it gets no picks and no email, whatever
+/// the users file says, until the suppression is lifted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    pub address: EmailAddress,
+    pub reason: SuppressionReason,
+    pub created_at: Micros,
+    pub note: Option<String>,
+}

@@ -295,10 +295,10 @@ pub async fn previous_picks(store: &dyn Store, date: Date) -> Result<PreviousPic
     Ok(previous)
 }
 
-/// A stable fingerprint of what a date's chunks depend on besides the stored data: the
-/// settings, the signing key (through a token it signs) and the picks of the two days
-/// before. A resumed run must match the run it continues in all of them.
-pub fn fingerprint(options: &BatchOptions, previous: &PreviousPicks) -> u64 {
+/// A stable fingerprint of what a date's chunks depend on besides the imported data: the
+/// settings, the signing key (through a token it signs), the suppression list (sorted) and
+/// the picks of the two days before. A resumed run must match the run it continues in all of them.
+pub fn fingerprint(options: &BatchOptions, previous: &PreviousPicks, suppressed: &[String]) -> u64 {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     let key_probe = options.signer.sign(&crate::tokens::Claims {
@@ -327,6 +327,10 @@ pub fn fingerprint(options: &BatchOptions, previous: &PreviousPicks) -> u64 {
         llm,
     ] {
         hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    for address in suppressed {
+        hash.update(address.as_bytes());
         hash.update([0]);
     }
     let mut users: Vec<_> = previous.iter().collect();
@@ -753,6 +757,24 @@ async fn run_batch_locked(
     let masters = store.masters().await.map_err(fail("loading masters"))?;
     let jobs = store.job_columns().await.map_err(fail("loading jobs"))?;
     let users = store.users().await.map_err(fail("loading users"))?;
+    // Suppressed addresses (unsubscribed, complained, hard-bounced) get no picks and no email.
+    let mut suppressed: Vec<String> = store
+        .suppressions()
+        .await
+        .map_err(fail("loading the suppression list"))?
+        .into_iter()
+        .map(|s| s.address.as_str().to_ascii_lowercase())
+        .collect();
+    suppressed.sort_unstable();
+    let n_loaded = users.len();
+    let users: Vec<crate::domain::User> = users
+        .into_iter()
+        .filter(|u| {
+            suppressed
+                .binary_search(&u.email.as_str().to_ascii_lowercase())
+                .is_err()
+        })
+        .collect();
     let action_days = store
         .action_days(windows.history_start, windows.day_start)
         .await
@@ -766,6 +788,7 @@ async fn run_batch_locked(
         &[
             ("jobs", jobs.len() as u64),
             ("users", users.len() as u64),
+            ("suppressed_users", (n_loaded - users.len()) as u64),
             ("action_days", action_days.len() as u64),
             ("action_bytes", packed_bytes as u64),
         ],
@@ -807,7 +830,7 @@ async fn run_batch_locked(
             chunk_users: chunk_users as u32,
             chunks_done: 0,
             until: options.until.as_str().to_owned(),
-            settings: fingerprint(options, &previous),
+            settings: fingerprint(options, &previous, &suppressed),
         };
         let stored = store
             .day_checkpoint(date)

@@ -14,7 +14,9 @@ use crate::domain::action::{ActionColumns, PackedActionDay};
 use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
-use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
+use crate::domain::{
+    EmailAddress, ImportReport, JobColumns, JobId, JobRecord, Masters, Suppression, User, UserId,
+};
 use jiff::civil::Date;
 
 /// The schema version this binary writes; older files are migrated on open.
@@ -261,6 +263,19 @@ pub trait Store: Send + Sync {
     /// of dates before `picks_before` (their runs cannot resume without the picks). Returns
     /// the counts.
     async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError>;
+
+    /// Puts an address on the suppression list (replacing its earlier entry; addresses are
+    /// matched without regard to ASCII case, here and in the daily run) and marks its
+    /// `pending` and `failed` queued emails of every date `suppressed`, in one transaction.
+    /// Returns how many emails were marked. Emails `sending` or `sent` are left as they are.
+    async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError>;
+
+    /// Takes an address off the suppression list; returns whether it was on it. Emails
+    /// already marked `suppressed` stay so (the next daily run queues new ones).
+    async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError>;
+
+    /// The suppression list, by address.
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
 
     /// How much space the data takes, for `status` and metrics.
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;

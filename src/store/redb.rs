@@ -16,7 +16,8 @@
 //! - `runs`: run id → [`RunRecord`] (JSON);
 //! - `emails`: (date number, user id) → [`QueuedEmail`] (postcard, bodies LZ4);
 //! - `day_checkpoints`: date number → the [`DayCheckpoint`] of that date's unfinished run
-//!   (postcard).
+//!   (postcard);
+//! - `suppressions`: email address → its [`Suppression`] (postcard).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -30,12 +31,15 @@ use super::{
     StorageStats, Store, StoreError,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, PackedActionDay};
+use crate::domain::batch::EmailStatus;
 use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
 use crate::domain::job::decode_job_row;
 use crate::domain::master::{MasterKind, MasterSet};
 use crate::domain::time::{Micros, days_from_civil, utc_day};
 use crate::domain::value::is_null;
-use crate::domain::{ImportReport, JobColumns, JobId, JobRecord, Masters, User, UserId};
+use crate::domain::{
+    EmailAddress, ImportReport, JobColumns, JobId, JobRecord, Masters, Suppression, User, UserId,
+};
 use jiff::civil::Date;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -51,6 +55,7 @@ const PICKS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("picks")
 const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 const EMAILS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("emails");
 const DAY_CHECKPOINTS: TableDefinition<i32, &[u8]> = TableDefinition::new("day_checkpoints");
+const SUPPRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppressions");
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
@@ -233,6 +238,7 @@ impl RedbStore {
         txn.open_table(EMAILS).ctx("creating emails")?;
         txn.open_table(DAY_CHECKPOINTS)
             .ctx("creating day_checkpoints")?;
+        txn.open_table(SUPPRESSIONS).ctx("creating suppressions")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -778,6 +784,44 @@ fn save_chunk(
     Ok(())
 }
 
+fn suppress(db: &Database, suppression: Suppression) -> Result<u64, StoreError> {
+    let txn = db.begin_write().ctx("beginning a suppression")?;
+    // Matched without regard to case: a mailbox that bounced under one spelling is the
+    // same mailbox under another, for every provider that matters.
+    let address = suppression.address.as_str().to_ascii_lowercase();
+    let bytes = to_postcard(&suppression, "suppression")?;
+    txn.open_table(SUPPRESSIONS)
+        .ctx("opening suppressions")?
+        .insert(address.as_str(), bytes.as_slice())
+        .ctx("writing a suppression")?;
+    let mut marked = Vec::new();
+    {
+        let table = txn.open_table(EMAILS).ctx("opening emails")?;
+        for entry in table.iter().ctx("listing the queued emails")? {
+            let (key, value) = entry.ctx("reading an email")?;
+            let mut email: QueuedEmail = from_postcard(value.value(), "email")?;
+            if email.to.eq_ignore_ascii_case(&address)
+                && matches!(email.status, EmailStatus::Pending | EmailStatus::Failed)
+            {
+                email.status = EmailStatus::Suppressed;
+                email.updated_at = suppression.created_at;
+                let (day, user) = key.value();
+                marked.push((day, user.to_owned(), email));
+            }
+        }
+    }
+    let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
+    for (day, user, email) in &marked {
+        let bytes = to_postcard(email, "email")?;
+        table
+            .insert((*day, user.as_str()), bytes.as_slice())
+            .ctx("marking an email suppressed")?;
+    }
+    drop(table);
+    txn.commit().ctx("committing a suppression")?;
+    Ok(marked.len() as u64)
+}
+
 fn finish_day(db: &Database, date: Date, run: RunRecord) -> Result<RunRecord, StoreError> {
     let txn = db
         .begin_write()
@@ -1198,6 +1242,40 @@ impl Store for RedbStore {
             }
             txn.commit().ctx("committing the retention purge")?;
             Ok(counts)
+        })
+        .await
+    }
+
+    async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError> {
+        self.run(move |db| suppress(db, suppression)).await
+    }
+
+    async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError> {
+        let address = address.as_str().to_ascii_lowercase();
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning an unsuppression")?;
+            let removed = txn
+                .open_table(SUPPRESSIONS)
+                .ctx("opening suppressions")?
+                .remove(address.as_str())
+                .ctx("removing a suppression")?
+                .is_some();
+            txn.commit().ctx("committing an unsuppression")?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.run(|db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(SUPPRESSIONS).ctx("opening suppressions")?;
+            let mut found = Vec::new();
+            for entry in table.iter().ctx("listing suppressions")? {
+                let (_, value) = entry.ctx("reading a suppression")?;
+                found.push(from_postcard(value.value(), "suppression")?);
+            }
+            Ok(found)
         })
         .await
     }

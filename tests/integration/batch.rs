@@ -615,7 +615,7 @@ async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk
     let first_50: Vec<&str> = users[..50].iter().map(|u| u.user_id.as_str()).collect();
     let (picks_ref, emails_ref, first_50) = (&picks, &emails, &first_50);
     let previous = previous_picks(store, date).await.unwrap();
-    let settings = fingerprint(&chunked(25), &previous);
+    let settings = fingerprint(&chunked(25), &previous, &[]);
     let crash = |data_version| async move {
         let checkpoint = DayCheckpoint {
             run_id: 999,
@@ -732,4 +732,75 @@ async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk
     assert_eq!(picks_phase(&after_import).counts["users_resumed"], 0);
     assert_eq!(picks_phase(&after_import).counts["resumed_from_chunk"], 0);
     assert_eq!(day_results(store, date).await, (picks, emails));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_suppressed_address_gets_no_picks_and_no_email_until_it_is_lifted() {
+    use mailscore::domain::{EmailAddress, Suppression, SuppressionReason};
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(1500, 120, 60, 13, date).await;
+    let store: &dyn Store = &t.store;
+    let options = BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer());
+    run_batch(store, &options).await.unwrap();
+    let (picks, emails) = day_results(store, date).await;
+    let (first, second) = (&emails[0], &emails[1]);
+
+    // The second user's email went out already: suppressing leaves it as it is.
+    let sent = QueuedEmail {
+        status: EmailStatus::Sent,
+        ..second.clone()
+    };
+    store
+        .save_chunk(date, Vec::new(), Some(vec![sent]), checkpoint(0, "render"))
+        .await
+        .unwrap();
+    let suppression = |address: &str| Suppression {
+        address: EmailAddress::parse(address).unwrap(),
+        reason: SuppressionReason::HardBounce,
+        created_at: 1,
+        note: Some("550 no such user".to_owned()),
+    };
+    // Another spelling of the same mailbox is the same suppression.
+    assert_eq!(
+        store
+            .suppress(suppression(&first.to.to_ascii_uppercase()))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.suppress(suppression(&second.to)).await.unwrap(), 0);
+    let states = email_states(store, date).await;
+    let state = |user: &str| states.iter().find(|s| s.0 == user).unwrap().1;
+    assert_eq!(state(&first.user_id), EmailStatus::Suppressed);
+    assert_eq!(state(&second.user_id), EmailStatus::Sent);
+    assert_eq!(store.suppressions().await.unwrap().len(), 2);
+
+    // The next run leaves both out: no picks, no new email; the sent one stays.
+    let run = run_batch(store, &options).await.unwrap();
+    let load = run.phases.iter().find(|p| p.name == "load").unwrap();
+    assert_eq!(load.counts["suppressed_users"], 2);
+    let (picks_now, emails_now) = day_results(store, date).await;
+    assert!(picks_now.iter().all(|p| p.user_id != first.user_id));
+    assert!(emails_now.iter().all(|e| e.user_id != first.user_id));
+    assert_eq!(
+        emails_now
+            .iter()
+            .find(|e| e.user_id == second.user_id)
+            .map(|e| e.status),
+        Some(EmailStatus::Sent)
+    );
+    assert_eq!(picks_now.len(), picks.len() - 2);
+
+    // Lifted: the user is back in the next run.
+    let address = EmailAddress::parse(&first.to).unwrap();
+    assert!(store.unsuppress(&address).await.unwrap());
+    assert!(!store.unsuppress(&address).await.unwrap());
+    run_batch(store, &options).await.unwrap();
+    let (_, emails_after) = day_results(store, date).await;
+    let back = emails_after
+        .iter()
+        .find(|e| e.user_id == first.user_id)
+        .expect("the user gets an email again");
+    assert_eq!(back.status, EmailStatus::Pending);
+    assert_eq!(back.content, first.content);
 }
