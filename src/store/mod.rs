@@ -20,7 +20,7 @@ use crate::domain::{
 use jiff::civil::Date;
 
 /// The schema version this binary writes; older files are migrated on open.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -48,7 +48,7 @@ pub enum StoreError {
     HeaderCollision { header_id: u64 },
 }
 
-/// One imported job feed: the full rows (encoded with [`crate::domain::job::encode_job_row`])
+/// One imported job feed: the full rows (encoded with [`crate::domain::job::RowEncoder`])
 /// and the scoring fields of the same jobs as columns. Job ids are unique in both.
 #[derive(Debug, Clone)]
 pub struct JobSnapshot {
@@ -59,6 +59,9 @@ pub struct JobSnapshot {
     pub rows: Vec<(u64, Vec<u8>)>,
     /// The same jobs' scoring fields, sorted by `job_id`.
     pub columns: JobColumns,
+    /// A row dictionary trained on this feed, to store under `header_id`: set when the
+    /// header had none (rows of the header are compressed with it from now on).
+    pub dictionary: Option<Vec<u8>>,
 }
 
 /// Counts describing the stored jobs.
@@ -130,6 +133,9 @@ pub trait Store: Send + Sync {
 
     /// The scoring fields of every active job, sorted by `job_id` (empty before any import).
     async fn job_columns(&self) -> Result<JobColumns, StoreError>;
+
+    /// The row dictionary stored for a feed header ([`JobSnapshot::dictionary`]), if any.
+    async fn row_dictionary(&self, header_id: u64) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The full rows of the given jobs, active or not, in the order asked (`None`: unknown).
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError>;

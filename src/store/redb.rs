@@ -2,7 +2,8 @@
 //!
 //! Tables and what they hold:
 //! - `meta`: schema version and counters (`snapshot_seq`, `job_total`, `action_count`, `next_report_id`);
-//! - `job_rows`: job id → current snapshot sequence number (8 bytes LE) + encoded full row; a
+//! - `job_rows`: job id → current snapshot sequence number (8 bytes LE) + encoded full row
+//!   ([`RowEncoder`]: codec byte, header id, zstd frame); a
 //!   job is active exactly when its sequence number is the current one, so a snapshot that
 //!   leaves a job out deactivates it without touching it;
 //! - `feed_headers`: header id → the feed's column names (postcard);
@@ -17,7 +18,8 @@
 //! - `emails`: (date number, user id) → [`QueuedEmail`] (postcard, bodies LZ4);
 //! - `day_checkpoints`: date number → the [`DayCheckpoint`] of that date's unfinished run
 //!   (postcard);
-//! - `suppressions`: email address → its [`Suppression`] (postcard).
+//! - `suppressions`: email address → its [`Suppression`] (postcard);
+//! - `row_dictionaries`: feed header id → the zstd dictionary its rows are compressed with.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,7 +35,10 @@ use super::{
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, PackedActionDay};
 use crate::domain::batch::EmailStatus;
 use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
-use crate::domain::job::decode_job_row;
+use crate::domain::job::{
+    DICTIONARY_SAMPLES, RowEncoder, decode_job_row, decode_lz4_job_row, job_row_header_id,
+    job_row_uses_dictionary, job_row_values, train_row_dictionary,
+};
 use crate::domain::master::{MasterKind, MasterSet};
 use crate::domain::time::{Micros, days_from_civil, utc_day};
 use crate::domain::value::is_null;
@@ -56,6 +61,7 @@ const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 const EMAILS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("emails");
 const DAY_CHECKPOINTS: TableDefinition<i32, &[u8]> = TableDefinition::new("day_checkpoints");
 const SUPPRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppressions");
+const ROW_DICTIONARIES: TableDefinition<u64, &[u8]> = TableDefinition::new("row_dictionaries");
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
@@ -70,12 +76,81 @@ const KEY_COLUMNS: &str = "columns";
 pub const DATABASE_FILE: &str = "mailscore.redb";
 
 /// Default size of redb's page cache.
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Migrations from schema version `n` (the index + 1) to `n + 1`. Empty while the first
-/// schema is the only one; a new schema appends its step here and bumps [`SCHEMA_VERSION`].
+/// Migrations from schema version `n` (the index + 1) to `n + 1`, run in the transaction
+/// that opens the store; a new schema appends its step here and bumps [`SCHEMA_VERSION`].
 type Migration = fn(&redb::WriteTransaction) -> Result<(), StoreError>;
-const MIGRATIONS: &[Migration] = &[];
+const MIGRATIONS: &[Migration] = &[migrate_rows_to_zstd];
+
+/// Schema 1 → 2: feed rows were LZ4 with the header id inside; they become zstd with a
+/// dictionary per feed header, trained on the stored rows, and the header id outside.
+fn migrate_rows_to_zstd(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let corrupt = |job_id: u64| {
+        move |source| StoreError::Corrupt {
+            what: format!("job {job_id} (migrating to schema 2)"),
+            source,
+        }
+    };
+    let split = |job_id: u64, bytes: &[u8]| -> Result<(u64, Vec<String>), StoreError> {
+        let encoded = bytes.get(8..).ok_or(StoreError::Corrupt {
+            what: format!("job {job_id} (migrating to schema 2)"),
+            source: crate::columnar::ColumnarError::Truncated { what: "job row" },
+        })?;
+        decode_lz4_job_row(encoded).map_err(corrupt(job_id))
+    };
+    let mut rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
+    let mut samples: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
+    for entry in rows.iter().ctx("listing job rows")? {
+        let (key, value) = entry.ctx("reading a job row")?;
+        let (header_id, values) = split(key.value(), value.value())?;
+        let header_samples = samples.entry(header_id).or_default();
+        if header_samples.len() < DICTIONARY_SAMPLES {
+            header_samples.push(job_row_values(values.iter().map(String::as_str)));
+        }
+    }
+    let mut dictionaries = txn
+        .open_table(ROW_DICTIONARIES)
+        .ctx("opening row_dictionaries")?;
+    let mut encoders: HashMap<u64, RowEncoder> = HashMap::new();
+    for (header_id, header_samples) in samples {
+        let dictionary = train_row_dictionary(&header_samples);
+        if let Some(dictionary) = &dictionary {
+            dictionaries
+                .insert(header_id, dictionary.as_slice())
+                .ctx("writing a row dictionary")?;
+        }
+        encoders.insert(header_id, RowEncoder::new(header_id, dictionary.as_deref()));
+    }
+    // Rewritten in slices of keys, so the table is never held in memory whole.
+    let mut from = 0u64;
+    loop {
+        let mut slice: Vec<(u64, Vec<u8>)> = Vec::new();
+        for entry in rows.range(from..).ctx("listing job rows")?.take(10_000) {
+            let (key, value) = entry.ctx("reading a job row")?;
+            let (job_id, bytes) = (key.value(), value.value());
+            let (header_id, values) = split(job_id, bytes)?;
+            let encoder = encoders
+                .get_mut(&header_id)
+                .expect("every header was sampled");
+            let mut stored = bytes[..8].to_vec();
+            stored.extend(encoder.encode(&job_row_values(values.iter().map(String::as_str))));
+            slice.push((job_id, stored));
+        }
+        let Some(&(last, _)) = slice.last() else {
+            break;
+        };
+        for (job_id, stored) in &slice {
+            rows.insert(*job_id, stored.as_slice())
+                .ctx("rewriting a job row")?;
+        }
+        match last.checked_add(1) {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    Ok(())
+}
 
 trait Context<T> {
     fn ctx(self, action: &'static str) -> Result<T, StoreError>;
@@ -239,6 +314,8 @@ impl RedbStore {
         txn.open_table(DAY_CHECKPOINTS)
             .ctx("creating day_checkpoints")?;
         txn.open_table(SUPPRESSIONS).ctx("creating suppressions")?;
+        txn.open_table(ROW_DICTIONARIES)
+            .ctx("creating row_dictionaries")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -287,6 +364,28 @@ fn replace_job_snapshot(
                     .insert(snapshot.header_id, encoded_headers.as_slice())
                     .ctx("writing a feed header")?;
             }
+        }
+
+        if let Some(dictionary) = &snapshot.dictionary {
+            let mut dictionaries = txn
+                .open_table(ROW_DICTIONARIES)
+                .ctx("opening row_dictionaries")?;
+            if dictionaries
+                .get(snapshot.header_id)
+                .ctx("reading a row dictionary")?
+                .is_some()
+            {
+                return Err(StoreError::Decode {
+                    what: "the job feed".into(),
+                    message: format!(
+                        "another import stored a row dictionary for its header {:#x} meanwhile; import the file again",
+                        snapshot.header_id
+                    ),
+                });
+            }
+            dictionaries
+                .insert(snapshot.header_id, dictionary.as_slice())
+                .ctx("writing a row dictionary")?;
         }
 
         let mut columns_table = txn.open_table(JOB_SNAPSHOT).ctx("opening job_snapshot")?;
@@ -353,7 +452,11 @@ fn jobs(db: &Database, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreErr
     let seq = read_u64(&txn.open_table(META).ctx("opening meta")?, KEY_SNAPSHOT_SEQ)?;
     let rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
     let headers_table = txn.open_table(FEED_HEADERS).ctx("opening feed_headers")?;
+    let dictionaries_table = txn
+        .open_table(ROW_DICTIONARIES)
+        .ctx("opening row_dictionaries")?;
     let mut headers: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut dictionaries: HashMap<u64, Vec<u8>> = HashMap::new();
     let mut records = Vec::with_capacity(ids.len());
     for &job_id in ids {
         let Some(guard) = rows.get(job_id.get()).ctx("reading a job")? else {
@@ -368,7 +471,26 @@ fn jobs(db: &Database, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreErr
         let (row_seq, encoded) = bytes.split_first_chunk::<8>().ok_or(corrupt(
             crate::columnar::ColumnarError::Truncated { what: "job row" },
         ))?;
-        let (header_id, values) = decode_job_row(encoded).map_err(corrupt)?;
+        let dictionary = if job_row_uses_dictionary(encoded) {
+            let header_id = job_row_header_id(encoded).map_err(corrupt)?;
+            if let std::collections::hash_map::Entry::Vacant(entry) = dictionaries.entry(header_id)
+            {
+                let stored = dictionaries_table
+                    .get(header_id)
+                    .ctx("reading a row dictionary")?
+                    .ok_or_else(|| StoreError::Decode {
+                        what: format!("job {job_id}"),
+                        message: format!(
+                            "the row dictionary of its feed header {header_id:#x} is missing"
+                        ),
+                    })?;
+                entry.insert(stored.value().to_vec());
+            }
+            dictionaries.get(&header_id).map(Vec::as_slice)
+        } else {
+            None
+        };
+        let (header_id, values) = decode_job_row(encoded, dictionary).map_err(corrupt)?;
         if let std::collections::hash_map::Entry::Vacant(entry) = headers.entry(header_id) {
             let stored = headers_table
                 .get(header_id)
@@ -848,6 +970,20 @@ impl Store for RedbStore {
 
     async fn job_columns(&self) -> Result<JobColumns, StoreError> {
         self.run(job_columns).await
+    }
+
+    async fn row_dictionary(&self, header_id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn
+                .open_table(ROW_DICTIONARIES)
+                .ctx("opening row_dictionaries")?;
+            Ok(table
+                .get(header_id)
+                .ctx("reading a row dictionary")?
+                .map(|guard| guard.value().to_vec()))
+        })
+        .await
     }
 
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError> {

@@ -403,3 +403,75 @@ async fn the_store_reopens_with_its_data() {
     let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
     assert_eq!(store.job_columns().await.unwrap().len(), 1);
 }
+
+/// A store of schema version 1 (feed rows LZ4-compressed with the header id inside) opens
+/// migrated: every row reads back the same, compressed with a dictionary from then on.
+#[tokio::test]
+async fn a_schema_1_store_is_migrated_on_open_and_reads_the_same() {
+    use mailscore::domain::JobId;
+    use mailscore::domain::job::{decode_job_row, job_row_values};
+    use redb::{ReadableTable, TableDefinition};
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    const JOB_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("job_rows");
+    const DICTIONARIES: TableDefinition<u64, &[u8]> = TableDefinition::new("row_dictionaries");
+
+    let t = TestStore::new();
+    let rows: Vec<String> = (1..=300)
+        .map(|i| job_row(i, &format!("ホールスタッフ {}", i % 13)))
+        .collect();
+    t.import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows)))
+        .await
+        .unwrap();
+    let ids: Vec<JobId> = (1..=300).map(JobId::new).collect();
+    let before = t.store.jobs(&ids).await.unwrap();
+    assert!(before.iter().all(Option::is_some));
+    let dir = t.dir;
+    drop(t.store);
+
+    // Write the rows back as schema 1 stored them and say so.
+    let path = dir.path().join(mailscore::store::redb::DATABASE_FILE);
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut dictionaries = txn.open_table(DICTIONARIES).unwrap();
+            let mut table = txn.open_table(JOB_ROWS).unwrap();
+            let stored: Vec<(u64, Vec<u8>)> = table
+                .iter()
+                .unwrap()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.value(), v.value().to_vec())
+                })
+                .collect();
+            for (job_id, bytes) in stored {
+                let header_id = u64::from_le_bytes(bytes[9..17].try_into().unwrap());
+                let dictionary = dictionaries
+                    .get(header_id)
+                    .unwrap()
+                    .map(|g| g.value().to_vec());
+                let (header_id, values) =
+                    decode_job_row(&bytes[8..], dictionary.as_deref()).unwrap();
+                let mut raw = header_id.to_le_bytes().to_vec();
+                raw.extend(job_row_values(values.iter().map(String::as_str)));
+                let mut v1 = bytes[..8].to_vec();
+                v1.extend(lz4_flex::compress_prepend_size(&raw));
+                table.insert(job_id, v1.as_slice()).unwrap();
+            }
+            dictionaries.retain(|_, _| false).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("schema_version", 1u32.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    let store = mailscore::store::redb::RedbStore::open(dir.path()).expect("the store migrates");
+    assert_eq!(store.jobs(&ids).await.unwrap(), before);
+    assert_eq!(store.job_columns().await.unwrap().len(), 300);
+    drop(store);
+    // Opening again finds schema 2: nothing left to migrate.
+    let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
+    assert_eq!(store.jobs(&ids).await.unwrap(), before);
+}
