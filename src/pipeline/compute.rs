@@ -444,6 +444,43 @@ fn fallback_picks(user: &User, inputs: &DayInputs<'_>, context: &MatchContext<'_
     }
 }
 
+/// The fallback of a user whose matching failed, from their full stored picks of yesterday:
+/// the ones still eligible, in yesterday's sections and order with ranks renumbered within
+/// each section, their stored scores kept, marked `fallback`. ([`picks_for_users`] knows
+/// only yesterday's job ids and puts its fallback in the first section, unscored; the daily
+/// run, which reads the store, replaces it with this.)
+pub fn fallback_from_yesterday(
+    yesterday: &UserPicks,
+    jobs: &JobColumns,
+    scores: &JobScores,
+) -> UserPicks {
+    let mut kept: Vec<StoredPick> = yesterday
+        .picks
+        .iter()
+        .filter(|pick| {
+            jobs.position(crate::domain::JobId::new(pick.job_id))
+                .is_some_and(|row| scores.eligible[row])
+        })
+        .cloned()
+        .collect();
+    kept.sort_by_key(|p| (p.section, p.rank));
+    let mut previous_section = None;
+    let mut rank = 0u8;
+    for pick in &mut kept {
+        if previous_section != Some(pick.section) {
+            previous_section = Some(pick.section);
+            rank = 0;
+        }
+        rank += 1;
+        pick.rank = rank;
+    }
+    UserPicks {
+        user_id: yesterday.user_id.clone(),
+        picks: kept,
+        fallback: true,
+    }
+}
+
 /// How a run queues its emails.
 #[derive(Clone, Copy)]
 pub struct EmailQueueing<'a> {

@@ -484,9 +484,28 @@ impl ChunkRun<'_> {
                 .progress
                 .resume("picks", range.start as u64, users.len() as u64);
             let clock = picking.begin();
-            let chunk = cpu_bound(|| {
+            let mut chunk = cpu_bound(|| {
                 picks_for_users(inputs, results, &context, range.clone(), &options.progress)
             });
+            // A user whose matching failed gets yesterday's picks in yesterday's sections.
+            for user in &chunk.failed_users {
+                let yesterday = date
+                    .checked_sub(jiff::Span::new().days(1))
+                    .expect("date in range");
+                let stored = store.picks(yesterday, Some(user)).await.map_err(|source| {
+                    PipelineError::Store {
+                        date,
+                        action: "loading yesterday's picks of a user whose matching failed",
+                        source,
+                    }
+                })?;
+                if let (Some(stored), Some(slot)) = (
+                    stored.first(),
+                    chunk.picks.iter_mut().find(|p| &p.user_id == user),
+                ) {
+                    *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
+                }
+            }
             picking.end(clock);
             users_picked += chunk.picks.len() as u64;
             let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();

@@ -804,3 +804,88 @@ async fn a_suppressed_address_gets_no_picks_and_no_email_until_it_is_lifted() {
     assert_eq!(back.status, EmailStatus::Pending);
     assert_eq!(back.content, first.content);
 }
+
+/// The fallback of a user whose matching failed keeps yesterday's sections (an email shows
+/// its picks by section), drops jobs no longer eligible and renumbers the ranks.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_users_fallback_keeps_yesterdays_sections_and_only_eligible_jobs() {
+    use mailscore::pipeline::compute::fallback_from_yesterday;
+    use mailscore::pipeline::{DayInputs, compute_day};
+    use mailscore::scoring::{DayWindows, ScoringConfig};
+    let date = parse_date("2025-11-25").unwrap();
+    let yesterday = parse_date("2025-11-24").unwrap();
+    let t = TestStore::with_generated(1500, 120, 60, 17, date).await;
+    let store: &dyn Store = &t.store;
+    run_batch(
+        store,
+        &BatchOptions::new(yesterday, TimeZoneSetting::tokyo(), test_signer()),
+    )
+    .await
+    .unwrap();
+    let stored = store.picks(yesterday, None).await.unwrap();
+    let user = stored
+        .iter()
+        .max_by_key(|u| u.picks.len())
+        .expect("someone was picked yesterday");
+
+    // Today's job scores, with the first half of yesterday's jobs no longer eligible.
+    let zone = TimeZoneSetting::tokyo();
+    let config = ScoringConfig::default();
+    let (masters, jobs, users) = (
+        store.masters().await.unwrap(),
+        store.job_columns().await.unwrap(),
+        store.users().await.unwrap(),
+    );
+    let previous = Default::default();
+    let inputs = DayInputs {
+        jobs: &jobs,
+        masters: &masters,
+        users: &users,
+        action_days: &[],
+        previous: &previous,
+        windows: DayWindows::new(date, &zone, &config),
+        config: &config,
+    };
+    let mut scores = compute_day(&inputs, Phase::Scores).scores.unwrap();
+    let gone: Vec<u64> = user.picks.iter().step_by(2).map(|p| p.job_id).collect();
+    for job_id in &gone {
+        let row = jobs
+            .position(mailscore::domain::JobId::new(*job_id))
+            .unwrap();
+        scores.eligible[row] = false;
+    }
+
+    let fallback = fallback_from_yesterday(user, &jobs, &scores);
+    assert!(fallback.fallback);
+    assert_eq!(fallback.user_id, user.user_id);
+    let expected: Vec<(u8, u64)> = user
+        .picks
+        .iter()
+        .filter(|p| {
+            !gone.contains(&p.job_id)
+                && scores.eligible[jobs
+                    .position(mailscore::domain::JobId::new(p.job_id))
+                    .unwrap()]
+        })
+        .map(|p| (p.section, p.job_id))
+        .collect();
+    assert!(!expected.is_empty());
+    let found: Vec<(u8, u64)> = fallback
+        .picks
+        .iter()
+        .map(|p| (p.section, p.job_id))
+        .collect();
+    assert_eq!(
+        found, expected,
+        "yesterday's sections and order, minus ineligible jobs"
+    );
+    for section in fallback.picks.iter().map(|p| p.section) {
+        let ranks: Vec<u8> = fallback
+            .picks
+            .iter()
+            .filter(|p| p.section == section)
+            .map(|p| p.rank)
+            .collect();
+        assert_eq!(ranks, (1..=ranks.len() as u8).collect::<Vec<_>>());
+    }
+}
