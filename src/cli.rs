@@ -361,6 +361,22 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
     }
 }
 
+/// The daily run of `date` as the settings configure it: scoring, email, the subject
+/// endpoint, and the inbox of the data directory.
+fn batch_options(
+    settings: &Settings,
+    date: jiff::civil::Date,
+    signer: crate::tokens::TokenSigner,
+) -> BatchOptions {
+    BatchOptions {
+        config: settings.scoring.clone(),
+        email: settings.email.clone(),
+        inbox: Some(settings.data_dir.join("inbox")),
+        llm: settings.llm.clone(),
+        ..BatchOptions::new(date, settings.time_zone.clone(), signer)
+    }
+}
+
 fn open_store(settings: &Settings) -> Result<RedbStore> {
     Ok(RedbStore::open_with_cache(
         &settings.data_dir,
@@ -710,11 +726,8 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
             let options = BatchOptions {
                 until,
-                email: settings.email.clone(),
-                inbox: Some(settings.data_dir.join("inbox")),
-                llm: settings.llm.clone(),
                 chunk_users: chunk_users as usize,
-                ..BatchOptions::new(date, settings.time_zone.clone(), signer)
+                ..batch_options(settings, date, signer)
             };
             let started = Instant::now();
             let watcher = std::io::stderr().is_terminal().then(|| {
@@ -1068,10 +1081,7 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
         print_report_summary(&report);
     }
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
-    let batch_options = BatchOptions {
-        email: settings.email.clone(),
-        ..BatchOptions::new(date, settings.time_zone.clone(), signer.clone())
-    };
+    let batch_options = batch_options(settings, date, signer.clone());
     let run = run_batch(&store, &batch_options).await?;
     println!("\ndaily run #{} for {}:", run.id, run.date);
     print_phases(&run);
@@ -1132,11 +1142,7 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
         tokio::time::sleep(wait).await;
         let date = next.to_zoned(zone.clone()).date();
         let store = open_store(settings)?;
-        let options = BatchOptions {
-            email: settings.email.clone(),
-            inbox: Some(settings.data_dir.join("inbox")),
-            ..BatchOptions::new(date, settings.time_zone.clone(), signer.clone())
-        };
+        let options = batch_options(settings, date, signer.clone());
         match run_batch(&store, &options).await {
             Ok(run) => tracing::info!(run = run.id, date = %date, "scheduled run finished"),
             Err(error) => tracing::error!(%error, date = %date, "scheduled run failed"),

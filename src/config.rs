@@ -43,6 +43,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("setting time_zone: {0}")]
     TimeZone(String),
+    #[error("the configuration file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
 }
 
 /// The TOML file's shape; every key optional.
@@ -59,6 +61,8 @@ struct FileSettings {
     import: FileImport,
     #[serde(default)]
     email: FileEmail,
+    #[serde(default)]
+    scoring: crate::scoring::ScoringConfig,
     /// Key that signs the links in emails (hex or any text of 32+ characters).
     secret_key: Option<String>,
     schedule: Option<String>,
@@ -133,6 +137,8 @@ pub struct Settings {
     pub schedule: String,
     /// The subject endpoint, when `email.llm_url` is set.
     pub llm: Option<crate::render::llm::LlmSettings>,
+    /// Every number of the scoring and the picks (`[scoring]`).
+    pub scoring: crate::scoring::ScoringConfig,
 }
 
 impl Settings {
@@ -147,6 +153,12 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
         let time_zone = TimeZoneSetting::parse(&time_zone_name)
             .map_err(|e| ConfigError::TimeZone(e.to_string()))?;
+        if let (Some(path), Err(message)) = (&overrides.config, file.scoring.validate()) {
+            return Err(ConfigError::Invalid {
+                path: path.clone(),
+                message,
+            });
+        }
         Ok(Self {
             config_file: overrides.config,
             data_dir: overrides
@@ -196,6 +208,7 @@ impl Settings {
                 .schedule
                 .or(file.schedule)
                 .unwrap_or_else(|| crate::schedule::DEFAULT_SCHEDULE.to_owned()),
+            scoring: file.scoring,
             llm: file
                 .email
                 .llm_url
@@ -255,7 +268,12 @@ impl Settings {
 
     /// The settings as TOML, for `mailscore config check`.
     pub fn to_toml(&self) -> String {
-        format!(
+        let scoring = toml::to_string(&std::collections::BTreeMap::from([(
+            "scoring",
+            &self.scoring,
+        )]))
+        .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
+        let basics = format!(
             "data_dir = {:?}\ntime_zone = {:?}\nschedule = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\n",
             self.data_dir.display().to_string(),
             self.time_zone.name(),
@@ -271,7 +289,8 @@ impl Settings {
                 EncodingChoice::Utf8 => "utf-8",
                 EncodingChoice::ShiftJis => "shift_jis",
             },
-        )
+        );
+        format!("{basics}\n{scoring}")
     }
 }
 
@@ -333,7 +352,49 @@ mod tests {
     #[test]
     fn the_example_file_documents_exactly_the_keys_that_parse() {
         let example = include_str!("../mailscore.example.toml");
-        toml::from_str::<FileSettings>(example)
+        let file = toml::from_str::<FileSettings>(example)
             .expect("mailscore.example.toml parses with every key");
+        assert_eq!(file.scoring.company_cap, 3);
+    }
+
+    #[test]
+    fn scoring_keys_left_out_keep_their_defaults_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(
+            &path,
+            "[scoring]\ncompany_cap = 2\nseo_ignored_keywords = [\"バイト\"]\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Overrides {
+            config: Some(path.clone()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        let defaults = crate::scoring::ScoringConfig::default();
+        assert_eq!(settings.scoring.company_cap, 2);
+        assert_eq!(settings.scoring.seo_ignored_keywords, ["バイト"]);
+        assert_eq!(settings.scoring.sections, defaults.sections);
+        // What config check prints reads back as the same settings.
+        let printed: FileSettings = toml::from_str(&settings.to_toml()).unwrap();
+        assert_eq!(printed.scoring, settings.scoring);
+
+        for (text, named) in [
+            ("[scoring]\ncompany_cap = 0\n", "company_cap"),
+            ("[scoring]\nseo_max_job_share = 1.5\n", "seo_max_job_share"),
+            ("[scoring]\nhistroy_days = 30\n", "histroy_days"),
+            (
+                "[[scoring.sections]]\nkind = \"new\"\ncount = 5\n[[scoring.sections]]\nkind = \"new\"\ncount = 3\n",
+                "listed twice",
+            ),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let error = Settings::load(Overrides {
+                config: Some(path.clone()),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+            assert!(error.to_string().contains(named), "{text}: {error}");
+        }
     }
 }

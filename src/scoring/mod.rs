@@ -86,8 +86,10 @@ pub fn default_needs() -> Vec<NeedsCategory> {
     ]
 }
 
-/// Every number of SPEC §3 and §4 that an operator can change, with the spec's defaults.
+/// Every number of SPEC §3 and §4 that an operator can change, with the spec's defaults
+/// (the `[scoring]` table of the configuration file; keys left out keep their default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScoringConfig {
     /// Employment types a pickable job must have.
     pub eligible_employment_types: Vec<u16>,
@@ -170,6 +172,71 @@ impl SectionKind {
 pub struct SectionSpec {
     pub kind: SectionKind,
     pub count: usize,
+}
+
+impl ScoringConfig {
+    /// Checks what the scoring and matching rely on; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive_days = [
+            ("history_days", self.history_days),
+            ("editorial_days", self.editorial_days),
+            ("new_days", self.new_days),
+        ];
+        for (key, days) in positive_days {
+            if days < 1 {
+                return Err(format!("scoring.{key} must be at least 1 day, not {days}"));
+            }
+        }
+        if self.recent_company_days < 0 || self.recent_company_days > self.history_days {
+            return Err(format!(
+                "scoring.recent_company_days must be between 0 and history_days ({}), not {}",
+                self.history_days, self.recent_company_days
+            ));
+        }
+        // Written so that NaN fails too.
+        let share_ok = self.seo_max_job_share > 0.0 && self.seo_max_job_share <= 1.0;
+        if !share_ok {
+            return Err(format!(
+                "scoring.seo_max_job_share must be a share in (0, 1], not {}",
+                self.seo_max_job_share
+            ));
+        }
+        let ratio_ok = self.high_wage_ratio > 0.0;
+        let radius_ok = self.adjacency_radius_km >= 0.0;
+        if !ratio_ok || !radius_ok {
+            return Err(
+                "scoring.high_wage_ratio must be above 0 and scoring.adjacency_radius_km at least 0"
+                    .to_owned(),
+            );
+        }
+        if self.company_cap < 1 {
+            return Err("scoring.company_cap must be at least 1".to_owned());
+        }
+        if self.sections.is_empty() {
+            return Err("scoring.sections must name at least one section".to_owned());
+        }
+        for (i, section) in self.sections.iter().enumerate() {
+            if section.count < 1 {
+                return Err(format!(
+                    "scoring.sections: the {} section must hold at least 1 job",
+                    section.kind.as_str()
+                ));
+            }
+            if self.sections[..i].iter().any(|s| s.kind == section.kind) {
+                return Err(format!(
+                    "scoring.sections: the {} section is listed twice",
+                    section.kind.as_str()
+                ));
+            }
+        }
+        let total: usize = self.sections.iter().map(|s| s.count).sum();
+        if total > 255 {
+            return Err(format!(
+                "scoring.sections hold {total} jobs in all; at most 255 fit an email"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ScoringConfig {

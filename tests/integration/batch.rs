@@ -889,3 +889,71 @@ async fn a_failed_users_fallback_keeps_yesterdays_sections_and_only_eligible_job
         assert_eq!(ranks, (1..=ranks.len() as u8).collect::<Vec<_>>());
     }
 }
+
+/// An operator's `[scoring]` settings drive the run: here four sections without "new" and
+/// at most two jobs of a company (`endcl_cd`) per email.
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_sections_and_company_cap_shape_the_picks() {
+    use mailscore::scoring::{ScoringConfig, SectionKind, SectionSpec};
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(1500, 120, 60, 19, date).await;
+    let store: &dyn Store = &t.store;
+    let sections = vec![
+        SectionSpec {
+            kind: SectionKind::Top5,
+            count: 5,
+        },
+        SectionSpec {
+            kind: SectionKind::Regional,
+            count: 10,
+        },
+        SectionSpec {
+            kind: SectionKind::Nearby,
+            count: 8,
+        },
+        SectionSpec {
+            kind: SectionKind::HighIncome,
+            count: 7,
+        },
+    ];
+    let config = ScoringConfig {
+        company_cap: 2,
+        sections: sections.clone(),
+        ..ScoringConfig::default()
+    };
+    config.validate().unwrap();
+    let options = BatchOptions {
+        config,
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer())
+    };
+    let run = run_batch(store, &options).await.unwrap();
+    assert_eq!(picks_phase(&run).counts["failed_users"], 0);
+    let jobs = store.job_columns().await.unwrap();
+    let picked = store.picks(date, None).await.unwrap();
+    assert!(!picked.is_empty());
+    let codes: Vec<u8> = sections.iter().map(|s| s.kind.code()).collect();
+    for user in &picked {
+        assert!(
+            user.picks.len() <= 30,
+            "{}: {}",
+            user.user_id,
+            user.picks.len()
+        );
+        assert!(user.picks.iter().all(|p| codes.contains(&p.section)));
+        let mut companies: std::collections::HashMap<&str, usize> = Default::default();
+        for pick in &user.picks {
+            let row = jobs
+                .position(mailscore::domain::JobId::new(pick.job_id))
+                .unwrap();
+            let company = jobs.endcl_cd.get(row);
+            if !company.is_empty() {
+                *companies.entry(company).or_default() += 1;
+            }
+        }
+        assert!(companies.values().all(|&n| n <= 2), "{}", user.user_id);
+    }
+    assert!(
+        picked.iter().any(|u| u.picks.len() == 30),
+        "full emails exist"
+    );
+}
