@@ -128,6 +128,9 @@ pub enum Command {
     },
     /// Counts of what is stored
     Status,
+    /// Give the database file's unused space back to the file system (`status` shows how
+    /// much there is); run it while no other mailscore process uses the data directory
+    Compact,
     /// Check the configuration and print the settings in force
     Config {
         #[command(subcommand)]
@@ -351,6 +354,19 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
         Command::Demo(args) => demo(args, &settings).await,
         Command::Scheduler { print } => scheduler(print, &settings).await,
         Command::Status => status(&settings).await,
+        Command::Compact => {
+            let store = open_store(&settings)?;
+            let started = Instant::now();
+            let (before, after) = store.compact().await?;
+            println!(
+                "{}: {:.1} MB → {:.1} MB in {:.1} s",
+                store.path().display(),
+                before as f64 / 1e6,
+                after as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {

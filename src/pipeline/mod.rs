@@ -89,10 +89,16 @@ pub struct BatchOptions {
     pub progress: std::sync::Arc<RunProgress>,
     /// When set, an OpenAI-compatible endpoint writes each subject (rule subject on failure).
     pub llm: Option<crate::render::llm::LlmSettings>,
+    /// A run that purges compacts the storage when at least this many bytes, and at least
+    /// half the file, are unused; `None` never compacts.
+    pub compact_above: Option<u64>,
     /// Users per chunk (in user id order): the picks and emails of a chunk are stored
     /// together, and a run killed midway resumes after the last stored chunk.
     pub chunk_users: usize,
 }
+
+/// Default of [`BatchOptions::compact_above`].
+pub const COMPACT_ABOVE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Default users per chunk of the daily run.
 pub const DEFAULT_CHUNK_USERS: usize = 1_000;
@@ -139,6 +145,7 @@ impl BatchOptions {
             progress: std::sync::Arc::default(),
             llm: None,
             chunk_users: DEFAULT_CHUNK_USERS,
+            compact_above: Some(COMPACT_ABOVE_BYTES),
         }
     }
 }
@@ -964,6 +971,28 @@ async fn run_batch_locked(
                 ("checkpoints", purged.checkpoints),
             ],
         ));
+        // Space freed by the day's rewrites and the purge goes back to the file system once
+        // it is most of the file (compacting takes about 2 s per GB).
+        let stats = store
+            .storage_stats()
+            .await
+            .map_err(fail("reading the storage statistics"))?;
+        let worth_it = options.compact_above.is_some_and(|above| {
+            stats.fragmented_bytes >= above && stats.fragmented_bytes * 2 >= stats.file_bytes
+        });
+        if worth_it {
+            let (started_at, clock) = (now(), Instant::now());
+            let (before, after) = store
+                .compact()
+                .await
+                .map_err(fail("compacting the storage"))?;
+            run.phases.push(phase(
+                "compact",
+                started_at,
+                clock,
+                &[("file_bytes_before", before), ("file_bytes_after", after)],
+            ));
+        }
         run = store
             .save_run(run)
             .await

@@ -283,6 +283,10 @@ pub trait Store: Send + Sync {
     /// The suppression list, by address.
     async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
 
+    /// Rewrites the storage so that space freed by updates and deletions goes back to the
+    /// file system; other calls wait meanwhile. Returns the file size before and after.
+    async fn compact(&self) -> Result<(u64, u64), StoreError>;
+
     /// How much space the data takes, for `status` and metrics.
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
 }

@@ -167,7 +167,8 @@ impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
 
 #[derive(Clone)]
 pub struct RedbStore {
-    db: Arc<Database>,
+    /// Shared by every call; held exclusively only while compacting.
+    db: Arc<std::sync::RwLock<Database>>,
     path: PathBuf,
 }
 
@@ -262,7 +263,7 @@ impl RedbStore {
                 other => other.to_string(),
             }))?;
         let store = Self {
-            db: Arc::new(db),
+            db: Arc::new(std::sync::RwLock::new(db)),
             path,
         };
         store.initialise()?;
@@ -274,7 +275,11 @@ impl RedbStore {
     }
 
     fn initialise(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().ctx("beginning the schema check")?;
+        let db = self
+            .db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let txn = db.begin_write().ctx("beginning the schema check")?;
         {
             let mut meta = txn.open_table(META).ctx("opening meta")?;
             let found = meta
@@ -326,12 +331,14 @@ impl RedbStore {
         F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || task(&db))
-            .await
-            .map_err(|error| StoreError::Engine {
-                action: "running a storage task",
-                message: error.to_string(),
-            })?
+        tokio::task::spawn_blocking(move || {
+            task(&db.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+        })
+        .await
+        .map_err(|error| StoreError::Engine {
+            action: "running a storage task",
+            message: error.to_string(),
+        })?
     }
 }
 
@@ -1414,6 +1421,29 @@ impl Store for RedbStore {
             Ok(found)
         })
         .await
+    }
+
+    async fn compact(&self) -> Result<(u64, u64), StoreError> {
+        let db = Arc::clone(&self.db);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+            let before = size();
+            let mut db = db
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Compacting is repeated until it frees nothing more (redb frees in steps).
+            while db.compact().map_err(|error| StoreError::Engine {
+                action: "compacting the database",
+                message: error.to_string(),
+            })? {}
+            Ok((before, size()))
+        })
+        .await
+        .map_err(|error| StoreError::Engine {
+            action: "running a storage task",
+            message: error.to_string(),
+        })?
     }
 
     async fn storage_stats(&self) -> Result<StorageStats, StoreError> {

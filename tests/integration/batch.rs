@@ -957,3 +957,73 @@ async fn configured_sections_and_company_cap_shape_the_picks() {
         "full emails exist"
     );
 }
+
+/// Compacting gives freed space back to the file system and keeps every remaining byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn compacting_shrinks_the_file_after_a_purge_and_keeps_the_data() {
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(3000, 300, 120, 23, date).await;
+    let store: &dyn Store = &t.store;
+    run_batch(
+        store,
+        &BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer()),
+    )
+    .await
+    .unwrap();
+    let zone = TimeZoneSetting::tokyo();
+    store
+        .purge(mailscore::store::RetentionLimits {
+            actions_before: zone.start_of_day(parse_date("2025-11-27").unwrap()),
+            picks_before: parse_date("2025-01-01").unwrap(),
+            emails_before: parse_date("2025-01-01").unwrap(),
+            runs_before: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.action_count().await.unwrap(), 0);
+    let (jobs, users, picks, emails) = (
+        store.job_columns().await.unwrap(),
+        store.users().await.unwrap(),
+        store.picks(date, None).await.unwrap(),
+        store.emails(date, None).await.unwrap(),
+    );
+    let unused = store.storage_stats().await.unwrap().fragmented_bytes;
+
+    let (before, after) = store.compact().await.unwrap();
+    assert!(
+        after < before,
+        "{before} → {after} bytes with {unused} unused"
+    );
+    assert_eq!(
+        std::fs::metadata(t.store.path()).unwrap().len(),
+        after,
+        "the size reported is the file's"
+    );
+    assert!(store.storage_stats().await.unwrap().fragmented_bytes < unused);
+    assert_eq!(store.job_columns().await.unwrap(), jobs);
+    assert_eq!(store.users().await.unwrap(), users);
+    assert_eq!(store.picks(date, None).await.unwrap(), picks);
+    assert_eq!(store.emails(date, None).await.unwrap(), emails);
+
+    // A daily run compacts by itself once most of the file is unused (here: any of it).
+    t.import(ImportKind::Jobs, &t.dir.path().join("generated/jobs.csv"))
+        .await
+        .unwrap();
+    let options = BatchOptions {
+        compact_above: Some(0),
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer())
+    };
+    let run = run_batch(store, &options).await.unwrap();
+    let compacted = run
+        .phases
+        .iter()
+        .find(|p| p.name == "compact")
+        .expect("the re-import left most of the file unused: the run compacted");
+    assert!(compacted.counts["file_bytes_after"] <= compacted.counts["file_bytes_before"]);
+    let never = BatchOptions {
+        compact_above: None,
+        ..options
+    };
+    let run = run_batch(store, &never).await.unwrap();
+    assert!(run.phases.iter().all(|p| p.name != "compact"));
+}
