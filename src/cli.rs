@@ -253,6 +253,7 @@ pub enum PicksCommand {
         user: Option<String>,
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
+        /// File to write, or `-` for standard output
         #[arg(long)]
         out: PathBuf,
     },
@@ -804,14 +805,32 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
     Ok(0)
 }
 
-fn create_output(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+/// Where an export goes: the file at `path` (its directory created), or standard output
+/// for `-`.
+fn create_output(path: &Path) -> Result<std::io::BufWriter<Box<dyn std::io::Write>>> {
+    if path == Path::new("-") {
+        return Ok(std::io::BufWriter::with_capacity(
+            1 << 20,
+            Box::new(std::io::stdout()),
+        ));
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+    Ok(std::io::BufWriter::with_capacity(1 << 20, Box::new(file)))
+}
+
+/// Says what an export wrote: on standard error when the export itself went to standard
+/// output, so that a pipe gets the data alone.
+fn report_written(out: &Path, message: std::fmt::Arguments<'_>) {
+    if out == Path::new("-") {
+        eprintln!("{message}");
+    } else {
+        println!("{message}");
+    }
 }
 
 async fn export_picks(
@@ -905,10 +924,13 @@ async fn export_picks(
         }
     }
     output.flush()?;
-    println!(
-        "wrote {rows} picks of {} users to {}",
-        users.len(),
-        out.display()
+    report_written(
+        out,
+        format_args!(
+            "wrote {rows} picks of {} users to {}",
+            users.len(),
+            out.display()
+        ),
     );
     Ok(0)
 }
@@ -956,10 +978,13 @@ async fn export_scores(settings: &Settings, date: &str, out: &Path) -> Result<i3
         writer.flush()?;
     }
     std::io::Write::flush(&mut output)?;
-    println!(
-        "wrote the scores of {} jobs to {}",
-        table.len(),
-        out.display()
+    report_written(
+        out,
+        format_args!(
+            "wrote the scores of {} jobs to {}",
+            table.len(),
+            out.display()
+        ),
     );
     Ok(0)
 }
@@ -1006,12 +1031,15 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
             let mut output = create_output(&out)?;
             std::io::Write::write_all(&mut output, &bytes)?;
             std::io::Write::flush(&mut output)?;
-            println!(
-                "wrote {} ({} bytes, status {}, subject {:?})",
-                out.display(),
-                bytes.len(),
-                email.status.as_str(),
-                email.subject
+            report_written(
+                &out,
+                format_args!(
+                    "wrote {} ({} bytes, status {}, subject {:?})",
+                    out.display(),
+                    bytes.len(),
+                    email.status.as_str(),
+                    email.subject
+                ),
             );
         }
         EmailsCommand::Export { date, out } => {

@@ -1,5 +1,7 @@
 //! The daily run against a real store: generate, import, run, re-run, resume.
 
+use std::path::Path;
+
 use jiff::civil::Date;
 use mailscore::columnar::StrColumn;
 use mailscore::domain::TimeZoneSetting;
@@ -194,6 +196,18 @@ fn the_cli_exports_byte_identical_picks_for_a_rerun_date() {
         "date,user_id,section,rank,job_id,tier,personalized,basic,seo,total,editorial,reasons\n"
     ));
     assert!(text.lines().count() > 40);
+
+    // `--out -` writes the same bytes to standard output, and nothing else.
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--log-level", "warn"])
+        .args(["picks", "export", "--date", "2025-11-25", "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert_eq!(piped.stdout, second);
+    assert!(!dir.path().join("-").exists() && !Path::new("-").exists());
 }
 
 #[tokio::test]
