@@ -799,6 +799,9 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                     settings.time_zone.format(run.started_at),
                     total as f64 / 1000.0
                 );
+                if let Some(error) = &run.error {
+                    println!("       {error}");
+                }
             }
         }
     }

@@ -97,6 +97,9 @@ pub struct BatchOptions {
     pub chunk_users: usize,
 }
 
+/// How many of the latest run records a run checks for earlier runs that never finished.
+const STALE_RUNS_CHECKED: usize = 100;
+
 /// Default of [`BatchOptions::compact_above`].
 pub const COMPACT_ABOVE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -752,6 +755,26 @@ async fn run_batch_locked(
         .await
         .map_err(fail("recording the run's start"))?;
     tracing::info!(date = %date, run = run.id, "daily run started");
+    // This run holds the lock, so a record still `running` is of a run that was killed or
+    // failed before it could say so.
+    for mut stale in store
+        .runs(STALE_RUNS_CHECKED)
+        .await
+        .map_err(fail("reading earlier run records"))?
+        .into_iter()
+        .filter(|r| r.status == RunStatus::Running && r.id != run.id)
+    {
+        stale.status = RunStatus::Failed;
+        stale.error = Some(format!(
+            "the run ended before it finished (killed, crashed or failed); run #{} ran the date {} after it",
+            run.id, run.date
+        ));
+        tracing::warn!(run = stale.id, date = %stale.date, "an earlier run never finished");
+        store
+            .save_run(stale)
+            .await
+            .map_err(fail("marking an unfinished earlier run"))?;
+    }
 
     if let Some(inbox) = &options.inbox {
         let (started_at, clock) = (now(), Instant::now());

@@ -173,15 +173,15 @@ fn day_checkpoint(
     })
 }
 
-/// The most recent run record.
-fn last_run(data_dir: &std::path::Path) -> mailscore::domain::batch::RunRecord {
+/// The run records, newest first.
+fn runs(data_dir: &std::path::Path) -> Vec<mailscore::domain::batch::RunRecord> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let store = RedbStore::open(data_dir).unwrap();
-        store.runs(1).await.unwrap().remove(0)
+        store.runs(100).await.unwrap()
     })
 }
 
@@ -301,7 +301,25 @@ fn a_daily_run_killed_during_matching_rendering_or_after_a_chunk_ends_as_an_unin
         None,
         "the run finished the date"
     );
-    let run = last_run(&crashed);
+    let records = runs(&crashed);
+    let run = &records[0];
+    assert_eq!(run.status, mailscore::domain::batch::RunStatus::Succeeded);
+    // The killed runs' records say they never finished; none is left `running`.
+    let killed: Vec<_> = records[1..]
+        .iter()
+        .filter(|r| r.status == mailscore::domain::batch::RunStatus::Failed)
+        .collect();
+    assert!(!killed.is_empty());
+    assert!(killed.iter().all(|r| {
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.contains("ended before it finished"))
+    }));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.status != mailscore::domain::batch::RunStatus::Running)
+    );
     let picks = run.phases.iter().find(|p| p.name == "picks").unwrap();
     assert_eq!(
         picks.counts["resumed_from_chunk"],
