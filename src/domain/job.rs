@@ -115,8 +115,12 @@ impl RowEncoder {
         }
     }
 
-    /// The stored form of one row: codec byte, header id, zstd frame of the values.
+    /// The stored form of one row: codec byte, header id, zstd frame of the values. No
+    /// values (a blank line) stay empty.
     pub fn encode(&mut self, values: &[u8]) -> Vec<u8> {
+        if values.is_empty() {
+            return Vec::new();
+        }
         let frame = self
             .compressor
             .compress(values)

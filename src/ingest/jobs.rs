@@ -258,11 +258,7 @@ pub fn parse_jobs(
                 };
                 match &mut encoder {
                     Some(encoder) => {
-                        let encoded = if values.is_empty() {
-                            values
-                        } else {
-                            encoder.encode(&values)
-                        };
+                        let encoded = encoder.encode(&values);
                         batch.push((row, encoded));
                     }
                     None => waiting.push((row, values)),
@@ -278,11 +274,7 @@ pub fn parse_jobs(
                 trained = train_row_dictionary(&samples);
                 let mut ready = RowEncoder::new(header_id, trained.as_deref());
                 for (row, values) in waiting.drain(..) {
-                    let encoded = if values.is_empty() {
-                        values
-                    } else {
-                        ready.encode(&values)
-                    };
+                    let encoded = ready.encode(&values);
                     batch.push((row, encoded));
                 }
                 encoder = Some(ready);

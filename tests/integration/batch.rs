@@ -904,32 +904,21 @@ async fn a_failed_users_fallback_keeps_yesterdays_sections_and_only_eligible_job
     }
 }
 
-/// An operator's `[scoring]` settings drive the run: here four sections without "new" and
-/// at most two jobs of a company (`endcl_cd`) per email.
+/// An operator's `[scoring]` settings drive the run: here four sections (no editorial picks,
+/// no new jobs) and at most two jobs of a company (`endcl_cd`) per email.
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_sections_and_company_cap_shape_the_picks() {
     use mailscore::scoring::{ScoringConfig, SectionKind, SectionSpec};
     let date = parse_date("2025-11-25").unwrap();
     let t = TestStore::with_generated(1500, 120, 60, 19, date).await;
     let store: &dyn Store = &t.store;
-    let sections = vec![
-        SectionSpec {
-            kind: SectionKind::Top5,
-            count: 5,
-        },
-        SectionSpec {
-            kind: SectionKind::Regional,
-            count: 10,
-        },
-        SectionSpec {
-            kind: SectionKind::Nearby,
-            count: 8,
-        },
-        SectionSpec {
-            kind: SectionKind::HighIncome,
-            count: 7,
-        },
-    ];
+    // The spec's sections without the editorial picks and the new jobs: 30 picks.
+    let sections: Vec<SectionSpec> = ScoringConfig::default()
+        .sections
+        .into_iter()
+        .filter(|s| !matches!(s.kind, SectionKind::Editorial | SectionKind::New))
+        .collect();
+    assert_eq!(sections.iter().map(|s| s.count).sum::<usize>(), 30);
     let config = ScoringConfig {
         company_cap: 2,
         sections: sections.clone(),
