@@ -154,8 +154,9 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+/// How big a generated dataset is (the reference size by default), and its seed.
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub struct DatasetSize {
     #[arg(long, default_value_t = 100_000)]
     pub jobs: usize,
     #[arg(long, default_value_t = 10_000)]
@@ -165,6 +166,25 @@ pub struct GenerateArgs {
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+impl DatasetSize {
+    fn options(&self, end_date: jiff::civil::Date, dirty: bool) -> GenerateOptions {
+        GenerateOptions {
+            jobs: self.jobs,
+            users: self.users,
+            days: self.days,
+            seed: self.seed,
+            dirty,
+            end_date,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub size: DatasetSize,
     /// The batch date the data leads up to (YYYY-MM-DD) [default: today]
     #[arg(long)]
     pub end_date: Option<String>,
@@ -292,14 +312,8 @@ pub enum EmailsCommand {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    #[arg(long, default_value_t = 100_000)]
-    pub jobs: usize,
-    #[arg(long, default_value_t = 10_000)]
-    pub users: usize,
-    #[arg(long, default_value_t = 365)]
-    pub days: u32,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub size: DatasetSize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -541,14 +555,7 @@ fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
         }
         None => settings.time_zone.today(),
     };
-    let options = GenerateOptions {
-        jobs: args.jobs,
-        users: args.users,
-        days: args.days,
-        seed: args.seed,
-        dirty: args.dirty,
-        end_date,
-    };
+    let options = args.size.options(end_date, args.dirty);
     let started = Instant::now();
     let summary = generate(&options, &args.out)
         .with_context(|| format!("writing the dataset to {}", args.out.display()))?;
@@ -1089,19 +1096,12 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     if !dataset.join("actions.csv").exists() {
         println!(
             "generating the demo dataset ({} jobs, {} users, {} days of actions) into {} …",
-            args.jobs,
-            args.users,
-            args.days,
+            args.size.jobs,
+            args.size.users,
+            args.size.days,
             dataset.display()
         );
-        let options = GenerateOptions {
-            jobs: args.jobs,
-            users: args.users,
-            days: args.days,
-            seed: args.seed,
-            dirty: false,
-            end_date: date,
-        };
+        let options = args.size.options(date, false);
         generate(&options, &dataset).with_context(|| format!("writing {}", dataset.display()))?;
     }
     let store = open_store(settings)?;
