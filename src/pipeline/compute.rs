@@ -160,11 +160,6 @@ fn stored(pick: &Pick, jobs: &JobColumns, scores: &JobScores) -> StoredPick {
     }
 }
 
-/// Computes a date up to `until`. Deterministic: the same inputs give the same results.
-pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
-    compute_day_with_progress(inputs, until, &RunProgress::default())
-}
-
 /// How far a run is, readable from another thread while it runs: the phase, and the users
 /// (or emails) done out of the total.
 #[derive(Debug, Default)]
@@ -206,13 +201,11 @@ impl RunProgress {
     }
 }
 
-/// [`compute_day`], reporting progress: [`prepare_day`], then [`picks_for_users`] over every
-/// user at once.
-pub fn compute_day_with_progress(
-    inputs: &DayInputs<'_>,
-    until: Phase,
-    progress: &RunProgress,
-) -> DayResults {
+/// Computes a date up to `until` in one pass over every user ([`prepare_day`], then
+/// [`picks_for_users`]); for tests and benchmarks, as the daily run goes chunk by chunk.
+/// Deterministic: the same inputs give the same results.
+pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
+    let progress = &RunProgress::default();
     let mut results = prepare_day(inputs, until, progress);
     if until < Phase::Picks {
         return results;

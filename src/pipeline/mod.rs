@@ -18,8 +18,8 @@ use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
 pub use compute::{
-    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, compute_day,
-    compute_day_with_progress, match_context, picks_for_users, prepare_day, render_emails,
+    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, compute_day, match_context,
+    picks_for_users, prepare_day, render_emails,
 };
 
 #[derive(Debug, Error)]

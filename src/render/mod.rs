@@ -543,7 +543,7 @@ fn job_value<S: AsRef<str>>(job: &JobView<S>) -> Value {
 }
 
 /// The template context of a view: every field of [`EmailView`] under its own name.
-pub fn context<S: AsRef<str>>(view: &EmailView<S>) -> Value {
+fn context<S: AsRef<str>>(view: &EmailView<S>) -> Value {
     const SECTION_KEYS: &[&str] = &["key", "title", "jobs"];
     const KEYS: &[&str] = &[
         "user_id",
