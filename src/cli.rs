@@ -708,7 +708,42 @@ async fn status(settings: &Settings) -> Result<i32> {
         masters.features.len(),
         masters.keywords.len()
     );
+    print_unknown_codes(&crate::ingest::unknown_codes_in_use(
+        &masters,
+        &store.job_columns().await?,
+    ));
     Ok(0)
+}
+
+/// The current jobs' codes that no master names, most used first.
+fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) {
+    const SHOWN: usize = 20;
+    if unknown.is_empty() {
+        println!("unknown codes: none (the masters name every code of the current jobs)");
+        return;
+    }
+    println!(
+        "unknown codes in use: {} (kept and matched; they have no name until a master names them)",
+        unknown.len()
+    );
+    let mut by_use: Vec<&crate::ingest::UnknownCodeUse> = unknown.iter().collect();
+    by_use.sort_by(|a, b| {
+        b.jobs
+            .cmp(&a.jobs)
+            .then(a.column.cmp(&b.column))
+            .then(a.code.cmp(&b.code))
+    });
+    for code in by_use.iter().take(SHOWN) {
+        println!(
+            "  {} {}: {} jobs",
+            code.column.as_str(),
+            code.code,
+            code.jobs
+        );
+    }
+    if by_use.len() > SHOWN {
+        println!("  … and {} more", by_use.len() - SHOWN);
+    }
 }
 
 /// One line per phase of a run: name, time, counts, then its errors.

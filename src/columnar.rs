@@ -45,6 +45,14 @@ impl StrColumn {
         }
     }
 
+    /// `rows` empty strings.
+    pub fn blank(rows: usize) -> Self {
+        Self {
+            offsets: vec![0; rows + 1],
+            bytes: String::new(),
+        }
+    }
+
     pub fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
@@ -236,6 +244,12 @@ impl<'a> BlobReader<'a> {
             Some((found, rest)) if found == magic => Ok(Self { rest }),
             _ => Err(ColumnarError::BadMagic { expected }),
         }
+    }
+
+    /// Whether every section was read: a column added at the end of a layout is absent
+    /// from blobs written before it.
+    pub fn is_at_end(&self) -> bool {
+        self.rest.is_empty()
     }
 
     fn section(&mut self, what: &'static str) -> Result<&'a [u8], ColumnarError> {

@@ -37,6 +37,8 @@ pub struct JobFields {
     pub station_name_eki: String,
     pub salary_text: String,
     pub hours: String,
+    /// The feed's own text for the place (`area`), shown where the masters name no city.
+    pub area: String,
     pub latitude: Option<f32>,
     pub longitude: Option<f32>,
 }
@@ -252,6 +254,8 @@ pub struct JobColumns {
     pub flags: Vec<u8>,
     pub latitude: Vec<f32>,
     pub longitude: Vec<f32>,
+    /// Written last: a blob from before it existed reads it as empty strings.
+    pub area: StrColumn,
 }
 
 const JOB_COLUMNS_MAGIC: &[u8; 4] = b"MJC1";
@@ -267,6 +271,7 @@ impl JobColumns {
             salary_text: StrColumn::new(),
             hours: StrColumn::new(),
             feature_codes: ListColumn::new(),
+            area: StrColumn::new(),
             ..Self::default()
         }
     }
@@ -289,6 +294,7 @@ impl JobColumns {
         self.station_name_eki.push(&fields.station_name_eki);
         self.salary_text.push(&fields.salary_text);
         self.hours.push(&fields.hours);
+        self.area.push(&fields.area);
         self.pref_cd
             .push(fields.pref_cd.map_or(none::SMALL_CODE, PrefCode::get));
         self.city_cd
@@ -359,6 +365,7 @@ impl JobColumns {
             station_name_eki: text(&self.station_name_eki),
             salary_text: text(&self.salary_text),
             hours: text(&self.hours),
+            area: text(&self.area),
             latitude: coordinate(self.latitude[index]),
             longitude: coordinate(self.longitude[index]),
         }
@@ -410,6 +417,7 @@ impl JobColumns {
             flags: pick(&self.flags, order),
             latitude: pick(&self.latitude, order),
             longitude: pick(&self.longitude, order),
+            area: self.area.gather(order),
         }
     }
 
@@ -445,6 +453,7 @@ impl JobColumns {
         writer.put_u8s(&self.flags);
         writer.put_f32s(&self.latitude);
         writer.put_f32s(&self.longitude);
+        writer.put_strs(&self.area);
         writer.finish()
     }
 
@@ -484,6 +493,11 @@ impl JobColumns {
             flags: reader.take_u8s("flags", n)?,
             latitude: reader.take_f32s("latitude", n)?,
             longitude: reader.take_f32s("longitude", n)?,
+            area: if reader.is_at_end() {
+                StrColumn::blank(n)
+            } else {
+                reader.take_strs("area", n)?
+            },
         })
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::jobs::parse_job_fields;
 use super::source::{CsvSource, Row};
-use super::{CodeCheck, IngestError, unknown_columns};
+use super::{CodeCheck, CodeColumn, IngestError, UnknownCodes, unknown_columns};
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionRow, NO_REF, flags};
 use crate::domain::job::none;
 use crate::domain::value::{is_null, parse_code_list, parse_int_in};
@@ -32,9 +32,12 @@ pub const OPTIONAL_COLUMNS: [&str; 12] = [
 
 pub fn parse_actions(
     mut source: CsvSource,
+    masters: &Masters,
     zone: &TimeZoneSetting,
     mut report: ImportReport,
 ) -> Result<(ActionColumns, ImportReport), IngestError> {
+    let codes = CodeCheck::new(masters);
+    let mut unknown_codes = UnknownCodes::default();
     source.require("actions", &REQUIRED_COLUMNS)?;
     let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
     known.extend(OPTIONAL_COLUMNS);
@@ -227,14 +230,51 @@ pub fn parse_actions(
             extra: (!extra_json.is_empty()).then_some(extra_json.as_str()),
             ..action
         };
+        note_unknown_codes(&codes, &action, line, &mut unknown_codes);
         builder.push(&action);
         for (column, value, reason) in warnings {
             report.warn(line, column, &value, reason);
         }
     }
+    unknown_codes.report_into(&mut report);
     let actions = builder.finish();
     report.rows_imported = actions.len() as u64;
     Ok((actions, report))
+}
+
+/// Notes the snapshot codes of an action row that the masters do not know (they are kept).
+fn note_unknown_codes(
+    codes: &CodeCheck,
+    action: &ActionRow<'_>,
+    line: u64,
+    unknown: &mut UnknownCodes,
+) {
+    let mut note = |column: CodeColumn, code: u32| {
+        if !codes.knows(column, code) {
+            unknown.note(column, code, line);
+        }
+    };
+    if action.pref_cd != none::SMALL_CODE {
+        note(CodeColumn::PrefCd, u32::from(action.pref_cd));
+    }
+    if action.city_cd != none::CODE {
+        note(CodeColumn::CityCd, action.city_cd);
+    }
+    if action.occupation_cd1 != none::CODE {
+        note(CodeColumn::OccupationCd1, action.occupation_cd1);
+    }
+    if action.employment_type_cd != none::SMALL_CODE {
+        note(
+            CodeColumn::EmploymentTypeCd,
+            u32::from(action.employment_type_cd),
+        );
+    }
+    if action.salary_type_cd != none::SMALL_CODE {
+        note(CodeColumn::SalaryTypeCd, u32::from(action.salary_type_cd));
+    }
+    for &code in action.feature_codes.unwrap_or_default() {
+        note(CodeColumn::FeatureCodes, code);
+    }
 }
 
 /// The snapshot fields of a job that an action copies.
@@ -300,7 +340,6 @@ fn needs_fill(actions: &ActionColumns, row: usize) -> bool {
 pub async fn fill_snapshots(
     store: &dyn Store,
     actions: &mut ActionColumns,
-    masters: &Masters,
     zone: &TimeZoneSetting,
 ) -> Result<(), StoreError> {
     let rows: Vec<usize> = (0..actions.len())
@@ -318,11 +357,10 @@ pub async fn fill_snapshots(
         .into_iter()
         .map(JobId::new)
         .collect();
-    let codes = CodeCheck::new(masters);
     let mut inactive: HashMap<u64, JobFields> = HashMap::new();
     for record in store.jobs(&inactive_ids).await?.into_iter().flatten() {
         let cell = |name: &str| record.value(name).unwrap_or("");
-        let fields = parse_job_fields(cell, &codes, zone, |_, _, _| {});
+        let fields = parse_job_fields(cell, zone, |_, _, _| {});
         inactive.insert(record.job_id.get(), fields);
     }
     let mut features: HashMap<usize, Vec<u32>> = HashMap::new();

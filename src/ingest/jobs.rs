@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
-use super::{CodeCheck, IngestError, unknown_columns};
+use super::{CodeCheck, IngestError, UnknownCodes, unknown_columns};
 use crate::domain::job::{DICTIONARY_SAMPLES, RowEncoder, job_row_values, train_row_dictionary};
 use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
 use crate::domain::{
@@ -70,7 +70,6 @@ pub fn header_id(names: &[String]) -> u64 {
 /// `(column, value, reason)` and treated as "no value".
 pub fn parse_job_fields<'a>(
     cell: impl Fn(&str) -> &'a str,
-    codes: &CodeCheck,
     zone: &TimeZoneSetting,
     mut warn: impl FnMut(&str, &str, String),
 ) -> JobFields {
@@ -90,6 +89,7 @@ pub fn parse_job_fields<'a>(
         station_name_eki: text("station_name_eki"),
         salary_text: text("salary"),
         hours: text("hours"),
+        area: text("area"),
         is_delivery: true,
         ..JobFields::default()
     };
@@ -109,54 +109,18 @@ pub fn parse_job_fields<'a>(
             }
         }};
     }
-    fields.pref_cd = parse_cell!("pref_cd", PrefCode::parse).and_then(|code: PrefCode| {
-        if codes.prefecture_known(code.get()) {
-            Some(code)
-        } else {
-            warn("pref_cd", cell("pref_cd"), "unknown prefecture code".into());
-            None
-        }
-    });
-    fields.city_cd = parse_cell!("city_cd", CityCode::parse).and_then(|code: CityCode| {
-        if codes.city_known(code.get()) {
-            Some(code)
-        } else {
-            warn("city_cd", cell("city_cd"), "unknown city code".into());
-            None
-        }
-    });
+    // Codes are kept whether or not the masters know them (SPEC §2.1); the importer
+    // reports the unknown ones once per value.
+    fields.pref_cd = parse_cell!("pref_cd", PrefCode::parse);
+    fields.city_cd = parse_cell!("city_cd", CityCode::parse);
     fields.salary_type_cd = parse_cell!("salary_type_cd", |s| parse_int_in::<u16>(
         s,
         "salary_type_cd"
-    ))
-    .and_then(|code| {
-        if codes.salary_type_known(code) {
-            Some(code)
-        } else {
-            warn(
-                "salary_type_cd",
-                cell("salary_type_cd"),
-                "unknown salary type code".into(),
-            );
-            None
-        }
-    });
+    ));
     fields.employment_type_cd = parse_cell!("employment_type_cd", |s| parse_int_in::<u16>(
         s,
         "employment_type_cd"
-    ))
-    .and_then(|code| {
-        if codes.employment_type_known(code) {
-            Some(code)
-        } else {
-            warn(
-                "employment_type_cd",
-                cell("employment_type_cd"),
-                "unknown employment type code".into(),
-            );
-            None
-        }
-    });
+    ));
     fields.min_salary = parse_cell!("min_salary", |s| parse_int_in::<u32>(
         s,
         "salary must be 0 or more yen"
@@ -220,6 +184,7 @@ pub fn parse_jobs(
         .collect();
     let job_id_position = positions.get("job_id").copied();
     let codes = CodeCheck::new(masters);
+    let mut unknown_codes = UnknownCodes::default();
 
     let mut rows: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut row_of_job: HashMap<u64, (usize, u64)> = HashMap::new();
@@ -335,9 +300,10 @@ pub fn parse_jobs(
                     .map_or("", |t| t.as_ref())
             };
             let mut warnings: Vec<(String, String, String)> = Vec::new();
-            let fields = parse_job_fields(cell, &codes, zone, |column, value, reason| {
+            let fields = parse_job_fields(cell, zone, |column, value, reason| {
                 warnings.push((column.to_owned(), value.to_owned(), reason));
             });
+            codes.note_job(&fields, line, &mut unknown_codes);
             for (column, value, reason) in warnings {
                 report.warn(line, &column, &value, reason);
             }
@@ -363,6 +329,7 @@ pub fn parse_jobs(
         }
     }
     let dictionary = reader.join().expect("the CSV reader thread panicked");
+    unknown_codes.report_into(&mut report);
     report.rows_imported = rows.len() as u64;
     let columns = if column_row_of_job.len() == columns.len() {
         columns.sorted_by_job_id()

@@ -6,20 +6,21 @@
 //! whose header lacks a required column is rejected before anything is written.
 
 pub mod actions;
+pub mod codes;
 pub mod jobs;
 pub mod masters;
 pub mod source;
 pub mod users;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use thiserror::Error;
 
 use crate::domain::time::Micros;
-use crate::domain::{ImportReport, Masters, TimeZoneSetting};
+use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::store::{Store, StoreError};
+pub use codes::{CodeCheck, CodeColumn, UnknownCodeUse, UnknownCodes, unknown_codes_in_use};
 pub use source::EncodingChoice;
 use source::{CsvSource, Header};
 
@@ -248,8 +249,10 @@ pub async fn import_file(
         }
         ImportKind::Users => {
             let zone = options.time_zone.clone();
-            let (users, report) =
-                run_blocking(path, move || users::parse_users(source, &zone, report)).await??;
+            let (users, report) = run_blocking(path, move || {
+                users::parse_users(source, &masters, &zone, report)
+            })
+            .await??;
             store
                 .upsert_users(users, timed(report, clock))
                 .await
@@ -257,9 +260,11 @@ pub async fn import_file(
         }
         ImportKind::Actions => {
             let zone = options.time_zone.clone();
-            let (mut actions, report) =
-                run_blocking(path, move || actions::parse_actions(source, &zone, report)).await??;
-            actions::fill_snapshots(store, &mut actions, &masters, &options.time_zone)
+            let (mut actions, report) = run_blocking(path, move || {
+                actions::parse_actions(source, &masters, &zone, report)
+            })
+            .await??;
+            actions::fill_snapshots(store, &mut actions, &options.time_zone)
                 .await
                 .map_err(store_error)?;
             store
@@ -307,59 +312,4 @@ pub(crate) fn unknown_columns(header: &Header, known: &[&str]) -> Vec<String> {
         .filter(|name| !known.contains(name))
         .map(str::to_owned)
         .collect()
-}
-
-/// The codes the masters know, to check feed values against.
-pub struct CodeCheck {
-    prefectures: HashSet<u16>,
-    /// `None` when no city master was imported: the built-in list is a starter subset, and
-    /// a real feed names many cities it does not hold, so cities are then not checked.
-    cities: Option<HashSet<u32>>,
-    employment_types: HashSet<u16>,
-    salary_types: HashSet<u16>,
-}
-
-impl CodeCheck {
-    pub fn new(masters: &Masters) -> Self {
-        let imported_cities = masters
-            .imported
-            .contains(&crate::domain::master::MasterKind::Cities);
-        Self {
-            prefectures: masters
-                .prefectures
-                .iter()
-                .map(|p| p.pref_cd.get())
-                .collect(),
-            cities: imported_cities
-                .then(|| masters.cities.iter().map(|c| c.city_cd.get()).collect()),
-            employment_types: masters
-                .employment_types
-                .iter()
-                .map(|e| e.employment_type_cd)
-                .collect(),
-            salary_types: masters
-                .salary_types
-                .iter()
-                .map(|s| s.salary_type_cd)
-                .collect(),
-        }
-    }
-
-    pub fn prefecture_known(&self, code: u16) -> bool {
-        self.prefectures.is_empty() || self.prefectures.contains(&code)
-    }
-
-    pub fn city_known(&self, code: u32) -> bool {
-        self.cities
-            .as_ref()
-            .is_none_or(|cities| cities.contains(&code))
-    }
-
-    pub fn employment_type_known(&self, code: u16) -> bool {
-        self.employment_types.is_empty() || self.employment_types.contains(&code)
-    }
-
-    pub fn salary_type_known(&self, code: u16) -> bool {
-        self.salary_types.is_empty() || self.salary_types.contains(&code)
-    }
 }

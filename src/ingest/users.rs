@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
-use super::{IngestError, unknown_columns};
+use super::{CodeCheck, CodeColumn, IngestError, UnknownCodes, unknown_columns};
 use crate::domain::value::{is_null, parse_bool};
 use crate::domain::{
-    CityCode, EmailAddress, ImportReport, PrefCode, TimeZoneSetting, User, UserId,
+    CityCode, EmailAddress, ImportReport, Masters, PrefCode, TimeZoneSetting, User, UserId,
 };
 
 pub const REQUIRED_COLUMNS: [&str; 2] = ["user_id", "email"];
@@ -23,9 +23,12 @@ pub const OPTIONAL_COLUMNS: [&str; 8] = [
 
 pub fn parse_users(
     mut source: CsvSource,
+    masters: &Masters,
     zone: &TimeZoneSetting,
     mut report: ImportReport,
 ) -> Result<(Vec<User>, ImportReport), IngestError> {
+    let codes = CodeCheck::new(masters);
+    let mut unknown_codes = UnknownCodes::default();
     source.require("users", &REQUIRED_COLUMNS)?;
     let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
     known.extend(OPTIONAL_COLUMNS);
@@ -118,6 +121,17 @@ pub fn parse_users(
                 .map_err(|e| warn_bad("city_cd", &raw, e.to_string()))
                 .ok()
         });
+        // Kept whether or not the masters know them (SPEC §2.1), reported once per value.
+        if let Some(code) = pref_cd
+            && !codes.knows(CodeColumn::PrefCd, u32::from(code.get()))
+        {
+            unknown_codes.note(CodeColumn::PrefCd, u32::from(code.get()), line);
+        }
+        if let Some(code) = city_cd
+            && !codes.knows(CodeColumn::CityCd, code.get())
+        {
+            unknown_codes.note(CodeColumn::CityCd, code.get(), line);
+        }
         let is_active = optional(p_active)
             .and_then(|raw| {
                 parse_bool(&raw)
@@ -171,6 +185,7 @@ pub fn parse_users(
             }
         }
     }
+    unknown_codes.report_into(&mut report);
     report.rows_imported = users.len() as u64;
     Ok((users, report))
 }

@@ -233,6 +233,27 @@ fn themes(picks: &[StoredPick]) -> Vec<&'static str> {
     counted.into_iter().map(|(_, _, label)| label).collect()
 }
 
+/// Where a job is, as the email shows it: the prefecture and city names from the masters;
+/// where the masters name no city (a code newer than the city master, or none), the feed's
+/// own `area` text, else the prefecture name alone.
+fn job_place(geography: &Geography, jobs: &JobColumns, row: usize) -> String {
+    let pref = geography
+        .pref_names
+        .get(&jobs.pref_cd[row])
+        .map_or("", String::as_str);
+    match geography.city_names.get(&jobs.city_cd[row]) {
+        Some(city) => format!("{pref}{city}"),
+        None => {
+            let area = jobs.area.get(row).trim();
+            if area.is_empty() {
+                pref.to_owned()
+            } else {
+                area.to_owned()
+            }
+        }
+    }
+}
+
 /// Builds the view of one user's email, without its links ([`fill_links`] adds them).
 pub fn build_view(inputs: &EmailInputs<'_>) -> EmailView {
     let settings = inputs.settings;
@@ -265,19 +286,7 @@ pub fn build_view(inputs: &EmailInputs<'_>) -> EmailView {
             continue;
         };
         let jobs = inputs.jobs;
-        let place = format!(
-            "{}{}",
-            inputs
-                .geography
-                .pref_names
-                .get(&jobs.pref_cd[row])
-                .map_or("", String::as_str),
-            inputs
-                .geography
-                .city_names
-                .get(&jobs.city_cd[row])
-                .map_or("", String::as_str)
-        );
+        let place = job_place(inputs.geography, jobs, row);
         let job = JobView {
             job_id: pick.job_id,
             title: trim_chars(jobs.application_name.get(row), settings.title_max_chars),

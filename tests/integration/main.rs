@@ -7,3 +7,4 @@ mod import;
 mod llm;
 mod matching;
 mod render;
+mod stale_masters;
