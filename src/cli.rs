@@ -14,6 +14,7 @@ use crate::domain::{ImportReport, ImportStatus, JobId, Severity};
 use crate::generate::{GenerateOptions, generate};
 use crate::ingest::{
     EncodingChoice, ImportKind, ImportOptions, ProgressFactory, expand_paths, import_file,
+    import_jobs,
 };
 use crate::pipeline::{BatchOptions, Phase, run_batch};
 use crate::scoring::SectionKind;
@@ -53,6 +54,10 @@ pub struct GlobalArgs {
     /// Page cache of the embedded database in MiB [default: 64]
     #[arg(long, global = true, env = "MAILSCORE_STORAGE_CACHE_MB")]
     pub storage_cache_mb: Option<usize>,
+    /// Refuse a job feed that would deactivate more than this percentage of the active
+    /// jobs [default: 30]
+    #[arg(long, global = true, env = "MAILSCORE_IMPORT_MAX_SHRINK_PERCENT")]
+    pub max_shrink_percent: Option<u32>,
     /// Key that signs email links [default: generated into DATA_DIR/secret.key]
     #[arg(
         long,
@@ -152,6 +157,10 @@ pub struct ImportArgs {
     /// Print the reports as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Take a job feed even when it deactivates more than --max-shrink-percent of the
+    /// active jobs (the shrink is real, not a cut-off file)
+    #[arg(long)]
+    pub allow_shrink: bool,
 }
 
 /// How big a generated dataset is (the reference size by default), and its seed.
@@ -336,6 +345,7 @@ impl Cli {
             log_level: self.global.log_level.clone(),
             storage_cache_mb: self.global.storage_cache_mb,
             import_encoding: encoding,
+            import_max_shrink_percent: self.global.max_shrink_percent,
             secret_key: self.global.secret_key.clone(),
             schedule: self.global.schedule.clone(),
             llm_api_key: self.global.llm_api_key.clone(),
@@ -403,6 +413,7 @@ fn batch_options(
         config: settings.scoring.clone(),
         email: settings.email.clone(),
         inbox: Some(settings.data_dir.join("inbox")),
+        max_shrink_percent: settings.import_max_shrink_percent,
         llm: settings.llm.clone(),
         ..BatchOptions::new(date, settings.time_zone.clone(), signer)
     }
@@ -458,11 +469,27 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
                 .join(", ")
         );
     }
+    options.max_shrink_percent = (!args.allow_shrink).then_some(settings.import_max_shrink_percent);
+    // The files of one `import jobs` are one feed split over files: one snapshot.
+    let groups: Vec<Vec<PathBuf>> = if args.kind == ImportKind::Jobs {
+        vec![files]
+    } else {
+        files.into_iter().map(|file| vec![file]).collect()
+    };
     let mut reports = Vec::new();
     let mut failed = 0;
-    for file in &files {
+    for group in &groups {
         let started = Instant::now();
-        match import_file(&store, args.kind, file, &options).await {
+        let outcome = match args.kind {
+            ImportKind::Jobs => import_jobs(&store, group, &options).await,
+            kind => import_file(&store, kind, &group[0], &options).await,
+        };
+        let names = group
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match outcome {
             Ok(report) => {
                 if !args.json {
                     print_report_summary(&report);
@@ -475,13 +502,10 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
             }
             Err(error) => {
                 failed += 1;
-                tracing::error!(file = %file.display(), "import rejected");
+                tracing::error!(file = %names, "import rejected");
                 eprintln!("error: {error}");
-                let mut report = ImportReport::new(
-                    args.kind.as_str(),
-                    &file.display().to_string(),
-                    crate::ingest::now_micros(),
-                );
+                let mut report =
+                    ImportReport::new(args.kind.as_str(), &names, crate::ingest::now_micros());
                 report.status = ImportStatus::Rejected;
                 report.error = Some(error.to_string());
                 reports.push(report);
@@ -746,6 +770,25 @@ fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) {
     }
 }
 
+/// The exit status of `batch run` when the run succeeded with warnings (an inbox file was
+/// refused, some users fell back to yesterday's picks): not 0, so that cron and monitoring
+/// notice, and not 1, which means the run failed.
+pub const EXIT_SUCCEEDED_WITH_WARNINGS: i32 = 3;
+
+fn run_exit_status(run: &crate::domain::batch::RunRecord) -> i32 {
+    match run.status {
+        crate::domain::batch::RunStatus::SucceededWithWarnings => EXIT_SUCCEEDED_WITH_WARNINGS,
+        _ => 0,
+    }
+}
+
+/// What degraded a run, on stderr where cron mails it.
+fn print_run_warnings(run: &crate::domain::batch::RunRecord) {
+    for warning in &run.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
 /// One line per phase of a run: name, time, counts, then its errors.
 fn print_phases(run: &crate::domain::batch::RunRecord) {
     for phase in &run.phases {
@@ -815,10 +858,10 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             }
             let run = outcome?;
             println!(
-                "run #{} for {}: {:?} in {:.2} s",
+                "run #{} for {}: {} in {:.2} s",
                 run.id,
                 run.date,
-                run.status,
+                run.status.as_str(),
                 started.elapsed().as_secs_f64()
             );
             print_phases(&run);
@@ -828,21 +871,26 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                     run.skipped_keywords.join(", ")
                 );
             }
+            print_run_warnings(&run);
+            return Ok(run_exit_status(&run));
         }
         BatchCommand::List { limit } => {
             for run in store.runs(limit).await? {
                 let total: u64 = run.phases.iter().map(|p| p.duration_ms).sum();
                 println!(
-                    "#{:<5} {} {:?} until {} started {} ({:.2} s)",
+                    "#{:<5} {} {} until {} started {} ({:.2} s)",
                     run.id,
                     run.date,
-                    run.status,
+                    run.status.as_str(),
                     run.until,
                     settings.time_zone.format(run.started_at),
                     total as f64 / 1000.0
                 );
                 if let Some(error) = &run.error {
                     println!("       {error}");
+                }
+                for warning in &run.warnings {
+                    println!("       warning: {warning}");
                 }
             }
         }
@@ -1165,8 +1213,14 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
     let batch_options = batch_options(settings, date, signer.clone());
     let run = run_batch(&store, &batch_options).await?;
-    println!("\ndaily run #{} for {}:", run.id, run.date);
+    println!(
+        "\ndaily run #{} for {}: {}",
+        run.id,
+        run.date,
+        run.status.as_str()
+    );
     print_phases(&run);
+    print_run_warnings(&run);
     let emails = store.emails(date, None).await?;
     if let Some(sample) = emails.first() {
         let renderer = crate::render::Renderer::new(&settings.email);
@@ -1226,7 +1280,13 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
         let store = open_store(settings)?;
         let options = batch_options(settings, date, signer.clone());
         match run_batch(&store, &options).await {
-            Ok(run) => tracing::info!(run = run.id, date = %date, "scheduled run finished"),
+            Ok(run) => tracing::info!(
+                run = run.id,
+                date = %date,
+                status = run.status.as_str(),
+                warnings = run.warnings.len(),
+                "scheduled run finished"
+            ),
             Err(error) => tracing::error!(%error, date = %date, "scheduled run failed"),
         }
         drop(store);

@@ -45,6 +45,8 @@ pub enum ConfigError {
     TimeZone(String),
     #[error("the configuration file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("setting {key}: {message}")]
+    Value { key: &'static str, message: String },
 }
 
 /// The TOML file's shape; every key optional.
@@ -101,6 +103,7 @@ struct FileStorage {
 #[serde(deny_unknown_fields)]
 struct FileImport {
     encoding: Option<EncodingChoice>,
+    max_shrink_percent: Option<u32>,
 }
 
 /// Values given on the command line or in the environment (clap reads both); `None` where
@@ -114,6 +117,7 @@ pub struct Overrides {
     pub log_level: Option<String>,
     pub storage_cache_mb: Option<usize>,
     pub import_encoding: Option<EncodingChoice>,
+    pub import_max_shrink_percent: Option<u32>,
     pub secret_key: Option<String>,
     pub base_url: Option<String>,
     pub schedule: Option<String>,
@@ -130,6 +134,9 @@ pub struct Settings {
     pub log_level: String,
     pub storage_cache_mb: usize,
     pub import_encoding: EncodingChoice,
+    /// The snapshot guard: a job feed that would deactivate more than this percentage of
+    /// the active jobs is refused (`import jobs --allow-shrink` forces one).
+    pub import_max_shrink_percent: u32,
     pub email: crate::render::EmailSettings,
     /// The configured secret key, if any (else one is generated in the data directory).
     pub secret_key: Option<String>,
@@ -182,6 +189,21 @@ impl Settings {
                 .import_encoding
                 .or(file.import.encoding)
                 .unwrap_or_default(),
+            import_max_shrink_percent: match overrides
+                .import_max_shrink_percent
+                .or(file.import.max_shrink_percent)
+            {
+                Some(percent) if percent > 100 => {
+                    return Err(ConfigError::Value {
+                        key: "import.max_shrink_percent",
+                        message: format!(
+                            "{percent} is not a percentage; give 0 to 100 (100 lets any feed through)"
+                        ),
+                    });
+                }
+                Some(percent) => percent,
+                None => crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
+            },
             email: {
                 let defaults = crate::render::EmailSettings::default();
                 crate::render::EmailSettings {
@@ -274,7 +296,7 @@ impl Settings {
         )]))
         .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
         let basics = format!(
-            "data_dir = {:?}\ntime_zone = {:?}\nschedule = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\n",
+            "data_dir = {:?}\ntime_zone = {:?}\nschedule = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\nmax_shrink_percent = {}\n",
             self.data_dir.display().to_string(),
             self.time_zone.name(),
             self.schedule,
@@ -289,6 +311,7 @@ impl Settings {
                 EncodingChoice::Utf8 => "utf-8",
                 EncodingChoice::ShiftJis => "shift_jis",
             },
+            self.import_max_shrink_percent,
         );
         format!("{basics}\n{scoring}")
     }

@@ -119,7 +119,23 @@ impl JobScoreTable {
 pub enum RunStatus {
     Running,
     Succeeded,
+    /// The run finished, but on degraded input: an inbox file was refused or rejected (the
+    /// run used the data stored before it), or some users got yesterday's picks. The
+    /// record's `warnings` say what.
+    SucceededWithWarnings,
     Failed,
+}
+
+impl RunStatus {
+    /// How a person reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::SucceededWithWarnings => "succeeded with warnings",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// One phase of a run: when it ran, what it counted, what went wrong.
@@ -151,6 +167,10 @@ pub struct RunRecord {
     /// Users whose matching failed (they got the previous day's picks).
     pub failed_users: Vec<String>,
     pub error: Option<String>,
+    /// What degraded the run (with status `succeeded_with_warnings`): each refused or
+    /// rejected input file and why, users that fell back to yesterday's picks.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// How far the daily run of one date got: written when the run begins the date and after

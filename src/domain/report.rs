@@ -21,6 +21,10 @@ pub enum Severity {
 /// One problem with one row (and usually one cell) of an input file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowIssue {
+    /// The file, when the report covers several (one snapshot split over files); else the
+    /// report's own `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// Line of the file where the row starts (1-based, the header is line 1 or later).
     pub line: u64,
     pub column: Option<String>,
@@ -63,6 +67,9 @@ pub struct ImportReport {
     pub issues_omitted: u64,
     /// Why the file was rejected, when it was.
     pub error: Option<String>,
+    /// The file that issues recorded now belong to, when the report covers several.
+    #[serde(skip)]
+    current_file: Option<String>,
 }
 
 impl ImportReport {
@@ -85,7 +92,14 @@ impl ImportReport {
             issues: Vec::new(),
             issues_omitted: 0,
             error: None,
+            current_file: None,
         }
+    }
+
+    /// Names the file that the issues recorded from now on are about (a report over several
+    /// files of one snapshot).
+    pub fn set_current_file(&mut self, file: Option<&str>) {
+        self.current_file = file.map(str::to_owned);
     }
 
     fn push_issue(&mut self, issue: RowIssue) {
@@ -106,6 +120,7 @@ impl ImportReport {
     ) {
         self.rows_skipped += 1;
         self.push_issue(RowIssue {
+            file: self.current_file.clone(),
             line,
             column: column.map(str::to_owned),
             value: value.map(truncate_value),
@@ -118,6 +133,7 @@ impl ImportReport {
     pub fn warn(&mut self, line: u64, column: &str, value: &str, message: impl Into<String>) {
         self.warnings += 1;
         self.push_issue(RowIssue {
+            file: self.current_file.clone(),
             line,
             column: Some(column.to_owned()),
             value: Some(truncate_value(value)),

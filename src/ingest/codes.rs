@@ -150,16 +150,38 @@ impl CodeCheck {
     }
 }
 
-/// Unknown codes seen in one file: per column and value, the first line and the row count.
+/// Where a code was first seen.
+#[derive(Debug)]
+struct FirstSeen {
+    file: Option<String>,
+    line: u64,
+    rows: u64,
+}
+
+/// Unknown codes seen in an import: per column and value, where it was first seen and the
+/// row count.
 #[derive(Debug, Default)]
 pub struct UnknownCodes {
-    seen: BTreeMap<(CodeColumn, u32), (u64, u64)>,
+    seen: BTreeMap<(CodeColumn, u32), FirstSeen>,
+    current_file: Option<String>,
 }
 
 impl UnknownCodes {
     pub fn note(&mut self, column: CodeColumn, code: u32, line: u64) {
-        let entry = self.seen.entry((column, code)).or_insert((line, 0));
-        entry.1 += 1;
+        let entry = self
+            .seen
+            .entry((column, code))
+            .or_insert_with(|| FirstSeen {
+                file: self.current_file.clone(),
+                line,
+                rows: 0,
+            });
+        entry.rows += 1;
+    }
+
+    /// Names the file the lines noted from now on are in (an import of several files).
+    pub fn set_current_file(&mut self, file: Option<&str>) {
+        self.current_file = file.map(str::to_owned);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -173,14 +195,16 @@ impl UnknownCodes {
             return;
         }
         report.add_count("unknown_codes", self.seen.len() as u64);
-        for ((column, code), (first_line, rows)) in self.seen {
+        for ((column, code), first) in self.seen {
+            let rows = first.rows;
+            report.set_current_file(first.file.as_deref());
             let rows_text = if rows == 1 {
                 "1 row".to_owned()
             } else {
                 format!("{rows} rows (this is the first)")
             };
             report.warn(
-                first_line,
+                first.line,
                 column.as_str(),
                 &code.to_string(),
                 format!(
@@ -191,6 +215,7 @@ impl UnknownCodes {
                 ),
             );
         }
+        report.set_current_file(None);
     }
 }
 

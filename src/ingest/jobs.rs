@@ -160,20 +160,39 @@ pub fn parse_job_fields<'a>(
 /// Parses a job feed into a snapshot. A repeated `job_id`: the last row wins, reported.
 /// `dictionary` is the stored row dictionary of the feed's header, if one was trained
 /// before; otherwise one is trained on the feed's first rows and returned in the snapshot.
+///
+/// Several sources form one snapshot (one feed split over files, read in the order given):
+/// they must share one header, and a `job_id` repeated across them is a repeat like any other.
 pub fn parse_jobs(
-    mut source: CsvSource,
+    sources: Vec<CsvSource>,
     masters: &Masters,
     zone: &TimeZoneSetting,
     mut report: ImportReport,
     dictionary: Option<Vec<u8>>,
 ) -> Result<(JobSnapshot, ImportReport), IngestError> {
-    source.require("job feed", &REQUIRED_COLUMNS)?;
+    let Some(first) = sources.first() else {
+        return Err(IngestError::NoFiles);
+    };
+    first.require("job feed", &REQUIRED_COLUMNS)?;
+    for other in &sources[1..] {
+        if other.header.names() != first.header.names() {
+            return Err(IngestError::HeaderMismatch {
+                path: other.path.clone(),
+                first: first.path.clone(),
+            });
+        }
+    }
     let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
     known.extend(OPTIONAL_COLUMNS);
-    report.unknown_columns = unknown_columns(&source.header, &known);
-    report.blank_rows += source.leading_blank_rows;
+    report.unknown_columns = unknown_columns(&first.header, &known);
+    report.blank_rows += sources.iter().map(|s| s.leading_blank_rows).sum::<u64>();
+    // Issues name their file when there are several.
+    let file_names: Vec<Option<String>> = sources
+        .iter()
+        .map(|s| (sources.len() > 1).then(|| s.path.display().to_string()))
+        .collect();
 
-    let headers: Vec<String> = source.header.names().to_vec();
+    let headers: Vec<String> = first.header.names().to_vec();
     let header_id = header_id(&headers);
     let positions: HashMap<&str, usize> = headers
         .iter()
@@ -187,13 +206,14 @@ pub fn parse_jobs(
     let mut unknown_codes = UnknownCodes::default();
 
     let mut rows: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut row_of_job: HashMap<u64, (usize, u64)> = HashMap::new();
+    // Job id → (index in `rows`, source, line) of its first row.
+    let mut row_of_job: HashMap<u64, (usize, usize, u64)> = HashMap::new();
     let mut columns = JobColumns::new();
     let mut column_row_of_job: Vec<usize> = Vec::new();
     // A reader thread parses CSV and compresses each full row while this thread checks
     // fields: the two halves of the work take about as long, so both cores stay busy.
-    let (sender, receiver) =
-        std::sync::mpsc::sync_channel::<Result<Vec<(Row, Vec<u8>)>, IngestError>>(8);
+    type Batch = Vec<(usize, Row, Vec<u8>)>;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Batch, IngestError>>(8);
     let n_columns = headers.len();
     let reader = std::thread::spawn(move || -> Option<Vec<u8>> {
         const BATCH: usize = 256;
@@ -202,11 +222,24 @@ pub fn parse_jobs(
             .map(|dictionary| RowEncoder::new(header_id, Some(dictionary)));
         let mut trained = None;
         // Until the encoder is ready (no stored dictionary): the first rows, uncompressed.
-        let mut waiting: Vec<(Row, Vec<u8>)> = Vec::new();
+        let mut waiting: Vec<(usize, Row, Vec<u8>)> = Vec::new();
         let mut batch = Vec::with_capacity(BATCH);
+        let mut sources = sources;
+        let mut source_index = 0;
         loop {
             let mut row = Row::default();
-            let more = match source.next_row(&mut row) {
+            // The next row of the sources in turn; `false` after the last one's last row.
+            let more = loop {
+                let Some(source) = sources.get_mut(source_index) else {
+                    break Ok(false);
+                };
+                match source.next_row(&mut row) {
+                    Ok(true) => break Ok(true),
+                    Ok(false) => source_index += 1,
+                    Err(error) => break Err(error),
+                }
+            };
+            let more = match more {
                 Ok(more) => more,
                 Err(error) => {
                     let _ = sender.send(Err(error));
@@ -224,23 +257,23 @@ pub fn parse_jobs(
                 match &mut encoder {
                     Some(encoder) => {
                         let encoded = encoder.encode(&values);
-                        batch.push((row, encoded));
+                        batch.push((source_index, row, encoded));
                     }
-                    None => waiting.push((row, values)),
+                    None => waiting.push((source_index, row, values)),
                 }
             }
             let samples_ready = waiting.len() >= DICTIONARY_SAMPLES || !more;
             if encoder.is_none() && samples_ready {
                 let samples: Vec<Vec<u8>> = waiting
                     .iter()
-                    .filter(|(_, values)| !values.is_empty())
-                    .map(|(_, values)| values.clone())
+                    .filter(|(_, _, values)| !values.is_empty())
+                    .map(|(_, _, values)| values.clone())
                     .collect();
                 trained = train_row_dictionary(&samples);
                 let mut ready = RowEncoder::new(header_id, trained.as_deref());
-                for (row, values) in waiting.drain(..) {
+                for (index, row, values) in waiting.drain(..) {
                     let encoded = ready.encode(&values);
-                    batch.push((row, encoded));
+                    batch.push((index, row, encoded));
                 }
                 encoder = Some(ready);
             }
@@ -255,8 +288,16 @@ pub fn parse_jobs(
             }
         }
     });
+    let mut current_source = 0;
+    report.set_current_file(file_names[0].as_deref());
+    unknown_codes.set_current_file(file_names[0].as_deref());
     for batch in receiver {
-        for (row, encoded) in batch? {
+        for (source_index, row, encoded) in batch? {
+            if source_index != current_source {
+                current_source = source_index;
+                report.set_current_file(file_names[source_index].as_deref());
+                unknown_codes.set_current_file(file_names[source_index].as_deref());
+            }
             if row.is_blank() {
                 report.blank_rows += 1;
                 continue;
@@ -309,19 +350,25 @@ pub fn parse_jobs(
             }
             columns.push(job_id, &fields);
             match row_of_job.get(&job_id.get()).copied() {
-                Some((index, first_line)) => {
+                Some((index, first_source, first_line)) => {
                     report.add_count("duplicates_in_file", 1);
+                    let place = match &file_names[first_source] {
+                        Some(file) if first_source != source_index => {
+                            format!("line {first_line} of {file}")
+                        }
+                        _ => format!("line {first_line}"),
+                    };
                     report.warn(
                         line,
                         "job_id",
                         &raw_id,
-                        format!("job_id repeats the row at line {first_line}; the last row wins"),
+                        format!("job_id repeats the row at {place}; the last row wins"),
                     );
                     rows[index].1 = encoded;
                     column_row_of_job[index] = columns.len() - 1;
                 }
                 None => {
-                    row_of_job.insert(job_id.get(), (rows.len(), line));
+                    row_of_job.insert(job_id.get(), (rows.len(), source_index, line));
                     rows.push((job_id.get(), encoded));
                     column_row_of_job.push(columns.len() - 1);
                 }
@@ -329,6 +376,7 @@ pub fn parse_jobs(
         }
     }
     let dictionary = reader.join().expect("the CSV reader thread panicked");
+    report.set_current_file(None);
     unknown_codes.report_into(&mut report);
     report.rows_imported = rows.len() as u64;
     let columns = if column_row_of_job.len() == columns.len() {
@@ -343,6 +391,7 @@ pub fn parse_jobs(
             rows,
             columns,
             dictionary,
+            max_deactivated_percent: None,
         },
         report,
     ))

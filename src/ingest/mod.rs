@@ -61,11 +61,33 @@ pub enum IngestError {
     Store { path: PathBuf, source: StoreError },
     #[error("{path}: the import task failed: {message}")]
     Task { path: PathBuf, message: String },
+    #[error("no input files were given")]
+    NoFiles,
+    #[error(
+        "{path}: its header differs from the header of {first}; the files of one snapshot must \
+         share one header; hint: import feeds with different headers on different days"
+    )]
+    HeaderMismatch { path: PathBuf, first: PathBuf },
+    #[error(
+        "{path}: refused: this feed would deactivate {deactivated} of the {active} active jobs \
+         ({percent:.1} %), more than the {max_percent} % allowed, and leave {remaining} active; \
+         nothing was imported; hint: a cut-off or partial file? check it (a feed split over \
+         files is imported as one snapshot: `mailscore import jobs part1.csv part2.csv`); if the \
+         shrink is real, import it with --allow-shrink or raise import.max_shrink_percent"
+    )]
+    SnapshotShrink {
+        path: PathBuf,
+        active: u64,
+        deactivated: u64,
+        remaining: u64,
+        percent: f64,
+        max_percent: u32,
+    },
 }
 
 impl IngestError {
     /// The file a rejection is about.
-    pub fn path(&self) -> &Path {
+    pub fn path(&self) -> Option<&Path> {
         match self {
             Self::Io { path, .. }
             | Self::Empty { path }
@@ -73,7 +95,10 @@ impl IngestError {
             | Self::MissingColumns { path, .. }
             | Self::UnknownKind { path, .. }
             | Self::Store { path, .. }
-            | Self::Task { path, .. } => path,
+            | Self::Task { path, .. }
+            | Self::HeaderMismatch { path, .. }
+            | Self::SnapshotShrink { path, .. } => Some(path),
+            Self::NoFiles => None,
         }
     }
 }
@@ -149,12 +174,19 @@ impl ImportKind {
 /// Reports bytes read so far; the CLI turns this into a progress bar.
 pub type ProgressFactory = Arc<dyn Fn(&Path, u64) -> Box<dyn FnMut(u64) + Send> + Send + Sync>;
 
+/// The snapshot guard's default (SPEC §2.1): a feed that would deactivate more than this
+/// share of the active jobs is refused unless forced.
+pub const DEFAULT_MAX_SHRINK_PERCENT: u32 = 30;
+
 /// How to import.
 #[derive(Clone)]
 pub struct ImportOptions {
     pub encoding: EncodingChoice,
     pub time_zone: TimeZoneSetting,
     pub progress: Option<ProgressFactory>,
+    /// The snapshot guard: a job feed that would deactivate more than this percentage of the
+    /// active jobs is refused; `None` lets any feed through (`--allow-shrink`).
+    pub max_shrink_percent: Option<u32>,
 }
 
 impl ImportOptions {
@@ -163,6 +195,7 @@ impl ImportOptions {
             encoding: EncodingChoice::Auto,
             time_zone,
             progress: None,
+            max_shrink_percent: Some(DEFAULT_MAX_SHRINK_PERCENT),
         }
     }
 }
@@ -232,21 +265,7 @@ pub async fn import_file(
     };
     let masters = store.masters().await.map_err(store_error)?;
     let report = match kind {
-        ImportKind::Jobs => {
-            let zone = options.time_zone.clone();
-            let dictionary = store
-                .row_dictionary(jobs::header_id(source.header.names()))
-                .await
-                .map_err(store_error)?;
-            let (snapshot, report) = run_blocking(path, move || {
-                jobs::parse_jobs(source, &masters, &zone, report, dictionary)
-            })
-            .await??;
-            store
-                .replace_job_snapshot(snapshot, timed(report, clock))
-                .await
-                .map_err(store_error)?
-        }
+        ImportKind::Jobs => import_job_sources(store, vec![source], report, options, clock).await?,
         ImportKind::Users => {
             let zone = options.time_zone.clone();
             let (users, report) = run_blocking(path, move || {
@@ -285,6 +304,79 @@ pub async fn import_file(
         }
     };
     Ok(report)
+}
+
+/// Imports one job feed, split over one or more files read in the order given, as one
+/// snapshot with one report (SPEC §2.1). Refused as a whole, with nothing written, when a
+/// file is unreadable, the headers differ, or the snapshot guard trips.
+pub async fn import_jobs(
+    store: &dyn Store,
+    paths: &[PathBuf],
+    options: &ImportOptions,
+) -> Result<ImportReport, IngestError> {
+    let started_at = now_micros();
+    let clock = std::time::Instant::now();
+    let sources = paths
+        .iter()
+        .map(|path| open_source(path, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = sources.first() else {
+        return Err(IngestError::NoFiles);
+    };
+    let file = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut report = ImportReport::new(ImportKind::Jobs.as_str(), &file, started_at);
+    report.encoding = first.encoding_name().to_owned();
+    import_job_sources(store, sources, report, options, clock).await
+}
+
+async fn import_job_sources(
+    store: &dyn Store,
+    sources: Vec<CsvSource>,
+    report: ImportReport,
+    options: &ImportOptions,
+    clock: std::time::Instant,
+) -> Result<ImportReport, IngestError> {
+    let Some(path) = sources.first().map(|s| s.path.clone()) else {
+        return Err(IngestError::NoFiles);
+    };
+    let store_error = |source| IngestError::Store {
+        path: path.clone(),
+        source,
+    };
+    let masters = store.masters().await.map_err(store_error)?;
+    let dictionary = store
+        .row_dictionary(jobs::header_id(sources[0].header.names()))
+        .await
+        .map_err(store_error)?;
+    let zone = options.time_zone.clone();
+    let (mut snapshot, report) = run_blocking(&path, move || {
+        jobs::parse_jobs(sources, &masters, &zone, report, dictionary)
+    })
+    .await??;
+    snapshot.max_deactivated_percent = options.max_shrink_percent;
+    match store
+        .replace_job_snapshot(snapshot, timed(report, clock))
+        .await
+    {
+        Ok(report) => Ok(report),
+        Err(StoreError::SnapshotShrink {
+            active,
+            deactivated,
+            max_percent,
+        }) => Err(IngestError::SnapshotShrink {
+            path,
+            active,
+            deactivated,
+            remaining: active - deactivated,
+            percent: deactivated as f64 * 100.0 / active as f64,
+            max_percent,
+        }),
+        Err(source) => Err(store_error(source)),
+    }
 }
 
 /// Sets the time spent reading and checking the file (the commit that follows is not in it).

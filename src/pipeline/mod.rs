@@ -11,8 +11,8 @@ use std::time::Instant;
 use jiff::civil::Date;
 use thiserror::Error;
 
-use crate::domain::TimeZoneSetting;
 use crate::domain::batch::{DayCheckpoint, PhaseRecord, RunRecord, RunStatus};
+use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::render::{EmailSettings, Renderer};
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
@@ -83,6 +83,8 @@ pub struct BatchOptions {
     pub send_at: (i8, i8),
     /// A directory whose waiting input files are imported first (`DATA_DIR/inbox`).
     pub inbox: Option<std::path::PathBuf>,
+    /// The snapshot guard of the inbox's job feed ([`crate::ingest::ImportOptions`]).
+    pub max_shrink_percent: u32,
     /// What is deleted at the end of a complete run; `None` keeps everything.
     pub retention: Option<Retention>,
     /// Updated while the run goes on, for whoever watches it.
@@ -144,6 +146,7 @@ impl BatchOptions {
             signer,
             send_at: DEFAULT_SEND_AT,
             inbox: None,
+            max_shrink_percent: crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
             retention: Some(Retention::default()),
             progress: std::sync::Arc::default(),
             llm: None,
@@ -630,43 +633,132 @@ impl ChunkRun<'_> {
     }
 }
 
+/// What the inbox import did with its files.
+#[derive(Debug, Default)]
+pub struct InboxOutcome {
+    /// The reports of the files imported (one for all job files: they form one snapshot).
+    pub imported: Vec<ImportReport>,
+    /// One line per file refused or rejected (moved to `inbox/failed/`), or not moved.
+    pub errors: Vec<String>,
+}
+
 /// Imports every `.csv` file waiting in `inbox` (in name order; each file's kind from its
-/// header) and moves it to `inbox/done/` once imported, or to `inbox/failed/` when rejected.
-/// Returns the reports and the rejections.
+/// header; all job files together as one snapshot, so a feed split over files works), and
+/// moves each to `inbox/done/` once imported or to `inbox/failed/` when refused, under a
+/// name stamped with the time, beside its report (`NAME.STAMP.report.json`): nothing there
+/// is ever overwritten.
 pub async fn import_inbox(
     store: &dyn Store,
     inbox: &std::path::Path,
-    time_zone: &TimeZoneSetting,
-) -> (Vec<crate::domain::ImportReport>, Vec<String>) {
-    use crate::ingest::{ImportKind, ImportOptions, expand_paths, import_file};
-    let (mut reports, mut errors) = (Vec::new(), Vec::new());
+    options: &crate::ingest::ImportOptions,
+) -> InboxOutcome {
+    use crate::ingest::{ImportKind, expand_paths, import_file, import_jobs, source::CsvSource};
+    let mut outcome = InboxOutcome::default();
     if !inbox.is_dir() {
-        return (reports, errors);
+        return outcome;
     }
     let files = match expand_paths(&[inbox.to_path_buf()]) {
         Ok(files) => files,
-        Err(error) => return (reports, vec![error.to_string()]),
-    };
-    let options = ImportOptions::new(time_zone.clone());
-    for file in files {
-        let outcome = import_file(store, ImportKind::Masters, &file, &options).await;
-        let folder = if outcome.is_ok() { "done" } else { "failed" };
-        match outcome {
-            Ok(report) => reports.push(report),
-            Err(error) => errors.push(error.to_string()),
+        Err(error) => {
+            outcome.errors.push(error.to_string());
+            return outcome;
         }
-        let target_dir = inbox.join(folder);
-        let moved = std::fs::create_dir_all(&target_dir).and_then(|()| {
-            std::fs::rename(&file, target_dir.join(file.file_name().unwrap_or_default()))
-        });
-        if let Err(error) = moved {
-            errors.push(format!(
-                "{}: imported but not moved to {folder}/: {error}",
-                file.display()
-            ));
+    };
+    let (mut job_files, mut other_files) = (Vec::new(), Vec::new());
+    for file in files {
+        let is_jobs = CsvSource::open(&file, options.encoding, None)
+            .is_ok_and(|source| ImportKind::detect(&source.header) == Some(ImportKind::Jobs));
+        if is_jobs {
+            job_files.push(file);
+        } else {
+            other_files.push(file);
         }
     }
-    (reports, errors)
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    // (is a job feed, its files)
+    let mut groups: Vec<(bool, Vec<std::path::PathBuf>)> = Vec::new();
+    if !job_files.is_empty() {
+        groups.push((true, job_files));
+    }
+    groups.extend(other_files.into_iter().map(|file| (false, vec![file])));
+    for (is_jobs, group) in groups {
+        let result = if is_jobs {
+            import_jobs(store, &group, options).await
+        } else {
+            import_file(store, ImportKind::Masters, &group[0], options).await
+        };
+        let (folder, report) = match result {
+            Ok(report) => {
+                outcome.imported.push(report.clone());
+                ("done", report)
+            }
+            Err(error) => {
+                let names: Vec<String> = group.iter().map(|p| p.display().to_string()).collect();
+                outcome.errors.push(error.to_string());
+                let kind = if is_jobs {
+                    ImportKind::Jobs
+                } else {
+                    ImportKind::Masters
+                };
+                let mut report = ImportReport::new(
+                    kind.as_str(),
+                    &names.join(", "),
+                    crate::ingest::now_micros(),
+                );
+                report.status = crate::domain::ImportStatus::Rejected;
+                report.error = Some(error.to_string());
+                ("failed", report)
+            }
+        };
+        for file in &group {
+            if let Err(error) = file_away(inbox, folder, file, &stamp, &report) {
+                outcome.errors.push(format!(
+                    "{}: not moved to inbox/{folder}/: {error}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    outcome
+}
+
+/// Moves `file` into `inbox/FOLDER/` as `STEM.STAMP.EXT` with `STEM.STAMP.report.json`
+/// beside it; a name already taken gets a counter, so nothing is overwritten.
+fn file_away(
+    inbox: &std::path::Path,
+    folder: &str,
+    file: &std::path::Path,
+    stamp: &str,
+    report: &ImportReport,
+) -> std::io::Result<()> {
+    let target_dir = inbox.join(folder);
+    std::fs::create_dir_all(&target_dir)?;
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "input".into(), |s| s.to_string_lossy().into_owned());
+    let extension = file
+        .extension()
+        .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+    for attempt in 0..1000 {
+        let name = if attempt == 0 {
+            format!("{stem}.{stamp}")
+        } else {
+            format!("{stem}.{stamp}-{attempt}")
+        };
+        let target = target_dir.join(format!("{name}{extension}"));
+        let report_path = target_dir.join(format!("{name}.report.json"));
+        if target.exists() || report_path.exists() {
+            continue;
+        }
+        let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+        std::fs::write(&report_path, json)?;
+        return std::fs::rename(file, &target);
+    }
+    Err(std::io::Error::other(
+        "a thousand files of that name and time are there already",
+    ))
 }
 
 /// Runs the date up to `options.until` and stores its results: the job scores with the
@@ -749,6 +841,7 @@ async fn run_batch_locked(
         skipped_keywords: Vec::new(),
         failed_users: Vec::new(),
         error: None,
+        warnings: Vec::new(),
     };
     run = store
         .save_run(run)
@@ -780,15 +873,27 @@ async fn run_batch_locked(
         let (started_at, clock) = (now(), Instant::now());
         tracing::info!(phase = "import", "phase started");
         let mut record = phase("import", started_at, clock, &[]);
-        let (imported, errors) = import_inbox(store, inbox, &options.time_zone).await;
+        let import_options = crate::ingest::ImportOptions {
+            max_shrink_percent: Some(options.max_shrink_percent),
+            ..crate::ingest::ImportOptions::new(options.time_zone.clone())
+        };
+        let inbox_outcome = import_inbox(store, inbox, &import_options).await;
         record.duration_ms = clock.elapsed().as_millis() as u64;
         record.finished_at = Some(now());
-        record.counts.insert("files".into(), imported.len() as u64);
+        record
+            .counts
+            .insert("files".into(), inbox_outcome.imported.len() as u64);
         record.counts.insert(
             "rows".into(),
-            imported.iter().map(|r| r.rows_imported).sum(),
+            inbox_outcome.imported.iter().map(|r| r.rows_imported).sum(),
         );
-        record.errors = errors;
+        for error in &inbox_outcome.errors {
+            tracing::error!(phase = "import", error = %error, "an inbox file was not imported");
+            run.warnings.push(format!(
+                "inbox: {error}; the run used the data stored before it (the file is in inbox/failed/)"
+            ));
+        }
+        record.errors = inbox_outcome.errors;
         run.phases.push(record);
     }
 
@@ -941,7 +1046,20 @@ async fn run_batch_locked(
     }
 
     let mut stored_phase = storing.record("store", &[("picks", n_picks as u64)]);
-    run.status = RunStatus::Succeeded;
+    if !run.failed_users.is_empty() {
+        run.warnings.push(format!(
+            "matching failed for {} users; they got their picks of the day before",
+            run.failed_users.len()
+        ));
+    }
+    run.status = if run.warnings.is_empty() {
+        RunStatus::Succeeded
+    } else {
+        for warning in &run.warnings {
+            tracing::warn!(date = %date, warning = %warning, "the daily run degraded");
+        }
+        RunStatus::SucceededWithWarnings
+    };
     run.finished_at = Some(now());
     run.phases.push(stored_phase.clone());
     if options.until >= Phase::Scores {

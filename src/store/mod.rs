@@ -46,6 +46,16 @@ pub enum StoreError {
     Decode { what: String, message: String },
     #[error("the feed header list {header_id:#x} collides with a different stored header list")]
     HeaderCollision { header_id: u64 },
+    /// The snapshot guard ([`JobSnapshot::max_deactivated_percent`]) refused a feed.
+    #[error(
+        "the job feed would deactivate {deactivated} of the {active} active jobs, more than \
+         {max_percent} %; nothing was written"
+    )]
+    SnapshotShrink {
+        active: u64,
+        deactivated: u64,
+        max_percent: u32,
+    },
 }
 
 /// One imported job feed: the full rows (encoded with [`crate::domain::job::RowEncoder`])
@@ -62,6 +72,10 @@ pub struct JobSnapshot {
     /// A row dictionary trained on this feed, to store under `header_id`: set when the
     /// header had none (rows of the header are compressed with it from now on).
     pub dictionary: Option<Vec<u8>>,
+    /// The snapshot guard, checked in the import's transaction: when the snapshot would
+    /// deactivate more than this percentage of the active jobs, nothing is written and the
+    /// import fails with [`StoreError::SnapshotShrink`]. `None`: any snapshot is taken.
+    pub max_deactivated_percent: Option<u32>,
 }
 
 /// Counts describing the stored jobs.

@@ -409,6 +409,24 @@ fn replace_job_snapshot(
             None => Vec::new(),
         };
 
+        let new_ids = &snapshot.columns.job_id;
+        let deactivated = previous_ids
+            .iter()
+            .filter(|id| new_ids.binary_search(id).is_err())
+            .count() as u64;
+        let active = previous_ids.len() as u64;
+        if let Some(max_percent) = snapshot.max_deactivated_percent
+            && deactivated * 100 > u64::from(max_percent) * active
+        {
+            // Dropping the transaction uncommitted leaves the store as it was.
+            return Err(StoreError::SnapshotShrink {
+                active,
+                deactivated,
+                max_percent,
+            });
+        }
+        report.add_count("jobs_deactivated", deactivated);
+
         let mut rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
         let mut value = Vec::with_capacity(4096);
         // Each row is dropped once written, so the feed is not held twice at the commit.
@@ -425,12 +443,6 @@ fn replace_job_snapshot(
             }
         }
 
-        let new_ids = &snapshot.columns.job_id;
-        let deactivated = previous_ids
-            .iter()
-            .filter(|id| new_ids.binary_search(id).is_err())
-            .count();
-        report.add_count("jobs_deactivated", deactivated as u64);
         columns_table
             .insert(KEY_COLUMNS, snapshot.columns.encode().as_slice())
             .ctx("writing the job snapshot")?;

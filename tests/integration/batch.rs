@@ -484,6 +484,7 @@ async fn chunks_never_replace_a_sent_email_and_beginning_a_date_keeps_only_those
         skipped_keywords: Vec::new(),
         failed_users: Vec::new(),
         error: None,
+        warnings: Vec::new(),
     };
     let run = store.finish_day(date, run).await.unwrap();
     assert!(run.id > 0);

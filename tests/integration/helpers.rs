@@ -52,6 +52,15 @@ impl TestStore {
         .await
     }
 
+    /// Imports a job feed past the snapshot guard (`--allow-shrink`).
+    pub async fn import_allowing_shrink(&self, path: &Path) -> Result<ImportReport, IngestError> {
+        let options = ImportOptions {
+            max_shrink_percent: None,
+            ..ImportOptions::new(TimeZoneSetting::tokyo())
+        };
+        mailscore::ingest::import_jobs(&self.store, &[path.to_path_buf()], &options).await
+    }
+
     /// Generates a small dataset leading up to `end_date` and imports jobs, users and actions.
     pub async fn with_generated(
         jobs: usize,

@@ -125,8 +125,8 @@ async fn a_city_newer_than_the_master_is_kept_matched_and_named_once_the_master_
             .iter()
             .find(|p| p.user_id == user)
             .and_then(|p| p.picks.iter().find(|pick| pick.job_id == job_id))
+            .copied()
             .unwrap_or_else(|| panic!("{user} has job {job_id} among the picks"))
-            .clone()
     };
     for user in ["u1", "u3"] {
         // Location weight 1.0 in the ward (the user's city), 0.3 in Tokyo.
