@@ -18,8 +18,29 @@ use crate::ingest::{
 };
 use crate::pipeline::{BatchOptions, Phase, run_batch};
 use crate::scoring::SectionKind;
-use crate::store::Store;
 use crate::store::redb::RedbStore;
+use crate::store::{Store, StoreError};
+
+/// `println!` and `print!` that return the write's error instead of panicking: a reader
+/// that stops reading (`| head -1`) closes the pipe, and `main` turns the `BrokenPipe`
+/// that comes back here into a quiet exit 0. Use them for all of standard output.
+macro_rules! outln {
+    () => {
+        std::io::Write::write_all(&mut std::io::stdout().lock(), b"\n")?
+    };
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        )?
+    };
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!($($arg)*))?
+    };
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,23 +57,50 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Data directory (database and state) [default: ./data]
-    #[arg(long, global = true, env = "MAILSCORE_DATA_DIR")]
+    // The defaults in these help texts come from the constants the settings use, so the
+    // help cannot drift from what applies.
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_DATA_DIR",
+        help = format!("Data directory (database and state) [default: {}]", crate::config::DEFAULT_DATA_DIR)
+    )]
     pub data_dir: Option<PathBuf>,
     /// Optional TOML configuration file (see mailscore.example.toml)
     #[arg(long, global = true, env = "MAILSCORE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// IANA time zone of batch dates and offset-less timestamps [default: Asia/Tokyo]
-    #[arg(long, global = true, env = "MAILSCORE_TIME_ZONE")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_TIME_ZONE",
+        help = format!(
+            "IANA time zone of batch dates and offset-less timestamps [default: {}]",
+            crate::domain::time::DEFAULT_TIME_ZONE
+        )
+    )]
     pub time_zone: Option<String>,
     /// Log format [default: human]
     #[arg(long, global = true, env = "MAILSCORE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Log level: error, warn, info, debug, trace [default: info]
-    #[arg(long, global = true, env = "MAILSCORE_LOG_LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_LOG_LEVEL",
+        help = format!(
+            "Log level: error, warn, info, debug, trace [default: {}]",
+            crate::config::DEFAULT_LOG_LEVEL
+        )
+    )]
     pub log_level: Option<String>,
-    /// Page cache of the embedded database in MiB [default: 64]
-    #[arg(long, global = true, env = "MAILSCORE_STORAGE_CACHE_MB")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_STORAGE_CACHE_MB",
+        help = format!(
+            "Page cache of the embedded database in MiB [default: {}]",
+            crate::config::DEFAULT_STORAGE_CACHE_MB
+        )
+    )]
     pub storage_cache_mb: Option<usize>,
     /// Refuse a job feed that would deactivate more than this percentage of the active
     /// jobs [default: 30]
@@ -74,11 +122,25 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub llm_api_key: Option<String>,
-    /// Cron schedule of the daily run (minute hour day month weekday) [default: "0 3 * * *"]
-    #[arg(long, global = true, env = "MAILSCORE_SCHEDULE")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_SCHEDULE",
+        help = format!(
+            "Cron schedule of the daily run (minute hour day month weekday) [default: {:?}]",
+            crate::schedule::DEFAULT_SCHEDULE
+        )
+    )]
     pub schedule: Option<String>,
-    /// Public URL of the server, for links in emails [default: http://localhost:8080]
-    #[arg(long, global = true, env = "MAILSCORE_BASE_URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_BASE_URL",
+        help = format!(
+            "Public URL of the server, for links in emails [default: {}]",
+            crate::render::DEFAULT_BASE_URL
+        )
+    )]
     pub base_url: Option<String>,
 }
 
@@ -383,7 +445,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
             let store = open_store(&settings)?;
             let started = Instant::now();
             let (before, after) = store.compact().await?;
-            println!(
+            outln!(
                 "{}: {:.1} MB → {:.1} MB in {:.1} s",
                 store.path().display(),
                 before as f64 / 1e6,
@@ -396,7 +458,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
             command: ConfigCommand::Check,
         } => {
             crate::schedule::Schedule::parse(&settings.schedule)?;
-            print!("{}", settings.to_toml());
+            out!("{}", settings.to_toml());
             Ok(0)
         }
     }
@@ -419,11 +481,32 @@ fn batch_options(
     }
 }
 
+/// Opens the data directory's store for a command that reads it or runs on it. A missing
+/// store is an error and nothing is created: a mistyped `--data-dir` must not become a new,
+/// empty store whose daily run "succeeds" with no email.
 fn open_store(settings: &Settings) -> Result<RedbStore> {
-    Ok(RedbStore::open_with_cache(
-        &settings.data_dir,
-        settings.storage_cache_mb * 1024 * 1024,
-    )?)
+    RedbStore::open_existing(&settings.data_dir, cache_bytes(settings)).map_err(|error| {
+        match error {
+            StoreError::Missing { .. } => anyhow::anyhow!(
+                "{error}\nhint: check --data-dir / MAILSCORE_DATA_DIR (or data_dir in the \
+                 configuration file), or create a store with `mailscore import …` or `mailscore demo`"
+            ),
+            other => other.into(),
+        }
+    })
+}
+
+/// Opens the data directory's store, creating the directory, the database and the key
+/// that signs links when they are missing: for the commands that fill a store (`import`,
+/// `demo`).
+fn create_store(settings: &Settings) -> Result<RedbStore> {
+    let store = RedbStore::open_with_cache(&settings.data_dir, cache_bytes(settings))?;
+    settings.create_secret_key_bytes()?;
+    Ok(store)
+}
+
+fn cache_bytes(settings: &Settings) -> usize {
+    settings.storage_cache_mb.saturating_mul(1024 * 1024)
 }
 
 fn progress_bars() -> Option<ProgressFactory> {
@@ -454,7 +537,7 @@ fn progress_bars() -> Option<ProgressFactory> {
 }
 
 async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
-    let store = open_store(settings)?;
+    let store = create_store(settings)?;
     let mut options = ImportOptions::new(settings.time_zone.clone());
     options.encoding = settings.import_encoding;
     options.progress = if args.json { None } else { progress_bars() };
@@ -492,8 +575,8 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
         match outcome {
             Ok(report) => {
                 if !args.json {
-                    print_report_summary(&report);
-                    println!(
+                    print_report_summary(&report)?;
+                    outln!(
                         "  committed in {:.2} s in all",
                         started.elapsed().as_secs_f64()
                     );
@@ -513,18 +596,18 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        outln!("{}", serde_json::to_string_pretty(&reports)?);
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }
 
-fn print_report_summary(report: &ImportReport) {
+fn print_report_summary(report: &ImportReport) -> std::io::Result<()> {
     let rate = if report.duration_ms > 0 {
         report.rows_read as f64 * 1000.0 / report.duration_ms as f64
     } else {
         0.0
     };
-    println!(
+    outln!(
         "{} {}: read {} rows, imported {}, skipped {}, warnings {}; checked in {:.2} s ({:.0} rows/s, {}) [report #{}]",
         report.kind,
         report.file,
@@ -539,28 +622,29 @@ fn print_report_summary(report: &ImportReport) {
     );
     for (name, count) in &report.counts {
         if *count > 0 {
-            println!("  {name}: {count}");
+            outln!("  {name}: {count}");
         }
     }
     const SHOWN: usize = 10;
     for issue in report.issues.iter().take(SHOWN) {
-        print_issue(&report.file, issue);
+        print_issue(&report.file, issue)?;
     }
     let hidden = report.issues.len().saturating_sub(SHOWN) as u64 + report.issues_omitted;
     if hidden > 0 {
-        println!(
+        outln!(
             "  … {hidden} more; see `mailscore imports show {}`",
             report.id
         );
     }
+    Ok(())
 }
 
-fn print_issue(file: &str, issue: &crate::domain::RowIssue) {
+fn print_issue(file: &str, issue: &crate::domain::RowIssue) -> std::io::Result<()> {
     let severity = match issue.severity {
         Severity::Error => "skipped",
         Severity::Warning => "warning",
     };
-    println!(
+    outln!(
         "  {severity}: {file}:{} column {}{}: {}",
         issue.line,
         issue.column.as_deref().unwrap_or("-"),
@@ -570,6 +654,7 @@ fn print_issue(file: &str, issue: &crate::domain::RowIssue) {
             .map_or(String::new(), |v| format!(" value {v:?}")),
         issue.message
     );
+    Ok(())
 }
 
 fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
@@ -583,7 +668,7 @@ fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
     let started = Instant::now();
     let summary = generate(&options, &args.out)
         .with_context(|| format!("writing the dataset to {}", args.out.display()))?;
-    println!(
+    outln!(
         "wrote {} jobs, {} users, {} actions ({:.1} MB) to {} in {:.2} s",
         summary.jobs_rows,
         summary.users_rows,
@@ -600,7 +685,7 @@ async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
     match command {
         ImportsCommand::List { limit } => {
             for summary in store.import_summaries(limit).await? {
-                println!(
+                outln!(
                     "#{:<5} {} {:<16} read {:>9} imported {:>9} skipped {:>6} warnings {:>6}  {}",
                     summary.id,
                     settings.time_zone.format(summary.started_at),
@@ -618,11 +703,11 @@ async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
                 bail!("no import #{id}; `mailscore imports list` shows the known ones");
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print_report_summary(&report);
+                print_report_summary(&report)?;
                 for issue in report.issues.iter().skip(10) {
-                    print_issue(&report.file, issue);
+                    print_issue(&report.file, issue)?;
                 }
             }
         }
@@ -637,7 +722,7 @@ async fn jobs(command: JobsCommand, settings: &Settings) -> Result<i32> {
             let id =
                 JobId::parse(&job_id).map_err(|e| anyhow::anyhow!("job id {job_id:?}: {e}"))?;
             match store.jobs(&[id]).await?.pop().flatten() {
-                Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
+                Some(record) => outln!("{}", serde_json::to_string_pretty(&record)?),
                 None => bail!("no job {id} is stored"),
             }
         }
@@ -655,11 +740,11 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
     match command {
         SuppressionsCommand::List => {
             let list = store.suppressions().await?;
-            println!("address,reason,created_at,note");
+            outln!("address,reason,created_at,note");
             for entry in &list {
                 let at = jiff::Timestamp::from_microsecond(entry.created_at)
                     .map_or_else(|_| entry.created_at.to_string(), |t| t.to_string());
-                println!(
+                outln!(
                     "{},{},{at},{}",
                     entry.address.as_str(),
                     entry.reason.as_str(),
@@ -685,7 +770,7 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
                     note,
                 })
                 .await?;
-            println!(
+            outln!(
                 "{} suppressed ({}); {marked} queued emails marked suppressed",
                 address.as_str(),
                 reason.as_str()
@@ -696,7 +781,7 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
             if !store.unsuppress(&address).await? {
                 bail!("{} is not on the suppression list", address.as_str());
             }
-            println!("{} is no longer suppressed", address.as_str());
+            outln!("{} is no longer suppressed", address.as_str());
         }
     }
     Ok(0)
@@ -710,7 +795,7 @@ async fn status(settings: &Settings) -> Result<i32> {
     let masters = store.masters().await?;
     let space = store.storage_stats().await?;
     let mb = |bytes: u64| bytes as f64 / 1e6;
-    println!(
+    outln!(
         "database: {} ({:.1} MB on disk: {:.1} MB data, {:.1} MB metadata, {:.1} MB unused)",
         store.path().display(),
         mb(space.file_bytes),
@@ -718,10 +803,10 @@ async fn status(settings: &Settings) -> Result<i32> {
         mb(space.metadata_bytes),
         mb(space.fragmented_bytes)
     );
-    println!("jobs: {} active, {} known", jobs.active, jobs.total);
-    println!("users: {users}");
-    println!("actions: {actions}");
-    println!(
+    outln!("jobs: {} active, {} known", jobs.active, jobs.total);
+    outln!("users: {users}");
+    outln!("actions: {actions}");
+    outln!(
         "masters: {} prefectures, {} cities, {} adjacency pairs, {} occupations, {} employment types, {} salary types, {} features, {} keywords",
         masters.prefectures.len(),
         masters.cities.len(),
@@ -735,18 +820,18 @@ async fn status(settings: &Settings) -> Result<i32> {
     print_unknown_codes(&crate::ingest::unknown_codes_in_use(
         &masters,
         &store.job_columns().await?,
-    ));
+    ))?;
     Ok(0)
 }
 
 /// The current jobs' codes that no master names, most used first.
-fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) {
+fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) -> std::io::Result<()> {
     const SHOWN: usize = 20;
     if unknown.is_empty() {
-        println!("unknown codes: none (the masters name every code of the current jobs)");
-        return;
+        outln!("unknown codes: none (the masters name every code of the current jobs)");
+        return Ok(());
     }
-    println!(
+    outln!(
         "unknown codes in use: {} (kept and matched; they have no name until a master names them)",
         unknown.len()
     );
@@ -758,7 +843,7 @@ fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) {
             .then(a.code.cmp(&b.code))
     });
     for code in by_use.iter().take(SHOWN) {
-        println!(
+        outln!(
             "  {} {}: {} jobs",
             code.column.as_str(),
             code.code,
@@ -766,8 +851,9 @@ fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) {
         );
     }
     if by_use.len() > SHOWN {
-        println!("  … and {} more", by_use.len() - SHOWN);
+        outln!("  … and {} more", by_use.len() - SHOWN);
     }
+    Ok(())
 }
 
 /// The exit status of `batch run` when the run succeeded with warnings (an inbox file was
@@ -790,23 +876,119 @@ fn print_run_warnings(run: &crate::domain::batch::RunRecord) {
 }
 
 /// One line per phase of a run: name, time, counts, then its errors.
-fn print_phases(run: &crate::domain::batch::RunRecord) {
+fn print_phases(run: &crate::domain::batch::RunRecord) -> std::io::Result<()> {
     for phase in &run.phases {
         let counts: Vec<String> = phase
             .counts
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        println!(
+        outln!(
             "  {:<9} {:>7.3} s  {}",
             phase.name,
             phase.duration_ms as f64 / 1000.0,
             counts.join(", ")
         );
         for error in &phase.errors {
-            println!("    error: {error}");
+            outln!("    error: {error}");
         }
     }
+    Ok(())
+}
+
+/// Why a date has no stored picks, and what to do; `None` when a run of the date finished
+/// its picks (so the date's picks are whatever it stored).
+async fn explain_no_day(store: &RedbStore, date: jiff::civil::Date) -> Result<Option<String>> {
+    use crate::domain::batch::RunStatus;
+    let run = format!("run `mailscore batch run --date {date}`");
+    if let Some(checkpoint) = store.day_checkpoint(date).await? {
+        return Ok(Some(format!(
+            "the daily run of {date} did not finish ({} chunks of {} users stored); {run} to complete it",
+            checkpoint.chunks_done, checkpoint.chunk_users
+        )));
+    }
+    let last_finished = store.runs(RUNS_SEARCHED).await?.into_iter().find(|r| {
+        r.date == date.to_string() && !matches!(r.status, RunStatus::Running | RunStatus::Failed)
+    });
+    Ok(match last_finished {
+        Some(last)
+            if last.until == Phase::Profiles.as_str() || last.until == Phase::Scores.as_str() =>
+        {
+            Some(format!(
+                "the last daily run of {date} (#{}) stopped before the picks (`--until {}`); {run}",
+                last.id, last.until
+            ))
+        }
+        Some(_) => None,
+        None if store.job_scores(date).await?.is_some() => None,
+        None => Some(format!(
+            "no daily run has stored picks for {date}; {run} first"
+        )),
+    })
+}
+
+/// How many recent run records are searched for a date's last run.
+const RUNS_SEARCHED: usize = 100;
+
+/// Why one user has no picks (or no `what`: `"email"`) on a date, as the store tells it:
+/// the user is not known, gets none (inactive, unsubscribed, suppressed), the date was not
+/// run, or the user was not eligible when it ran; and what to do.
+async fn explain_no_picks(
+    store: &RedbStore,
+    date: jiff::civil::Date,
+    user: &str,
+    what: &str,
+) -> Result<String> {
+    let none = format!("user {user} has no {what} for {date}");
+    let known = match crate::domain::UserId::parse(user) {
+        Ok(id) => store.user(&id).await?,
+        Err(_) => None,
+    };
+    let Some(known) = known else {
+        return Ok(format!(
+            "{none}: no user {user} is stored; check the id (`mailscore picks export --date {date} --out -` lists the users with picks), or import the users file that has them"
+        ));
+    };
+    let suppression = store.suppressions().await?.into_iter().find(|s| {
+        s.address
+            .as_str()
+            .eq_ignore_ascii_case(known.email.as_str())
+    });
+    if let Some(suppression) = suppression {
+        return Ok(format!(
+            "{none}: their address {} is on the suppression list ({}), so daily runs leave them out; `mailscore suppressions remove {}` lifts it from the next run on",
+            known.email.as_str(),
+            suppression.reason.as_str(),
+            known.email.as_str()
+        ));
+    }
+    if !known.is_active || !known.subscribed {
+        let state = if known.is_active {
+            "unsubscribed (subscribed is false in the users file)"
+        } else {
+            "inactive (is_active is false in the users file)"
+        };
+        return Ok(format!(
+            "{none}: they are {state}, so daily runs give them no picks and no email; import a users file that changes it, then rerun `mailscore batch run --date {date}`"
+        ));
+    }
+    let picks = store.picks(date, Some(user)).await?;
+    if what == "email" && picks.first().is_some_and(|p| !p.picks.is_empty()) {
+        return Ok(format!(
+            "{none}, though it has picks: the run of {date} stopped before rendering (`--until picks`), or the email failed to render (see `mailscore batch list`); rerun `mailscore batch run --date {date}`"
+        ));
+    }
+    if !picks.is_empty() {
+        return Ok(format!(
+            "{none}: no eligible job matched them on that date (their pick list is empty), so no email either"
+        ));
+    }
+    Ok(match explain_no_day(store, date).await? {
+        Some(day) => format!("{none}: {day}"),
+        None => format!(
+            "{none}: they were not eligible when the date ran (imported, reactivated, resubscribed or unsuppressed since); rerun `mailscore batch run --date {date}`"
+        ),
+    })
 }
 
 fn parse_date_arg(text: &str) -> Result<jiff::civil::Date> {
@@ -825,7 +1007,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 Some(text) => parse_date_arg(&text)?,
                 None => settings.time_zone.today(),
             };
-            let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
+            let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
             let options = BatchOptions {
                 until,
                 chunk_users: chunk_users as usize,
@@ -857,16 +1039,16 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 watcher.abort();
             }
             let run = outcome?;
-            println!(
+            outln!(
                 "run #{} for {}: {} in {:.2} s",
                 run.id,
                 run.date,
                 run.status.as_str(),
                 started.elapsed().as_secs_f64()
             );
-            print_phases(&run);
+            print_phases(&run)?;
             if !run.skipped_keywords.is_empty() {
-                println!(
+                outln!(
                     "  SEO keywords skipped (match more than half of the eligible jobs): {}",
                     run.skipped_keywords.join(", ")
                 );
@@ -877,7 +1059,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
         BatchCommand::List { limit } => {
             for run in store.runs(limit).await? {
                 let total: u64 = run.phases.iter().map(|p| p.duration_ms).sum();
-                println!(
+                outln!(
                     "#{:<5} {} {} until {} started {} ({:.2} s)",
                     run.id,
                     run.date,
@@ -887,10 +1069,10 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                     total as f64 / 1000.0
                 );
                 if let Some(error) = &run.error {
-                    println!("       {error}");
+                    outln!("       {error}");
                 }
                 for warning in &run.warnings {
-                    println!("       warning: {warning}");
+                    outln!("       warning: {warning}");
                 }
             }
         }
@@ -918,12 +1100,13 @@ fn create_output(path: &Path) -> Result<std::io::BufWriter<Box<dyn std::io::Writ
 
 /// Says what an export wrote: on standard error when the export itself went to standard
 /// output, so that a pipe gets the data alone.
-fn report_written(out: &Path, message: std::fmt::Arguments<'_>) {
+fn report_written(out: &Path, message: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     if out == Path::new("-") {
         eprintln!("{message}");
     } else {
-        println!("{message}");
+        outln!("{message}");
     }
+    Ok(())
 }
 
 async fn export_picks(
@@ -938,10 +1121,15 @@ async fn export_picks(
     let date = parse_date_arg(date)?;
     let users = store.picks(date, user).await?;
     if users.is_empty() {
-        bail!(
-            "no picks stored for {date}{}; run `mailscore batch run --date {date}` first",
-            user.map_or(String::new(), |u| format!(" and user {u}"))
-        );
+        match user {
+            Some(user) => bail!("{}", explain_no_picks(&store, date, user, "picks").await?),
+            None => match explain_no_day(&store, date).await? {
+                Some(day) => bail!("no picks stored for {date}: {day}"),
+                None => bail!(
+                    "no picks stored for {date}: its daily run found no active, subscribed and unsuppressed user (see `mailscore batch list`)"
+                ),
+            },
+        }
     }
     let mut output = create_output(out)?;
     let mut rows = 0usize;
@@ -1024,7 +1212,7 @@ async fn export_picks(
             users.len(),
             out.display()
         ),
-    );
+    )?;
     Ok(0)
 }
 
@@ -1078,7 +1266,7 @@ async fn export_scores(settings: &Settings, date: &str, out: &Path) -> Result<i3
             table.len(),
             out.display()
         ),
-    );
+    )?;
     Ok(0)
 }
 
@@ -1116,9 +1304,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
         EmailsCommand::Preview { user, date, out } => {
             let date = parse_date_arg(&date)?;
             let Some(email) = store.emails(date, Some(&user)).await?.pop() else {
-                bail!(
-                    "no email of user {user} is queued for {date}; run `mailscore batch run --date {date}` first (inactive and unsubscribed users get none)"
-                );
+                bail!("{}", explain_no_picks(&store, date, &user, "email").await?);
             };
             let bytes = stored_message(&email, &signer, settings, &renderer)?;
             let mut output = create_output(&out)?;
@@ -1133,15 +1319,18 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
                     email.status.as_str(),
                     email.subject
                 ),
-            );
+            )?;
         }
         EmailsCommand::Export { date, out } => {
             let date = parse_date_arg(&date)?;
             let emails = store.emails(date, None).await?;
             if emails.is_empty() {
-                bail!(
-                    "no emails are queued for {date}; run `mailscore batch run --date {date}` first"
-                );
+                match explain_no_day(&store, date).await? {
+                    Some(day) => bail!("no emails are queued for {date}: {day}"),
+                    None => bail!(
+                        "no emails are queued for {date}: its daily run queued none (it ran `--until picks`, or no user got picks; see `mailscore batch list`)"
+                    ),
+                }
             }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let mut index = csv::Writer::from_path(out.join("index.csv"))?;
@@ -1162,7 +1351,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
                 ])?;
             }
             index.flush()?;
-            println!(
+            outln!(
                 "wrote {} emails of {date} to {}",
                 emails.len(),
                 out.display()
@@ -1177,7 +1366,7 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     let dataset = settings.data_dir.join("demo-dataset");
     let date = settings.time_zone.today();
     if !dataset.join("actions.csv").exists() {
-        println!(
+        outln!(
             "generating the demo dataset ({} jobs, {} users, {} days of actions) into {} …",
             args.size.jobs,
             args.size.users,
@@ -1187,9 +1376,11 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
         let options = args.size.options(date, false);
         generate(&options, &dataset).with_context(|| format!("writing {}", dataset.display()))?;
     }
-    let store = open_store(settings)?;
+    let store = create_store(settings)?;
     let mut options = ImportOptions::new(settings.time_zone.clone());
     options.progress = progress_bars();
+    // Users the importer skipped for their address, when this demo imported the users.
+    let mut invalid_addresses = None;
     if store.job_counts().await?.total == 0 {
         for (kind, file) in [
             (ImportKind::Jobs, "jobs.csv"),
@@ -1197,10 +1388,21 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
             (ImportKind::Actions, "actions.csv"),
         ] {
             let report = import_file(&store, kind, &dataset.join(file), &options).await?;
-            print_report_summary(&report);
+            print_report_summary(&report)?;
+            if kind == ImportKind::Users {
+                invalid_addresses = Some(
+                    report
+                        .issues
+                        .iter()
+                        .filter(|i| {
+                            i.severity == Severity::Error && i.column.as_deref() == Some("email")
+                        })
+                        .count() as u64,
+                );
+            }
         }
     } else {
-        println!("the store already holds jobs; importing only today's feed");
+        outln!("the store already holds jobs; importing only today's feed");
         let report = import_file(
             &store,
             ImportKind::Jobs,
@@ -1208,41 +1410,113 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
             &options,
         )
         .await?;
-        print_report_summary(&report);
+        print_report_summary(&report)?;
     }
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
     let batch_options = batch_options(settings, date, signer.clone());
     let run = run_batch(&store, &batch_options).await?;
-    println!(
+    outln!(
         "\ndaily run #{} for {}: {}",
         run.id,
         run.date,
         run.status.as_str()
     );
-    print_phases(&run);
+    print_phases(&run)?;
     print_run_warnings(&run);
     let emails = store.emails(date, None).await?;
+    print_recipients(&run, emails.len() as u64, invalid_addresses)?;
+    let mailscore = invoked_command(settings);
     if let Some(sample) = emails.first() {
         let renderer = crate::render::Renderer::new(&settings.email);
         let path = settings.data_dir.join("sample.eml");
         std::fs::write(&path, stored_message(sample, &signer, settings, &renderer)?)?;
-        println!(
+        outln!(
             "\n{} emails queued for {date}; a sample ({}): {}",
             emails.len(),
             sample.subject,
             path.display()
         );
-        println!(
-            "  more: mailscore emails preview --user {} --date {date} --out mail.eml",
+        outln!(
+            "  more: {mailscore} emails preview --user {} --date {date} --out mail.eml",
             sample.user_id
         );
-        println!("  picks: mailscore picks export --date {date} --out picks.csv");
+        outln!("  picks: {mailscore} picks export --date {date} --out picks.csv");
+        outln!("  why a user got none: {mailscore} emails preview --user ID --date {date} --out -");
     }
-    println!(
+    outln!(
         "demo ready in {:.1} s (the server and the admin UI arrive with a later release)",
         started.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+/// Who of the stored users got an email from `run` and why the others did not, from the
+/// run record's counts (and the users import's skipped addresses, when known).
+fn print_recipients(
+    run: &crate::domain::batch::RunRecord,
+    n_emails: u64,
+    invalid_addresses: Option<u64>,
+) -> std::io::Result<()> {
+    let count = |phase: &str, key: &str| {
+        run.phases
+            .iter()
+            .find(|p| p.name == phase)
+            .and_then(|p| p.counts.get(key).copied())
+            .unwrap_or(0)
+    };
+    let suppressed = count("load", "suppressed_users");
+    let n_users = count("load", "users") + suppressed;
+    let reasons = [
+        ("inactive", count("load", "inactive_users")),
+        ("unsubscribed", count("load", "unsubscribed_users")),
+        ("on the suppression list", suppressed),
+        (
+            "no eligible job matched",
+            count("picks", "users_without_picks"),
+        ),
+    ];
+    let explained: u64 = reasons.iter().map(|(_, n)| n).sum();
+    let n_without = n_users.saturating_sub(n_emails);
+    outln!("\n{n_users} users stored: {n_emails} got an email, {n_without} did not");
+    for (reason, n) in reasons {
+        if n > 0 {
+            outln!("  {reason}: {n}");
+        }
+    }
+    if let Some(rest) = n_without.checked_sub(explained).filter(|&n| n > 0) {
+        outln!("  other (matching or rendering failed: see the phases above): {rest}");
+    }
+    if let Some(n) = invalid_addresses.filter(|&n| n > 0) {
+        outln!("  and {n} rows of the users file were skipped for an invalid address (not stored)");
+    }
+    Ok(())
+}
+
+/// The command line that runs this same binary on the same data directory, for the hints
+/// a command prints: `mailscore` when it was found on the `PATH`, else its path (relative
+/// to the current directory when under it, as `target/release/mailscore`), with
+/// `--data-dir` when that is not the default.
+fn invoked_command(settings: &Settings) -> String {
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    let from_path = !arg0.is_empty() && !Path::new(&arg0).to_string_lossy().contains('/');
+    let binary = match (from_path, std::env::current_exe(), std::env::current_dir()) {
+        (true, _, _) => Path::new(&arg0).to_string_lossy().into_owned(),
+        (false, Ok(exe), Ok(cwd)) => match exe.strip_prefix(&cwd) {
+            // A bare name would be looked up on the PATH: "./mailscore" runs this one.
+            Ok(relative) if relative.components().count() == 1 => {
+                format!("./{}", relative.display())
+            }
+            Ok(relative) => relative.display().to_string(),
+            Err(_) => exe.display().to_string(),
+        },
+        (false, Ok(exe), Err(_)) => exe.display().to_string(),
+        (false, Err(_), _) => "mailscore".to_owned(),
+    };
+    if settings.data_dir == Path::new(crate::config::DEFAULT_DATA_DIR) {
+        binary
+    } else {
+        format!("{binary} --data-dir {}", settings.data_dir.display())
+    }
 }
 
 async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
@@ -1254,7 +1528,7 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
             let Some(next) = schedule.next_after(after, &zone) else {
                 break;
             };
-            println!(
+            outln!(
                 "{}",
                 next.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z")
             );
@@ -1262,7 +1536,10 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
         }
         return Ok(0);
     }
-    let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
+    // A data directory without a store is refused now, not at the first run hours later;
+    // the store is opened again for each run so that the commands in between can use it.
+    drop(open_store(settings)?);
+    let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
     tracing::info!(
         schedule = schedule.expression(),
         zone = settings.time_zone.name(),
@@ -1290,5 +1567,27 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
             Err(error) => tracing::error!(%error, date = %date, "scheduled run failed"),
         }
         drop(store);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_shows_the_defaults_the_settings_use() {
+        let command = <Cli as clap::CommandFactory>::command();
+        let help = |id: &str| {
+            command
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let cache = format!("[default: {}]", crate::config::DEFAULT_STORAGE_CACHE_MB);
+        assert!(help("storage_cache_mb").contains(&cache));
+        let dir = format!("[default: {}]", crate::config::DEFAULT_DATA_DIR);
+        assert!(help("data_dir").contains(&dir));
     }
 }

@@ -45,8 +45,71 @@ pub enum ConfigError {
     TimeZone(String),
     #[error("the configuration file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("setting {key}: {message}")]
-    Value { key: &'static str, message: String },
+    /// A setting's value is unusable; `origin` says where it was given.
+    #[error("setting {key} ({origin}): {message}")]
+    Value {
+        key: &'static str,
+        origin: String,
+        message: String,
+    },
+    #[error(
+        "no secret key: {} does not exist and none is configured; \
+         restore the file, or set --secret-key / MAILSCORE_SECRET_KEY / secret_key \
+         (emails are signed with the key of the run that queued them)",
+        path.display()
+    )]
+    MissingSecretKey { path: PathBuf },
+}
+
+/// Checks `email.base_url`: an absolute `http` or `https` URL with a host and neither a
+/// query nor a fragment (links are built by appending paths to it). A hand check rather
+/// than the `url` crate: these few rules are all the links need.
+pub fn check_base_url(text: &str) -> Result<(), String> {
+    let example = "example: base_url = \"https://mail.example.jp\"";
+    let fail = |what: &str| Err(format!("{text:?} {what}; {example}"));
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return fail("is not an absolute URL (it needs http:// or https://)");
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return fail("has a scheme other than http or https");
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return fail("contains a space or a control character");
+    }
+    if text.contains('?') || text.contains('#') {
+        return fail("has a query or a fragment (links are built by appending a path)");
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return fail("carries a user name or password");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        // An IPv6 literal ("[::1]") holds colons of its own.
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    if let Some(port) = port
+        && (port.is_empty() || port.parse::<u16>().is_err())
+    {
+        return fail("has a port that is not a number from 0 to 65535");
+    }
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            })
+    };
+    if !host_ok {
+        return fail("has no valid host name");
+    }
+    Ok(())
 }
 
 /// The TOML file's shape; every key optional.
@@ -160,6 +223,28 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
         let time_zone = TimeZoneSetting::parse(&time_zone_name)
             .map_err(|e| ConfigError::TimeZone(e.to_string()))?;
+        let (base_url, base_url_origin) = match (&overrides.base_url, &file.email.base_url) {
+            (Some(url), _) => (
+                url.clone(),
+                "from --base-url or MAILSCORE_BASE_URL".to_owned(),
+            ),
+            (None, Some(url)) => (
+                url.clone(),
+                match &overrides.config {
+                    Some(path) => format!("from {}", path.display()),
+                    None => "from the configuration file".to_owned(),
+                },
+            ),
+            (None, None) => (
+                crate::render::DEFAULT_BASE_URL.to_owned(),
+                "the default".to_owned(),
+            ),
+        };
+        check_base_url(&base_url).map_err(|message| ConfigError::Value {
+            key: "email.base_url",
+            origin: base_url_origin,
+            message,
+        })?;
         if let (Some(path), Err(message)) = (&overrides.config, file.scoring.validate()) {
             return Err(ConfigError::Invalid {
                 path: path.clone(),
@@ -196,6 +281,12 @@ impl Settings {
                 Some(percent) if percent > 100 => {
                     return Err(ConfigError::Value {
                         key: "import.max_shrink_percent",
+                        origin: if overrides.import_max_shrink_percent.is_some() {
+                            "from --max-shrink-percent or MAILSCORE_IMPORT_MAX_SHRINK_PERCENT"
+                                .to_owned()
+                        } else {
+                            "from the configuration file".to_owned()
+                        },
                         message: format!(
                             "{percent} is not a percentage; give 0 to 100 (100 lets any feed through)"
                         ),
@@ -207,10 +298,7 @@ impl Settings {
             email: {
                 let defaults = crate::render::EmailSettings::default();
                 crate::render::EmailSettings {
-                    base_url: overrides
-                        .base_url
-                        .or(file.email.base_url)
-                        .unwrap_or(defaults.base_url),
+                    base_url,
                     sender_name: file.email.sender_name.unwrap_or(defaults.sender_name),
                     sender_email: file.email.sender_email.unwrap_or(defaults.sender_email),
                     sender_address: file.email.sender_address.unwrap_or(defaults.sender_address),
@@ -251,18 +339,23 @@ impl Settings {
     }
 
     /// The key that signs email links: the configured one, else the one stored in the data
-    /// directory, created (random, owner-readable only) on first use.
+    /// directory. Never creates one: a command that only reads must leave no file behind.
     pub fn secret_key_bytes(&self) -> Result<Vec<u8>, ConfigError> {
-        if let Some(key) = &self.secret_key {
-            return Ok(key.trim().as_bytes().to_vec());
+        match self.read_secret_key()? {
+            Some(key) => Ok(key),
+            None => Err(ConfigError::MissingSecretKey {
+                path: self.data_dir.join(SECRET_KEY_FILE),
+            }),
+        }
+    }
+
+    /// Like [`Self::secret_key_bytes`], but a missing key file is created (random,
+    /// owner-readable only). For the commands that create or run a deployment's store.
+    pub fn create_secret_key_bytes(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(key) = self.read_secret_key()? {
+            return Ok(key);
         }
         let path = self.data_dir.join(SECRET_KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => return Ok(text.trim().as_bytes().to_vec()),
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(ConfigError::Read { path, source }),
-        }
         use rand::RngCore;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -288,32 +381,91 @@ impl Settings {
         Ok(key.into_bytes())
     }
 
-    /// The settings as TOML, for `mailscore config check`.
+    /// The configured key, else the key file's, else `None`.
+    fn read_secret_key(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        if let Some(key) = &self.secret_key {
+            return Ok(Some(key.trim().as_bytes().to_vec()));
+        }
+        let path = self.data_dir.join(SECRET_KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().as_bytes().to_vec())),
+            Ok(_) => Ok(None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// The settings as TOML, for `mailscore config check`: every table in force. Secrets
+    /// are shown as comments saying only whether they are set, so that the output stays a
+    /// valid configuration file that sets no placeholder secret.
     pub fn to_toml(&self) -> String {
+        use std::fmt::Write;
+        let text = |value: &str| toml::Value::String(value.to_owned()).to_string();
+        let secret = |key: &str, value: &Option<String>| match value {
+            Some(_) => format!("# {key} is set (hidden)\n"),
+            None => format!("# {key} is not set\n"),
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "data_dir = {}",
+            text(&self.data_dir.display().to_string())
+        );
+        let _ = writeln!(out, "time_zone = {}", text(self.time_zone.name()));
+        let _ = writeln!(out, "schedule = {}", text(&self.schedule));
+        out.push_str(&match &self.secret_key {
+            Some(_) => secret("secret_key", &self.secret_key),
+            None => format!(
+                "# secret_key is not set: links are signed with the key in {}\n",
+                self.data_dir.join(SECRET_KEY_FILE).display()
+            ),
+        });
+        let log_format = match self.log_format {
+            LogFormat::Human => "human",
+            LogFormat::Json => "json",
+        };
+        let _ = writeln!(out, "\n[log]\nformat = {}", text(log_format));
+        let _ = writeln!(out, "level = {}", text(&self.log_level));
+        let _ = writeln!(out, "\n[storage]\ncache_mb = {}", self.storage_cache_mb);
+        let encoding = match self.import_encoding {
+            EncodingChoice::Auto => "auto",
+            EncodingChoice::Utf8 => "utf-8",
+            EncodingChoice::ShiftJis => "shift_jis",
+        };
+        let _ = writeln!(out, "\n[import]\nencoding = {}", text(encoding));
+        let _ = writeln!(
+            out,
+            "max_shrink_percent = {}",
+            self.import_max_shrink_percent
+        );
+        let email = &self.email;
+        let _ = writeln!(out, "\n[email]\nbase_url = {}", text(&email.base_url));
+        let _ = writeln!(out, "sender_name = {}", text(&email.sender_name));
+        let _ = writeln!(out, "sender_email = {}", text(&email.sender_email));
+        let _ = writeln!(out, "sender_address = {}", text(&email.sender_address));
+        let _ = writeln!(out, "newsletter_name = {}", text(&email.newsletter_name));
+        let _ = writeln!(out, "title_max_chars = {}", email.title_max_chars);
+        match &email.templates_dir {
+            Some(dir) => {
+                let _ = writeln!(out, "templates_dir = {}", text(&dir.display().to_string()));
+            }
+            None => out.push_str("# templates_dir is not set: the built-in templates\n"),
+        }
+        match &self.llm {
+            Some(llm) => {
+                let _ = writeln!(out, "llm_url = {}", text(&llm.url));
+                let _ = writeln!(out, "llm_model = {}", text(&llm.model));
+                let _ = writeln!(out, "llm_timeout_ms = {}", llm.timeout.as_millis());
+                out.push_str(&secret("llm_api_key", &llm.api_key));
+            }
+            None => out.push_str("# llm_url is not set: rule-based subjects\n"),
+        }
         let scoring = toml::to_string(&std::collections::BTreeMap::from([(
             "scoring",
             &self.scoring,
         )]))
         .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
-        let basics = format!(
-            "data_dir = {:?}\ntime_zone = {:?}\nschedule = {:?}\n\n[log]\nformat = {:?}\nlevel = {:?}\n\n[storage]\ncache_mb = {}\n\n[import]\nencoding = {:?}\nmax_shrink_percent = {}\n",
-            self.data_dir.display().to_string(),
-            self.time_zone.name(),
-            self.schedule,
-            match self.log_format {
-                LogFormat::Human => "human",
-                LogFormat::Json => "json",
-            },
-            self.log_level,
-            self.storage_cache_mb,
-            match self.import_encoding {
-                EncodingChoice::Auto => "auto",
-                EncodingChoice::Utf8 => "utf-8",
-                EncodingChoice::ShiftJis => "shift_jis",
-            },
-            self.import_max_shrink_percent,
-        );
-        format!("{basics}\n{scoring}")
+        format!("{out}\n{scoring}")
     }
 }
 
@@ -370,6 +522,37 @@ mod tests {
         })
         .unwrap_err();
         assert!(error.to_string().contains("Mars/Olympus"), "{error}");
+    }
+
+    #[test]
+    fn a_base_url_must_be_an_absolute_http_url_with_a_host_and_no_query() {
+        for good in [
+            "http://localhost:8080",
+            "https://mail.example.jp",
+            "https://mail.example.jp/",
+            "HTTPS://mail.example.jp/newsletter",
+            "http://127.0.0.1:3000",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(check_base_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "not a url",
+            "mail.example.jp",
+            "ftp://mail.example.jp",
+            "https://",
+            "https:///path",
+            "https://mail.example.jp?utm=1",
+            "https://mail.example.jp/#top",
+            "https://user:pw@mail.example.jp",
+            "https://mail.example.jp:http",
+            "https://mail example.jp",
+            "https://mail..example.jp",
+            "http://[::1",
+        ] {
+            let error = check_base_url(bad).unwrap_err();
+            assert!(error.contains("example: base_url"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -487,6 +487,8 @@ impl ChunkRun<'_> {
         let (mut picking, mut rendering) = (Pieces::default(), Pieces::default());
         let mut failed_users = Vec::new();
         let (mut users_picked, mut n_picks) = (0u64, 0usize);
+        // Users picked from no eligible job: they get no email.
+        let mut users_without_picks = 0u64;
         let (mut n_emails, mut email_bytes) = (0u64, 0u64);
         let mut render_errors: Vec<String> = Vec::new();
         let mut templates_checked = false;
@@ -521,6 +523,7 @@ impl ChunkRun<'_> {
             }
             picking.end(clock);
             users_picked += chunk.picks.len() as u64;
+            users_without_picks += chunk.picks.iter().filter(|p| p.picks.is_empty()).count() as u64;
             let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
             n_picks += chunk_picks;
             failed_users.extend(chunk.failed_users.iter().cloned());
@@ -600,6 +603,7 @@ impl ChunkRun<'_> {
             "picks",
             &[
                 ("users_picked", users_picked),
+                ("users_without_picks", users_without_picks),
                 ("picks", n_picks as u64),
                 ("eligible_jobs", context.n_eligible() as u64),
                 ("failed_users", failed_users.len() as u64),
@@ -943,6 +947,18 @@ async fn run_batch_locked(
             ("jobs", jobs.len() as u64),
             ("users", users.len() as u64),
             ("suppressed_users", (n_loaded - users.len()) as u64),
+            // Of the others, who gets no picks (as `picks_for_user` decides), for the record.
+            (
+                "inactive_users",
+                users.iter().filter(|u| !u.is_active).count() as u64,
+            ),
+            (
+                "unsubscribed_users",
+                users
+                    .iter()
+                    .filter(|u| u.is_active && !u.subscribed)
+                    .count() as u64,
+            ),
             ("action_days", action_days.len() as u64),
             ("action_bytes", packed_bytes as u64),
         ],

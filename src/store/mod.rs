@@ -6,6 +6,8 @@
 
 pub mod redb;
 
+use std::path::PathBuf;
+
 use async_trait::async_trait;
 use thiserror::Error;
 
@@ -24,6 +26,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// A command that reads the store found none: nothing was created.
+    #[error("no mailscore store in {}: {} does not exist", data_dir.display(), path.display())]
+    Missing { data_dir: PathBuf, path: PathBuf },
     #[error("cannot open the database {path}: {message}")]
     Open { path: String, message: String },
     #[error(

@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
+};
 
 use super::{
     ImportSummary, JobCounts, JobSnapshot, PurgeCounts, RetentionLimits, SCHEMA_VERSION,
@@ -62,6 +64,25 @@ const EMAILS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("emails
 const DAY_CHECKPOINTS: TableDefinition<i32, &[u8]> = TableDefinition::new("day_checkpoints");
 const SUPPRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppressions");
 const ROW_DICTIONARIES: TableDefinition<u64, &[u8]> = TableDefinition::new("row_dictionaries");
+
+/// Every table [`RedbStore::initialise`] creates: a store missing one is brought up to date.
+const TABLE_NAMES: &[&str] = &[
+    "meta",
+    "job_rows",
+    "feed_headers",
+    "job_snapshot",
+    "users",
+    "action_days",
+    "masters",
+    "import_reports",
+    "job_scores",
+    "picks",
+    "runs",
+    "emails",
+    "day_checkpoints",
+    "suppressions",
+    "row_dictionaries",
+];
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
@@ -245,23 +266,50 @@ impl RedbStore {
         Self::open_with_cache(data_dir, DEFAULT_CACHE_BYTES)
     }
 
+    /// Opens (creating if needed, with `data_dir`) the database in `data_dir`, with a page
+    /// cache of `cache_bytes`.
     pub fn open_with_cache(data_dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let path = data_dir.join(DATABASE_FILE);
-        let open_error = |message: String| StoreError::Open {
+        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::Open {
             path: path.display().to_string(),
-            message,
-        };
-        std::fs::create_dir_all(data_dir)
-            .map_err(|error| open_error(format!("cannot create the data directory: {error}")))?;
+            message: format!("cannot create the data directory: {error}"),
+        })?;
         let db = Database::builder()
             .set_cache_size(cache_bytes)
-            .create(&path)
-            .map_err(|error| open_error(match error {
+            .create(&path);
+        Self::from_database(db, path)
+    }
+
+    /// Opens the database that must already be in `data_dir`, migrating an older schema;
+    /// [`StoreError::Missing`] when there is none, and then nothing is created: a mistyped
+    /// data directory must not become a new, empty store.
+    pub fn open_existing(data_dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let path = data_dir.join(DATABASE_FILE);
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                data_dir: data_dir.to_path_buf(),
+                path,
+            });
+        }
+        // `open` (unlike `create`) fails rather than creating a file removed meanwhile.
+        let db = Database::builder().set_cache_size(cache_bytes).open(&path);
+        Self::from_database(db, path)
+    }
+
+    fn from_database(
+        db: Result<Database, redb::DatabaseError>,
+        path: PathBuf,
+    ) -> Result<Self, StoreError> {
+        let db = db.map_err(|error| StoreError::Open {
+            path: path.display().to_string(),
+            message: match error {
                 redb::DatabaseError::DatabaseAlreadyOpen => {
-                    "it is in use by another mailscore process (stop it, or use that process's API)".to_owned()
+                    "it is in use by another mailscore process (stop it, or use that process's API)"
+                        .to_owned()
                 }
                 other => other.to_string(),
-            }))?;
+            },
+        })?;
         let store = Self {
             db: Arc::new(std::sync::RwLock::new(db)),
             path,
@@ -274,11 +322,41 @@ impl RedbStore {
         &self.path
     }
 
+    /// Whether the store already has the current schema and every table, read without a
+    /// write transaction.
+    fn is_current(db: &Database) -> Result<bool, StoreError> {
+        let txn = db.begin_read().ctx("beginning the schema check")?;
+        let meta = match txn.open_table(META) {
+            Ok(meta) => meta,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(error) => return Err(error).ctx("opening meta"),
+        };
+        let found = meta
+            .get(KEY_SCHEMA_VERSION)
+            .ctx("reading the schema version")?
+            .and_then(|guard| guard.value().try_into().ok().map(u32::from_le_bytes));
+        if found != Some(SCHEMA_VERSION) {
+            return Ok(false);
+        }
+        let names: std::collections::HashSet<String> = txn
+            .list_tables()
+            .ctx("listing tables")?
+            .map(|handle| handle.name().to_owned())
+            .collect();
+        Ok(TABLE_NAMES.iter().all(|name| names.contains(*name)))
+    }
+
     fn initialise(&self) -> Result<(), StoreError> {
         let db = self
             .db
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Opening a current store writes nothing. A write here would also grow a compacted
+        // file (redb doubles a file with no free page for the copy-on-write) until the
+        // process ends, and `status` would report that transient size.
+        if Self::is_current(&db)? {
+            return Ok(());
+        }
         let txn = db.begin_write().ctx("beginning the schema check")?;
         {
             let mut meta = txn.open_table(META).ctx("opening meta")?;
@@ -1473,5 +1551,58 @@ impl Store for RedbStore {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_an_existing_store_that_is_not_there_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("typo");
+        let error = RedbStore::open_existing(&data_dir, DEFAULT_CACHE_BYTES).unwrap_err();
+        assert!(matches!(error, StoreError::Missing { .. }), "{error}");
+        assert!(
+            error.to_string().starts_with("no mailscore store in"),
+            "{error}"
+        );
+        assert!(!data_dir.exists());
+    }
+
+    #[test]
+    fn a_created_store_has_exactly_the_tables_an_open_checks_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let db = store.db.read().unwrap();
+        let txn = db.begin_read().unwrap();
+        let mut names: Vec<String> = txn
+            .list_tables()
+            .unwrap()
+            .map(|handle| handle.name().to_owned())
+            .collect();
+        names.sort();
+        let mut expected: Vec<&str> = TABLE_NAMES.to_vec();
+        expected.sort();
+        assert_eq!(names, expected);
+        assert!(RedbStore::is_current(&db).unwrap());
+    }
+
+    #[test]
+    fn the_file_size_of_a_reopened_compacted_store_is_the_size_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        {
+            let store = RedbStore::open(dir.path()).unwrap();
+            runtime.block_on(store.compact()).unwrap();
+        }
+        let closed = std::fs::metadata(dir.path().join(DATABASE_FILE))
+            .unwrap()
+            .len();
+        // A write on opening would have to grow a file compaction left without free pages.
+        let store = RedbStore::open_existing(dir.path(), DEFAULT_CACHE_BYTES).unwrap();
+        let stats = runtime.block_on(store.storage_stats()).unwrap();
+        assert_eq!(stats.file_bytes, closed);
     }
 }

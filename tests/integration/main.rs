@@ -2,6 +2,7 @@
 
 mod bad_mornings;
 mod batch;
+mod cli;
 mod crash;
 mod helpers;
 mod import;
