@@ -203,13 +203,18 @@ impl UnknownCodes {
             } else {
                 format!("{rows} rows (this is the first)")
             };
+            let effect = match column {
+                CodeColumn::FeatureCodes => {
+                    "it has no name, so it adds no tag and no SEO or needs match"
+                }
+                _ => "it matches by equality and has no name",
+            };
             report.warn(
                 first.line,
                 column.as_str(),
                 &code.to_string(),
                 format!(
-                    "unknown {} code in {rows_text}; kept: it matches by equality and has no \
-                     name until the {} master names it",
+                    "unknown {} code in {rows_text}; kept: {effect} until the {} master names it",
                     column.noun(),
                     column.master().as_str()
                 ),
