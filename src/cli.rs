@@ -102,9 +102,15 @@ pub struct GlobalArgs {
         )
     )]
     pub storage_cache_mb: Option<usize>,
-    /// Refuse a job feed that would deactivate more than this percentage of the active
-    /// jobs [default: 30]
-    #[arg(long, global = true, env = "MAILSCORE_IMPORT_MAX_SHRINK_PERCENT")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_IMPORT_MAX_SHRINK_PERCENT",
+        help = format!(
+            "Refuse a job feed that would deactivate more than this percentage of the active jobs [default: {}]",
+            crate::ingest::DEFAULT_MAX_SHRINK_PERCENT
+        )
+    )]
     pub max_shrink_percent: Option<u32>,
     /// Key that signs email links [default: generated into DATA_DIR/secret.key]
     #[arg(
