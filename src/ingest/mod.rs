@@ -21,7 +21,7 @@ use crate::domain::time::Micros;
 use crate::domain::{ImportReport, Masters, TimeZoneSetting};
 use crate::store::{Store, StoreError};
 pub use source::EncodingChoice;
-use source::{CsvSource, Header};
+use source::{CsvSource, Header, Row, RowShape};
 
 #[derive(Debug, Error)]
 pub enum IngestError {
@@ -298,6 +298,34 @@ async fn run_blocking<T: Send + 'static>(
             path: path.to_path_buf(),
             message: error.to_string(),
         })
+}
+
+/// Checks a non-blank row's shape against the header (SPEC §2.1), at the top of every
+/// importer's row loop: a row cut off by the end of the file, or with more fields than the
+/// header, is skipped and reported, and `false` says so.
+pub(crate) fn row_is_usable(row: &Row, report: &mut ImportReport) -> bool {
+    let message = match row.shape {
+        RowShape::Complete | RowShape::Short { .. } => return true,
+        RowShape::CutOff => "unusable row: cut off by the end of the file inside a quoted \
+                             field (the file looks truncated)"
+            .to_owned(),
+        RowShape::Long { fields, header } => {
+            format!("unusable row: {fields} fields, the header has {header}")
+        }
+    };
+    report.skip_row(row.line, None, None, message);
+    false
+}
+
+/// Warns about a row with fewer fields than the header, once the importer keeps it (a
+/// skipped row is reported for why it was skipped, not also for its length).
+pub(crate) fn report_short_row(row: &Row, report: &mut ImportReport) {
+    if let RowShape::Short { fields, header } = row.shape {
+        report.warn_row(
+            row.line,
+            format!("{fields} fields, the header has {header}; the missing cells are no value"),
+        );
+    }
 }
 
 /// Lists the header's columns that the importer of `known` does not interpret.

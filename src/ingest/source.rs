@@ -3,14 +3,20 @@
 //! Input is RFC 4180 CSV with a header row, in UTF-8 (with or without BOM) or
 //! Shift_JIS/CP932. Leading blank rows before the header (as in some exports) are skipped,
 //! and columns are found by header name, in any order.
+//!
+//! The `csv` crate ends a record silently at the end of the input, even inside a quoted
+//! field, and its line numbers count from the end of the previous record. [`RecordTracker`]
+//! reads the decoded text just before the CSV reader and follows the same grammar, so each
+//! row carries the line where it starts and whether the file was cut off inside it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 use encoding_rs::{Encoding, SHIFT_JIS, UTF_8};
+use memchr::{memchr2, memchr3};
 
 use super::IngestError;
 
@@ -61,6 +67,147 @@ impl<R: Read> Read for CountingReader<R> {
         self.read += n as u64;
         if let Some(progress) = self.progress.as_mut() {
             progress(self.read);
+        }
+        Ok(n)
+    }
+}
+
+/// Where [`RecordTracker`] is in the grammar of `csv_core`'s default reader (comma, `"`
+/// quotes doubled inside quoted fields, `\r`, `\n` or `\r\n` ending a record, empty lines
+/// skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanState {
+    /// Between records: line ends are skipped, any other byte starts a record.
+    RecordStart,
+    /// At the first byte of a field, where a `"` opens a quoted field.
+    FieldStart,
+    /// Inside an unquoted field, where a `"` is literal; commas are not visited: the byte
+    /// after one is a field start, recognised when a `"` follows it.
+    Unquoted,
+    Quoted,
+    /// Just after a `"` inside a quoted field: `""` is a literal quote, else the quotes end.
+    QuoteInQuoted,
+}
+
+/// Follows record boundaries and quoting in the decoded text read through it, ahead of the
+/// CSV reader (which buffers), and queues the line where each record starts.
+struct RecordTracker<R> {
+    inner: R,
+    state: ScanState,
+    /// The line being read (1-based): one more than the `\n` bytes seen so far.
+    line: u64,
+    /// The last byte of the previous chunk, to tell whether a chunk starts a field.
+    previous: u8,
+    /// Start lines of the records seen but not yet taken by [`CsvSource::next_row`].
+    starts: VecDeque<u64>,
+    at_end: bool,
+    ended_inside_quotes: bool,
+}
+
+impl<R> RecordTracker<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            state: ScanState::RecordStart,
+            line: 1,
+            previous: b'\n',
+            starts: VecDeque::new(),
+            at_end: false,
+            ended_inside_quotes: false,
+        }
+    }
+
+    /// Advances over `chunk`. Long runs are skipped with `memchr`: inside a quoted field
+    /// only `"` and `\n` matter, inside an unquoted one only `"`, `\r` and `\n`.
+    fn scan(&mut self, chunk: &[u8]) {
+        let Some(&last) = chunk.last() else {
+            return;
+        };
+        let mut at = 0;
+        while at < chunk.len() {
+            match self.state {
+                ScanState::RecordStart => match chunk[at] {
+                    b'\n' => {
+                        self.line += 1;
+                        at += 1;
+                    }
+                    b'\r' => at += 1,
+                    _ => {
+                        self.starts.push_back(self.line);
+                        self.state = ScanState::FieldStart;
+                    }
+                },
+                ScanState::FieldStart => {
+                    if chunk[at] == b'"' {
+                        self.state = ScanState::Quoted;
+                        at += 1;
+                    } else {
+                        self.state = ScanState::Unquoted;
+                    }
+                }
+                ScanState::Unquoted => {
+                    let Some(offset) = memchr3(b'"', b'\n', b'\r', &chunk[at..]) else {
+                        break;
+                    };
+                    let found = at + offset;
+                    match chunk[found] {
+                        b'"' => {
+                            let before = if found > 0 {
+                                chunk[found - 1]
+                            } else {
+                                self.previous
+                            };
+                            if before == b',' {
+                                self.state = ScanState::Quoted;
+                            }
+                        }
+                        b'\n' => {
+                            self.line += 1;
+                            self.state = ScanState::RecordStart;
+                        }
+                        _ => self.state = ScanState::RecordStart,
+                    }
+                    at = found + 1;
+                }
+                ScanState::Quoted => {
+                    let Some(offset) = memchr2(b'"', b'\n', &chunk[at..]) else {
+                        break;
+                    };
+                    let found = at + offset;
+                    if chunk[found] == b'"' {
+                        self.state = ScanState::QuoteInQuoted;
+                    } else {
+                        self.line += 1;
+                    }
+                    at = found + 1;
+                }
+                ScanState::QuoteInQuoted => {
+                    self.state = match chunk[at] {
+                        b'"' => ScanState::Quoted,
+                        b',' => ScanState::FieldStart,
+                        b'\n' => {
+                            self.line += 1;
+                            ScanState::RecordStart
+                        }
+                        b'\r' => ScanState::RecordStart,
+                        _ => ScanState::Unquoted,
+                    };
+                    at += 1;
+                }
+            }
+        }
+        self.previous = last;
+    }
+}
+
+impl<R: Read> Read for RecordTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.scan(&buf[..n]);
+        } else if !buf.is_empty() {
+            self.at_end = true;
+            self.ended_inside_quotes = self.state == ScanState::Quoted;
         }
         Ok(n)
     }
@@ -144,7 +291,7 @@ pub struct CsvSource {
     /// Blank rows before the header.
     pub leading_blank_rows: u64,
     pub file_size: u64,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: csv::Reader<RecordTracker<Box<dyn Read + Send>>>,
 }
 
 impl CsvSource {
@@ -192,29 +339,21 @@ impl CsvSource {
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(1 << 20)
-            .from_reader(decoded);
+            .from_reader(RecordTracker::new(decoded));
         let mut record = ByteRecord::new();
         let mut leading_blank_rows = 0;
-        loop {
-            let more = reader
-                .read_byte_record(&mut record)
-                .map_err(|source| IngestError::Csv {
-                    path: path.to_path_buf(),
-                    line: source.position().map_or(0, |p| p.line()),
-                    message: source.to_string(),
-                })?;
-            if !more {
+        let header_line = loop {
+            let Some(line) = read_record(&mut reader, &mut record, path)? else {
                 return Err(IngestError::Empty {
                     path: path.to_path_buf(),
                 });
-            }
+            };
             if is_blank(&record) {
                 leading_blank_rows += 1;
                 continue;
             }
-            break;
-        }
-        let header_line = record.position().map_or(1, |p| p.line());
+            break line;
+        };
         // After decoding, every encoding is UTF-8 for the cells.
         let header = Header::new(&record, UTF_8);
         Ok(Self {
@@ -242,23 +381,61 @@ impl CsvSource {
         })
     }
 
-    /// Reads the next data row into `row`; `false` at the end of the file.
+    /// Reads the next data row into `row`, with its line and shape; `false` at the end of
+    /// the file.
     pub fn next_row(&mut self, row: &mut Row) -> Result<bool, IngestError> {
-        let more = self
-            .reader
-            .read_byte_record(&mut row.record)
-            .map_err(|source| IngestError::Csv {
-                path: self.path.clone(),
-                line: source.position().map_or(0, |p| p.line()),
-                message: source.to_string(),
-            })?;
-        row.line = row.record.position().map_or(0, |p| p.line());
-        Ok(more)
+        let Some(line) = read_record(&mut self.reader, &mut row.record, &self.path)? else {
+            return Ok(false);
+        };
+        row.line = line;
+        let tracker = self.reader.get_ref();
+        // The tracker reads ahead of the CSV reader and sees the end of the input only when
+        // the reader asks for more after the last record's bytes: a record returned then,
+        // with none queued after it, is the last, and holds the end of the file.
+        let is_last = tracker.at_end && tracker.starts.is_empty();
+        let fields = row.record.len();
+        let header = self.header.names().len();
+        row.shape = if is_last && tracker.ended_inside_quotes {
+            RowShape::CutOff
+        } else if fields > header {
+            RowShape::Long { fields, header }
+        } else if fields < header {
+            RowShape::Short { fields, header }
+        } else {
+            RowShape::Complete
+        };
+        Ok(true)
     }
 
     pub fn encoding_name(&self) -> &'static str {
         self.encoding.name()
     }
+}
+
+/// Reads one record; returns the line where it starts, or `None` at the end of the file.
+fn read_record(
+    reader: &mut csv::Reader<RecordTracker<Box<dyn Read + Send>>>,
+    record: &mut ByteRecord,
+    path: &Path,
+) -> Result<Option<u64>, IngestError> {
+    let more = reader
+        .read_byte_record(record)
+        .map_err(|source| IngestError::Csv {
+            path: path.to_path_buf(),
+            line: source.position().map_or(0, |p| p.line()),
+            message: source.to_string(),
+        })?;
+    if !more {
+        return Ok(None);
+    }
+    // The tracker has seen every record the reader returns; the CSV reader's own position is
+    // only a fallback (it counts from the end of the previous record).
+    let line = reader
+        .get_mut()
+        .starts
+        .pop_front()
+        .unwrap_or_else(|| record.position().map_or(0, |p| p.line()));
+    Ok(Some(line))
 }
 
 fn is_blank(record: &ByteRecord) -> bool {
@@ -267,11 +444,26 @@ fn is_blank(record: &ByteRecord) -> bool {
         .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
 }
 
+/// How a row's fields compare with the header (SPEC §2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowShape {
+    #[default]
+    Complete,
+    /// Fewer fields than the header: the missing cells are no value.
+    Short { fields: usize, header: usize },
+    /// More fields than the header: which cell belongs to which column is unknown.
+    Long { fields: usize, header: usize },
+    /// The file ends inside a quoted field of this row: its last cell is partial.
+    CutOff,
+}
+
 /// One data row, reused across reads.
 #[derive(Debug, Default)]
 pub struct Row {
     pub record: ByteRecord,
+    /// Line of the file where the row starts (1-based, the header counted).
     pub line: u64,
+    pub shape: RowShape,
 }
 
 /// Why a cell could not be read as text.
@@ -305,6 +497,115 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Reads `text` through a tracker in chunks of `chunk` bytes, as the CSV reader would;
+    /// returns the start line of every record and whether the text ended inside quotes.
+    fn track(text: &[u8], chunk: usize) -> (Vec<u64>, bool) {
+        let mut tracker = RecordTracker::new(text);
+        let mut buf = vec![0; chunk];
+        while tracker.read(&mut buf).unwrap_or(0) > 0 {}
+        (
+            tracker.starts.into_iter().collect(),
+            tracker.ended_inside_quotes,
+        )
+    }
+
+    /// The start lines of the records the `csv` crate itself finds: each record's own first
+    /// byte is found by skipping the line ends after the previous record.
+    fn csv_start_lines(text: &[u8]) -> Vec<u64> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text);
+        let mut record = ByteRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap_or(false) {
+            let mut start = record.position().map_or(0, |p| p.byte()) as usize;
+            while matches!(text.get(start), Some(b'\r' | b'\n')) {
+                start += 1;
+            }
+            lines.push(1 + text[..start].iter().filter(|&&b| b == b'\n').count() as u64);
+        }
+        lines
+    }
+
+    /// Whether `text` ends inside a quoted field, byte by byte after `csv_core`'s NFA.
+    fn ends_inside_quotes(text: &[u8]) -> bool {
+        #[derive(PartialEq)]
+        enum State {
+            Start,
+            Field,
+            Quoted,
+            Quote,
+        }
+        let mut state = State::Start;
+        for &byte in text {
+            state = match (state, byte) {
+                (State::Start, b'"') => State::Quoted,
+                (State::Start | State::Field | State::Quote, b',' | b'\r' | b'\n') => State::Start,
+                (State::Start | State::Field, _) => State::Field,
+                (State::Quoted, b'"') => State::Quote,
+                (State::Quoted, _) => State::Quoted,
+                (State::Quote, b'"') => State::Quoted,
+                (State::Quote, _) => State::Field,
+            };
+        }
+        state == State::Quoted
+    }
+
+    #[test]
+    fn records_start_on_the_line_of_their_first_byte_with_lf_or_crlf() {
+        let lf = "h1,h2\na,\"one\ntwo\nthree\"\n\nb,c\n\"x\"\"y\",z\n";
+        let crlf = lf.replace('\n', "\r\n");
+        for text in [lf.to_owned(), crlf] {
+            for chunk in [1, 3, 1 << 16] {
+                assert_eq!(
+                    track(text.as_bytes(), chunk),
+                    (vec![1, 2, 6, 7], false),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_literal_and_does_not_hide_the_line_end() {
+        let text = b"a,b\"c,d\ne,f\n";
+        assert_eq!(track(text, 1 << 16), (vec![1, 2], false));
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_quoted_field_is_seen_as_cut_off() {
+        assert!(track(b"a,b\n1,\"partial, text\nmore", 4).1);
+        assert!(
+            !track(b"a,b\n1,\"closed\"", 4).1,
+            "a closed quote at the end is whole"
+        );
+        assert!(
+            !track(b"a,b\n1,\"say \"\"hi\"\"\"\n", 4).1,
+            "doubled quotes are escaped"
+        );
+        assert!(
+            track(b"a,b\n1,\"say \"\"", 4).1,
+            "an escaped quote does not close the field"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_tracker_finds_the_records_and_lines_of_the_csv_reader(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b'"'), Just(b'\r'), Just(b'\n'), Just(0xE3)],
+                0..120,
+            ),
+            chunk in 1usize..9,
+        ) {
+            let (starts, inside_quotes) = track(&bytes, chunk);
+            prop_assert_eq!(starts, csv_start_lines(&bytes));
+            prop_assert_eq!(inside_quotes, ends_inside_quotes(&bytes));
+        }
+    }
 
     #[test]
     fn utf8_with_or_without_bom_and_shift_jis_are_told_apart() {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
-use super::{IngestError, unknown_columns};
+use super::{IngestError, report_short_row, row_is_usable, unknown_columns};
 use crate::domain::value::{is_null, parse_bool};
 use crate::domain::{
     CityCode, EmailAddress, ImportReport, PrefCode, TimeZoneSetting, User, UserId,
@@ -73,6 +73,9 @@ pub fn parse_users(
             continue;
         }
         report.rows_read += 1;
+        if !row_is_usable(&row, &mut report) {
+            continue;
+        }
         let line = row.line;
         let cell = |p: Option<usize>| String::from_utf8_lossy(row.bytes(p)).into_owned();
         let raw_user = cell(p_user);
@@ -101,6 +104,7 @@ pub fn parse_users(
                 continue;
             }
         };
+        report_short_row(&row, &mut report);
         let optional = |p: Option<usize>| {
             Some(cell(p))
                 .filter(|v| !is_null(v))

@@ -475,3 +475,139 @@ async fn a_schema_1_store_is_migrated_on_open_and_reads_the_same() {
     let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
     assert_eq!(store.jobs(&ids).await.unwrap(), before);
 }
+
+#[tokio::test]
+async fn a_feed_cut_off_inside_a_quoted_field_skips_its_last_job_and_says_so() {
+    let t = TestStore::new();
+    let mut text = jobs_csv(&[job_row(1, "A"), job_row(2, "B"), job_row(3, "C")]);
+    // The upload stopped inside the quoted catch copy of job 3.
+    let cut = text.rfind("日払いOK").unwrap();
+    text.truncate(cut);
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", text))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_imported, report.rows_skipped, report.warnings),
+        (2, 1, 0),
+        "{:#?}",
+        report.issues
+    );
+    let issue = &report.issues[0];
+    assert_eq!((issue.line, issue.severity), (4, Severity::Error));
+    assert!(
+        issue
+            .message
+            .contains("cut off by the end of the file inside a quoted field"),
+        "{issue:?}"
+    );
+    assert_eq!(t.store.job_columns().await.unwrap().job_id, vec![1, 2]);
+}
+
+#[tokio::test]
+async fn a_master_cut_off_inside_a_multi_line_keyword_cell_skips_its_last_row() {
+    let t = TestStore::new();
+    let text = "feature_cd,name,group_name,is_enabled,match_keywords,ng_keywords\n\
+                100,日払い,給与,1,\"日払い\n即日払い\",\n\
+                101,週払い,給与,1,\"週払い\n";
+    let report = t
+        .import(ImportKind::Features, &t.file("features.csv", text))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (1, 1));
+    assert_eq!(report.issues[0].line, 4, "{:?}", report.issues);
+    assert!(report.issues[0].message.contains("cut off"));
+    let masters = t.store.masters().await.unwrap();
+    assert_eq!(masters.features.len(), 1);
+    assert_eq!(masters.features[0].match_keywords, ["日払い", "即日払い"]);
+}
+
+#[tokio::test]
+async fn a_row_with_more_fields_than_the_header_is_skipped_with_the_counts() {
+    let t = TestStore::new();
+    let rows = [
+        job_row(1, "A"),
+        format!("{},extra,more", job_row(2, "B")),
+        job_row(3, "C"),
+    ];
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows)))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (2, 1));
+    let issue = &report.issues[0];
+    assert_eq!(
+        (issue.line, issue.severity, issue.message.as_str()),
+        (
+            3,
+            Severity::Error,
+            "unusable row: 20 fields, the header has 18"
+        )
+    );
+    assert_eq!(t.store.job_columns().await.unwrap().job_id, vec![1, 3]);
+}
+
+#[tokio::test]
+async fn a_row_with_fewer_fields_than_the_header_is_imported_with_one_warning() {
+    let t = TestStore::new();
+    // Job 2 lacks its last two cells, del_flg and image_url_1.
+    let short = job_row(2, "B").replace(",0,https://example.jp/2.jpg", "");
+    let rows = [job_row(1, "A"), short, job_row(3, "C")];
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_imported, report.rows_skipped, report.warnings),
+        (3, 0, 1)
+    );
+    let issue = &report.issues[0];
+    assert_eq!(
+        (
+            issue.line,
+            issue.severity,
+            issue.column.as_deref(),
+            issue.message.as_str()
+        ),
+        (
+            3,
+            Severity::Warning,
+            None,
+            "16 fields, the header has 18; the missing cells are no value"
+        )
+    );
+    let record = t.store.jobs(&[JobId::new(2)]).await.unwrap()[0]
+        .clone()
+        .unwrap();
+    assert!(record.active);
+    assert_eq!(record.value("application_name"), Some("B"));
+    assert_eq!(record.value("image_url_1"), None);
+}
+
+#[tokio::test]
+async fn row_lines_are_where_the_row_starts_with_lf_or_crlf_and_quoted_newlines() {
+    for line_end in ["\n", "\r\n"] {
+        let t = TestStore::new();
+        let rows = [
+            // Lines 2 to 4: a catch copy of three lines.
+            job_row(1, "A").replace("未経験歓迎, 日払いOK", "未経験歓迎\n日払いOK\n週払いOK"),
+            // Line 5 is empty.
+            String::new(),
+            job_row(2, "B").replace(",800,", ",無料,"),
+            format!("{},extra", job_row(3, "C")),
+        ];
+        let text = jobs_csv(&rows).replace('\n', line_end);
+        let report = t
+            .import(ImportKind::Jobs, &t.file("jobs.csv", text))
+            .await
+            .unwrap();
+        let lines: Vec<(u64, Option<&str>)> = report
+            .issues
+            .iter()
+            .map(|i| (i.line, i.column.as_deref()))
+            .collect();
+        assert_eq!(lines, [(6, Some("fee")), (7, None)], "{line_end:?}");
+        let columns = t.store.job_columns().await.unwrap();
+        assert_eq!(columns.job_id, vec![1, 2], "{line_end:?}");
+    }
+}
