@@ -56,6 +56,20 @@ pub enum IngestError {
         found.join(", ")
     )]
     UnknownKind { path: PathBuf, found: Vec<String> },
+    #[error(
+        "{path}: {} % of the text cells ({bad_cells} of {text_cells}) are not valid {encoding} \
+         ({how}); {hint}",
+        percent(*bad_cells, *text_cells)
+    )]
+    WrongEncoding {
+        path: PathBuf,
+        encoding: &'static str,
+        how: &'static str,
+        bad_cells: u64,
+        text_cells: u64,
+        /// Which encoding looks right, and what to pass.
+        hint: String,
+    },
     #[error("{path}: not imported, the store refused it: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("{path}: the import task failed: {message}")]
@@ -71,10 +85,16 @@ impl IngestError {
             | Self::Csv { path, .. }
             | Self::MissingColumns { path, .. }
             | Self::UnknownKind { path, .. }
+            | Self::WrongEncoding { path, .. }
             | Self::Store { path, .. }
             | Self::Task { path, .. } => path,
         }
     }
+}
+
+/// `part` of `whole` in whole percent, rounded to nearest.
+fn percent(part: u64, whole: u64) -> u64 {
+    (part * 100 + whole / 2) / whole.max(1)
 }
 
 /// What a file holds.

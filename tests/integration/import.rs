@@ -1,7 +1,7 @@
 //! Importing every input: real exports, bad input, encodings, idempotency, snapshots.
 
 use mailscore::domain::{JobId, Severity, UserId};
-use mailscore::ingest::{ImportKind, IngestError};
+use mailscore::ingest::{EncodingChoice, ImportKind, IngestError};
 use mailscore::store::Store;
 
 use crate::helpers::{TestStore, job_row, jobs_csv, shared_data};
@@ -610,4 +610,114 @@ async fn row_lines_are_where_the_row_starts_with_lf_or_crlf_and_quoted_newlines(
         let columns = t.store.job_columns().await.unwrap();
         assert_eq!(columns.job_id, vec![1, 2], "{line_end:?}");
     }
+}
+
+#[tokio::test]
+async fn a_feed_read_in_the_wrong_forced_encoding_is_refused_and_changes_nothing() {
+    let t = TestStore::new();
+    let titles = [
+        "カフェのホールスタッフ【日払いOK】",
+        "倉庫内の軽作業スタッフ",
+        "コンビニエンスストアの店員",
+        "データ入力（在宅可）",
+    ];
+    let rows: Vec<String> = (1..)
+        .zip(titles)
+        .map(|(job_id, title)| job_row(job_id, title))
+        .collect();
+    let utf8 = jobs_csv(&rows);
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&utf8);
+    assert!(!unmappable);
+    t.import(ImportKind::Jobs, &t.file("good.csv", &utf8))
+        .await
+        .unwrap();
+    let ids: Vec<JobId> = (1..=4).map(JobId::new).collect();
+    // Compared as text: the columns hold NaN for the missing coordinates.
+    let before = format!(
+        "{:?}",
+        (
+            t.store.job_columns().await.unwrap(),
+            t.store.jobs(&ids).await.unwrap(),
+        )
+    );
+    let reports = t.store.import_summaries(10).await.unwrap().len();
+    let cases = [
+        (
+            "sjis.csv",
+            sjis.to_vec(),
+            EncodingChoice::Utf8,
+            "UTF-8",
+            "Shift_JIS",
+            "shift_jis",
+        ),
+        (
+            "utf8.csv",
+            utf8.into_bytes(),
+            EncodingChoice::ShiftJis,
+            "Shift_JIS",
+            "UTF-8",
+            "utf-8",
+        ),
+    ];
+    for (file, bytes, forced, tried, right, flag) in cases {
+        let error = t
+            .import_as(ImportKind::Jobs, &t.file(file, bytes), forced)
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, IngestError::WrongEncoding { .. }),
+            "{message}"
+        );
+        for part in [
+            file.to_owned(),
+            "of the text cells".to_owned(),
+            format!("are not valid {tried} (given with --encoding)"),
+            format!(
+                "the file looks like {right}; hint: pass --encoding {flag} or leave --encoding auto"
+            ),
+        ] {
+            assert!(message.contains(&part), "{message} lacks {part:?}");
+        }
+        let after = format!(
+            "{:?}",
+            (
+                t.store.job_columns().await.unwrap(),
+                t.store.jobs(&ids).await.unwrap(),
+            )
+        );
+        assert_eq!(after, before, "{file}: the stored jobs are unchanged");
+        assert_eq!(
+            t.store.import_summaries(10).await.unwrap().len(),
+            reports,
+            "{file}: no report was added"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_feed_with_one_cell_in_another_encoding_still_imports_with_a_warning() {
+    let t = TestStore::new();
+    let rows: Vec<String> = (1..=4)
+        .map(|job_id| job_row(job_id, "ホールスタッフ"))
+        .collect();
+    let text = jobs_csv(&rows);
+    // Job 2's company name was pasted in from a Shift_JIS file.
+    let (stray, _, _) = encoding_rs::SHIFT_JIS.encode("株式会社テスト");
+    let at = text.find("2,EC2,").unwrap() + "2,EC2,".len();
+    let mut bytes = text.as_bytes()[..at].to_vec();
+    bytes.extend_from_slice(&stray);
+    bytes.extend_from_slice(&text.as_bytes()[at + "株式会社テスト".len()..]);
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", bytes))
+        .await
+        .unwrap();
+    assert_eq!(report.encoding, "UTF-8");
+    assert_eq!((report.rows_imported, report.warnings), (4, 1));
+    let issue = &report.issues[0];
+    assert_eq!(
+        (issue.line, issue.column.as_deref(), issue.severity),
+        (3, Some("company_name"), Severity::Warning)
+    );
+    assert!(issue.message.starts_with("invalid UTF-8"), "{issue:?}");
 }
