@@ -721,3 +721,31 @@ async fn a_feed_with_one_cell_in_another_encoding_still_imports_with_a_warning()
     );
     assert!(issue.message.starts_with("invalid UTF-8"), "{issue:?}");
 }
+
+#[tokio::test]
+async fn a_feed_detected_as_utf8_from_its_start_but_shift_jis_later_is_refused() {
+    let t = TestStore::new();
+    // More than the 64 KiB detection reads of ASCII rows, then rows in Shift_JIS.
+    let mut rows: Vec<String> = (1..=400)
+        .map(|job_id| job_row(job_id, "Hall staff"))
+        .collect();
+    rows.extend((401..=410).map(|job_id| job_row(job_id, "ホールスタッフ")));
+    let text = jobs_csv(&rows)
+        .replace("株式会社テスト", "Test Inc.")
+        .replace("未経験歓迎, 日払いOK", "no experience needed");
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(text.find("ホール").unwrap() > 64 * 1024);
+    let error = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", &sjis))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.ends_with(
+            "are not valid UTF-8 (detected from the start of the file); \
+             the file looks like Shift_JIS; hint: pass --encoding shift_jis"
+        ),
+        "{message}"
+    );
+    assert!(t.store.job_columns().await.unwrap().is_empty());
+}
