@@ -14,7 +14,8 @@ pub const MAX_REPORTED_ISSUES: usize = 10_000;
 pub enum Severity {
     /// The row was skipped.
     Error,
-    /// The row was imported; the named cell was treated as "no value" (or a repeat replaced).
+    /// The row was imported; the named cell was treated as "no value" (or a repeat replaced;
+    /// with no column, the row was short and its missing cells are "no value").
     Warning,
 }
 
@@ -137,6 +138,19 @@ impl ImportReport {
             line,
             column: Some(column.to_owned()),
             value: Some(truncate_value(value)),
+            severity: Severity::Warning,
+            message: message.into(),
+        });
+    }
+
+    /// Records a problem of a whole row that is still imported (no single cell is at fault).
+    pub fn warn_row(&mut self, line: u64, message: impl Into<String>) {
+        self.warnings += 1;
+        self.push_issue(RowIssue {
+            file: self.current_file.clone(),
+            line,
+            column: None,
+            value: None,
             severity: Severity::Warning,
             message: message.into(),
         });

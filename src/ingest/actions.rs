@@ -4,7 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::jobs::parse_job_fields;
 use super::source::{CsvSource, Row};
-use super::{CodeCheck, CodeColumn, IngestError, UnknownCodes, unknown_columns};
+use super::{
+    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_short_row, row_is_usable,
+    unknown_columns,
+};
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionRow, NO_REF, flags};
 use crate::domain::job::none;
 use crate::domain::value::{is_null, parse_code_list, parse_int_in};
@@ -94,6 +97,9 @@ pub fn parse_actions(
             continue;
         }
         report.rows_read += 1;
+        if !row_is_usable(&row, &mut report) {
+            continue;
+        }
         let line = row.line;
         let text = |p: Option<usize>| -> std::borrow::Cow<'_, str> {
             String::from_utf8_lossy(row.bytes(p))
@@ -152,6 +158,7 @@ pub fn parse_actions(
                 continue;
             }
         };
+        report_short_row(&row, &mut report);
         let mut warnings: Vec<(&'static str, String, String)> = Vec::new();
         macro_rules! optional {
             ($p:expr, $name:expr, $parse:expr) => {{

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
-use super::{CodeCheck, IngestError, UnknownCodes, unknown_columns};
+use super::{
+    CodeCheck, IngestError, UnknownCodes, report_short_row, row_is_usable, unknown_columns,
+};
 use crate::domain::job::{DICTIONARY_SAMPLES, RowEncoder, job_row_values, train_row_dictionary};
 use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
 use crate::domain::{
@@ -303,6 +305,9 @@ pub fn parse_jobs(
                 continue;
             }
             report.rows_read += 1;
+            if !row_is_usable(&row, &mut report) {
+                continue;
+            }
             let line = row.line;
             let raw_id = String::from_utf8_lossy(row.bytes(job_id_position)).into_owned();
             let job_id = match JobId::parse(&raw_id) {
@@ -317,6 +322,7 @@ pub fn parse_jobs(
                     continue;
                 }
             };
+            report_short_row(&row, &mut report);
             let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(headers.len());
             for (position, bytes) in row.record.iter().enumerate() {
                 match std::str::from_utf8(bytes) {

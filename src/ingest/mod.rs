@@ -22,7 +22,7 @@ use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::store::{Store, StoreError};
 pub use codes::{CodeCheck, CodeColumn, UnknownCodeUse, UnknownCodes, unknown_codes_in_use};
 pub use source::EncodingChoice;
-use source::{CsvSource, Header};
+use source::{CsvSource, Header, Row, RowShape};
 
 #[derive(Debug, Error)]
 pub enum IngestError {
@@ -57,6 +57,20 @@ pub enum IngestError {
         found.join(", ")
     )]
     UnknownKind { path: PathBuf, found: Vec<String> },
+    #[error(
+        "{path}: {} % of the text cells ({bad_cells} of {text_cells}) are not valid {encoding} \
+         ({how}); {hint}",
+        percent(*bad_cells, *text_cells)
+    )]
+    WrongEncoding {
+        path: PathBuf,
+        encoding: &'static str,
+        how: &'static str,
+        bad_cells: u64,
+        text_cells: u64,
+        /// Which encoding looks right, and what to pass.
+        hint: String,
+    },
     #[error("{path}: not imported, the store refused it: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("{path}: the import task failed: {message}")]
@@ -94,6 +108,7 @@ impl IngestError {
             | Self::Csv { path, .. }
             | Self::MissingColumns { path, .. }
             | Self::UnknownKind { path, .. }
+            | Self::WrongEncoding { path, .. }
             | Self::Store { path, .. }
             | Self::Task { path, .. }
             | Self::HeaderMismatch { path, .. }
@@ -101,6 +116,11 @@ impl IngestError {
             Self::NoFiles => None,
         }
     }
+}
+
+/// `part` of `whole` in whole percent, rounded to nearest.
+fn percent(part: u64, whole: u64) -> u64 {
+    (part * 100 + whole / 2) / whole.max(1)
 }
 
 /// What a file holds.
@@ -395,6 +415,34 @@ async fn run_blocking<T: Send + 'static>(
             path: path.to_path_buf(),
             message: error.to_string(),
         })
+}
+
+/// Checks a non-blank row's shape against the header (SPEC §2.1), at the top of every
+/// importer's row loop: a row cut off by the end of the file, or with more fields than the
+/// header, is skipped and reported, and `false` says so.
+pub(crate) fn row_is_usable(row: &Row, report: &mut ImportReport) -> bool {
+    let message = match row.shape {
+        RowShape::Complete | RowShape::Short { .. } => return true,
+        RowShape::CutOff => "unusable row: cut off by the end of the file inside a quoted \
+                             field (the file looks truncated)"
+            .to_owned(),
+        RowShape::Long { fields, header } => {
+            format!("unusable row: {fields} fields, the header has {header}")
+        }
+    };
+    report.skip_row(row.line, None, None, message);
+    false
+}
+
+/// Warns about a row with fewer fields than the header, once the importer keeps it (a
+/// skipped row is reported for why it was skipped, not also for its length).
+pub(crate) fn report_short_row(row: &Row, report: &mut ImportReport) {
+    if let RowShape::Short { fields, header } = row.shape {
+        report.warn_row(
+            row.line,
+            format!("{fields} fields, the header has {header}; the missing cells are no value"),
+        );
+    }
 }
 
 /// Lists the header's columns that the importer of `known` does not interpret.

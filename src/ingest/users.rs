@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
-use super::{CodeCheck, CodeColumn, IngestError, UnknownCodes, unknown_columns};
+use super::{
+    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_short_row, row_is_usable,
+    unknown_columns,
+};
 use crate::domain::value::{is_null, parse_bool};
 use crate::domain::{
     CityCode, EmailAddress, ImportReport, Masters, PrefCode, TimeZoneSetting, User, UserId,
@@ -76,6 +79,9 @@ pub fn parse_users(
             continue;
         }
         report.rows_read += 1;
+        if !row_is_usable(&row, &mut report) {
+            continue;
+        }
         let line = row.line;
         let cell = |p: Option<usize>| String::from_utf8_lossy(row.bytes(p)).into_owned();
         let raw_user = cell(p_user);
@@ -104,6 +110,7 @@ pub fn parse_users(
                 continue;
             }
         };
+        report_short_row(&row, &mut report);
         let optional = |p: Option<usize>| {
             Some(cell(p))
                 .filter(|v| !is_null(v))

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use mailscore::domain::{ImportReport, TimeZoneSetting};
-use mailscore::ingest::{ImportKind, ImportOptions, IngestError, import_file};
+use mailscore::ingest::{EncodingChoice, ImportKind, ImportOptions, IngestError, import_file};
 use mailscore::store::redb::RedbStore;
 
 /// The real master and keyword exports kept for tests beside the repository, or `None`
@@ -43,13 +43,21 @@ impl TestStore {
     }
 
     pub async fn import(&self, kind: ImportKind, path: &Path) -> Result<ImportReport, IngestError> {
-        import_file(
-            &self.store,
-            kind,
-            path,
-            &ImportOptions::new(TimeZoneSetting::tokyo()),
-        )
-        .await
+        self.import_as(kind, path, EncodingChoice::Auto).await
+    }
+
+    /// Imports `path` read in `encoding` (as `--encoding` does).
+    pub async fn import_as(
+        &self,
+        kind: ImportKind,
+        path: &Path,
+        encoding: EncodingChoice,
+    ) -> Result<ImportReport, IngestError> {
+        let options = ImportOptions {
+            encoding,
+            ..ImportOptions::new(TimeZoneSetting::tokyo())
+        };
+        import_file(&self.store, kind, path, &options).await
     }
 
     /// Imports a job feed past the snapshot guard (`--allow-shrink`).

@@ -1,7 +1,7 @@
 //! Importing every input: real exports, bad input, encodings, idempotency, snapshots.
 
 use mailscore::domain::{JobId, Severity, UserId};
-use mailscore::ingest::{ImportKind, IngestError};
+use mailscore::ingest::{EncodingChoice, ImportKind, IngestError};
 use mailscore::store::Store;
 
 use crate::helpers::{TestStore, job_row, jobs_csv, shared_data};
@@ -484,4 +484,278 @@ async fn a_schema_1_store_is_migrated_on_open_and_reads_the_same() {
     // Opening again finds schema 2: nothing left to migrate.
     let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
     assert_eq!(store.jobs(&ids).await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_feed_cut_off_inside_a_quoted_field_skips_its_last_job_and_says_so() {
+    let t = TestStore::new();
+    let mut text = jobs_csv(&[job_row(1, "A"), job_row(2, "B"), job_row(3, "C")]);
+    // The upload stopped inside the quoted catch copy of job 3.
+    let cut = text.rfind("日払いOK").unwrap();
+    text.truncate(cut);
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", text))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_imported, report.rows_skipped, report.warnings),
+        (2, 1, 0),
+        "{:#?}",
+        report.issues
+    );
+    let issue = &report.issues[0];
+    assert_eq!((issue.line, issue.severity), (4, Severity::Error));
+    assert!(
+        issue
+            .message
+            .contains("cut off by the end of the file inside a quoted field"),
+        "{issue:?}"
+    );
+    assert_eq!(t.store.job_columns().await.unwrap().job_id, vec![1, 2]);
+}
+
+#[tokio::test]
+async fn a_master_cut_off_inside_a_multi_line_keyword_cell_skips_its_last_row() {
+    let t = TestStore::new();
+    let text = "feature_cd,name,group_name,is_enabled,match_keywords,ng_keywords\n\
+                100,日払い,給与,1,\"日払い\n即日払い\",\n\
+                101,週払い,給与,1,\"週払い\n";
+    let report = t
+        .import(ImportKind::Features, &t.file("features.csv", text))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (1, 1));
+    assert_eq!(report.issues[0].line, 4, "{:?}", report.issues);
+    assert!(report.issues[0].message.contains("cut off"));
+    let masters = t.store.masters().await.unwrap();
+    assert_eq!(masters.features.len(), 1);
+    assert_eq!(masters.features[0].match_keywords, ["日払い", "即日払い"]);
+}
+
+#[tokio::test]
+async fn a_row_with_more_fields_than_the_header_is_skipped_with_the_counts() {
+    let t = TestStore::new();
+    let rows = [
+        job_row(1, "A"),
+        format!("{},extra,more", job_row(2, "B")),
+        job_row(3, "C"),
+    ];
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows)))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (2, 1));
+    let issue = &report.issues[0];
+    assert_eq!(
+        (issue.line, issue.severity, issue.message.as_str()),
+        (
+            3,
+            Severity::Error,
+            "unusable row: 20 fields, the header has 18"
+        )
+    );
+    assert_eq!(t.store.job_columns().await.unwrap().job_id, vec![1, 3]);
+}
+
+#[tokio::test]
+async fn a_row_with_fewer_fields_than_the_header_is_imported_with_one_warning() {
+    let t = TestStore::new();
+    // Job 2 lacks its last two cells, del_flg and image_url_1.
+    let short = job_row(2, "B").replace(",0,https://example.jp/2.jpg", "");
+    let rows = [job_row(1, "A"), short, job_row(3, "C")];
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", jobs_csv(&rows)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_imported, report.rows_skipped, report.warnings),
+        (3, 0, 1)
+    );
+    let issue = &report.issues[0];
+    assert_eq!(
+        (
+            issue.line,
+            issue.severity,
+            issue.column.as_deref(),
+            issue.message.as_str()
+        ),
+        (
+            3,
+            Severity::Warning,
+            None,
+            "16 fields, the header has 18; the missing cells are no value"
+        )
+    );
+    let record = t.store.jobs(&[JobId::new(2)]).await.unwrap()[0]
+        .clone()
+        .unwrap();
+    assert!(record.active);
+    assert_eq!(record.value("application_name"), Some("B"));
+    assert_eq!(record.value("image_url_1"), None);
+}
+
+#[tokio::test]
+async fn row_lines_are_where_the_row_starts_with_lf_or_crlf_and_quoted_newlines() {
+    for line_end in ["\n", "\r\n"] {
+        let t = TestStore::new();
+        let rows = [
+            // Lines 2 to 4: a catch copy of three lines.
+            job_row(1, "A").replace("未経験歓迎, 日払いOK", "未経験歓迎\n日払いOK\n週払いOK"),
+            // Line 5 is empty.
+            String::new(),
+            job_row(2, "B").replace(",800,", ",無料,"),
+            format!("{},extra", job_row(3, "C")),
+        ];
+        let text = jobs_csv(&rows).replace('\n', line_end);
+        let report = t
+            .import(ImportKind::Jobs, &t.file("jobs.csv", text))
+            .await
+            .unwrap();
+        let lines: Vec<(u64, Option<&str>)> = report
+            .issues
+            .iter()
+            .map(|i| (i.line, i.column.as_deref()))
+            .collect();
+        assert_eq!(lines, [(6, Some("fee")), (7, None)], "{line_end:?}");
+        let columns = t.store.job_columns().await.unwrap();
+        assert_eq!(columns.job_id, vec![1, 2], "{line_end:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_feed_read_in_the_wrong_forced_encoding_is_refused_and_changes_nothing() {
+    let t = TestStore::new();
+    let titles = [
+        "カフェのホールスタッフ【日払いOK】",
+        "倉庫内の軽作業スタッフ",
+        "コンビニエンスストアの店員",
+        "データ入力（在宅可）",
+    ];
+    let rows: Vec<String> = (1..)
+        .zip(titles)
+        .map(|(job_id, title)| job_row(job_id, title))
+        .collect();
+    let utf8 = jobs_csv(&rows);
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&utf8);
+    assert!(!unmappable);
+    t.import(ImportKind::Jobs, &t.file("good.csv", &utf8))
+        .await
+        .unwrap();
+    let ids: Vec<JobId> = (1..=4).map(JobId::new).collect();
+    // Compared as text: the columns hold NaN for the missing coordinates.
+    let before = format!(
+        "{:?}",
+        (
+            t.store.job_columns().await.unwrap(),
+            t.store.jobs(&ids).await.unwrap(),
+        )
+    );
+    let reports = t.store.import_summaries(10).await.unwrap().len();
+    let cases = [
+        (
+            "sjis.csv",
+            sjis.to_vec(),
+            EncodingChoice::Utf8,
+            "UTF-8",
+            "Shift_JIS",
+            "shift_jis",
+        ),
+        (
+            "utf8.csv",
+            utf8.into_bytes(),
+            EncodingChoice::ShiftJis,
+            "Shift_JIS",
+            "UTF-8",
+            "utf-8",
+        ),
+    ];
+    for (file, bytes, forced, tried, right, flag) in cases {
+        let error = t
+            .import_as(ImportKind::Jobs, &t.file(file, bytes), forced)
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, IngestError::WrongEncoding { .. }),
+            "{message}"
+        );
+        for part in [
+            file.to_owned(),
+            "of the text cells".to_owned(),
+            format!("are not valid {tried} (given with --encoding)"),
+            format!(
+                "the file looks like {right}; hint: pass --encoding {flag} or leave --encoding auto"
+            ),
+        ] {
+            assert!(message.contains(&part), "{message} lacks {part:?}");
+        }
+        let after = format!(
+            "{:?}",
+            (
+                t.store.job_columns().await.unwrap(),
+                t.store.jobs(&ids).await.unwrap(),
+            )
+        );
+        assert_eq!(after, before, "{file}: the stored jobs are unchanged");
+        assert_eq!(
+            t.store.import_summaries(10).await.unwrap().len(),
+            reports,
+            "{file}: no report was added"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_feed_with_one_cell_in_another_encoding_still_imports_with_a_warning() {
+    let t = TestStore::new();
+    let rows: Vec<String> = (1..=4)
+        .map(|job_id| job_row(job_id, "ホールスタッフ"))
+        .collect();
+    let text = jobs_csv(&rows);
+    // Job 2's company name was pasted in from a Shift_JIS file.
+    let (stray, _, _) = encoding_rs::SHIFT_JIS.encode("株式会社テスト");
+    let at = text.find("2,EC2,").unwrap() + "2,EC2,".len();
+    let mut bytes = text.as_bytes()[..at].to_vec();
+    bytes.extend_from_slice(&stray);
+    bytes.extend_from_slice(&text.as_bytes()[at + "株式会社テスト".len()..]);
+    let report = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", bytes))
+        .await
+        .unwrap();
+    assert_eq!(report.encoding, "UTF-8");
+    assert_eq!((report.rows_imported, report.warnings), (4, 1));
+    let issue = &report.issues[0];
+    assert_eq!(
+        (issue.line, issue.column.as_deref(), issue.severity),
+        (3, Some("company_name"), Severity::Warning)
+    );
+    assert!(issue.message.starts_with("invalid UTF-8"), "{issue:?}");
+}
+
+#[tokio::test]
+async fn a_feed_detected_as_utf8_from_its_start_but_shift_jis_later_is_refused() {
+    let t = TestStore::new();
+    // More than the 64 KiB detection reads of ASCII rows, then rows in Shift_JIS.
+    let mut rows: Vec<String> = (1..=400)
+        .map(|job_id| job_row(job_id, "Hall staff"))
+        .collect();
+    rows.extend((401..=410).map(|job_id| job_row(job_id, "ホールスタッフ")));
+    let text = jobs_csv(&rows)
+        .replace("株式会社テスト", "Test Inc.")
+        .replace("未経験歓迎, 日払いOK", "no experience needed");
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(text.find("ホール").unwrap() > 64 * 1024);
+    let error = t
+        .import(ImportKind::Jobs, &t.file("jobs.csv", &sjis))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.ends_with(
+            "are not valid UTF-8 (detected from the start of the file); \
+             the file looks like Shift_JIS; hint: pass --encoding shift_jis"
+        ),
+        "{message}"
+    );
+    assert!(t.store.job_columns().await.unwrap().is_empty());
 }
