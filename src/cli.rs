@@ -645,7 +645,9 @@ fn print_report_summary(report: &ImportReport) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One issue of a report about `file` (an issue of a report over several files names its own).
 fn print_issue(file: &str, issue: &crate::domain::RowIssue) -> std::io::Result<()> {
+    let file = issue.file.as_deref().unwrap_or(file);
     let severity = match issue.severity {
         Severity::Error => "skipped",
         Severity::Warning => "warning",

@@ -423,8 +423,9 @@ async fn run_blocking<T: Send + 'static>(
 pub(crate) fn row_is_usable(row: &Row, report: &mut ImportReport) -> bool {
     let message = match row.shape {
         RowShape::Complete | RowShape::Short { .. } => return true,
-        RowShape::CutOff => "unusable row: cut off by the end of the file inside a quoted \
-                             field (the file looks truncated)"
+        RowShape::CutOff => "unusable row: cut off by the end of the file (inside a quoted \
+                             field, or short of fields with no line break after it); the file \
+                             looks truncated"
             .to_owned(),
         RowShape::Long { fields, header } => {
             format!("unusable row: {fields} fields, the header has {header}")

@@ -115,6 +115,8 @@ struct RecordTracker<R> {
     starts: VecDeque<u64>,
     at_end: bool,
     ended_inside_quotes: bool,
+    /// The input ended inside a record, with no line break after its last byte.
+    ended_mid_record: bool,
 }
 
 impl<R> RecordTracker<R> {
@@ -127,6 +129,7 @@ impl<R> RecordTracker<R> {
             starts: VecDeque::new(),
             at_end: false,
             ended_inside_quotes: false,
+            ended_mid_record: false,
         }
     }
 
@@ -221,6 +224,7 @@ impl<R: Read> Read for RecordTracker<R> {
         } else if !buf.is_empty() {
             self.at_end = true;
             self.ended_inside_quotes = self.state == ScanState::Quoted;
+            self.ended_mid_record = self.state != ScanState::RecordStart;
         }
         Ok(n)
     }
@@ -464,7 +468,10 @@ impl CsvSource {
         let is_last = tracker.at_end && tracker.starts.is_empty();
         let fields = row.record.len();
         let header = self.header.names().len();
-        row.shape = if is_last && tracker.ended_inside_quotes {
+        // A last record short of fields with no line break after it was cut off too: a
+        // complete last row without a final line break has all its fields.
+        let cut_short = tracker.ended_mid_record && row.record.len() < self.header.names().len();
+        row.shape = if is_last && (tracker.ended_inside_quotes || cut_short) {
             RowShape::CutOff
         } else if fields > header {
             RowShape::Long { fields, header }
@@ -604,7 +611,8 @@ pub enum RowShape {
     Short { fields: usize, header: usize },
     /// More fields than the header: which cell belongs to which column is unknown.
     Long { fields: usize, header: usize },
-    /// The file ends inside a quoted field of this row: its last cell is partial.
+    /// The file ends inside this row, inside a quoted field or short of fields with no line
+    /// break after it: its last cell is partial.
     CutOff,
 }
 

@@ -508,10 +508,53 @@ async fn a_feed_cut_off_inside_a_quoted_field_skips_its_last_job_and_says_so() {
     assert!(
         issue
             .message
-            .contains("cut off by the end of the file inside a quoted field"),
+            .contains("cut off by the end of the file (inside a quoted field"),
         "{issue:?}"
     );
     assert_eq!(t.store.job_columns().await.unwrap().job_id, vec![1, 2]);
+}
+
+#[tokio::test]
+async fn a_feed_cut_off_between_fields_skips_its_short_last_job_but_a_missing_final_line_break_is_fine()
+ {
+    let t = TestStore::new();
+    let complete = jobs_csv(&[job_row(1, "A"), job_row(2, "B"), job_row(3, "C")]);
+    // Cut after the fee of job 3: a short last record with no line break after it.
+    let cut = complete.rfind(",800,").unwrap() + 4;
+    let report = t
+        .import(ImportKind::Jobs, &t.file("cut.csv", &complete[..cut]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_imported, report.rows_skipped, report.warnings),
+        (2, 1, 0),
+        "{:#?}",
+        report.issues
+    );
+    assert_eq!(report.issues[0].line, 4);
+    assert!(
+        report.issues[0].message.contains("cut off"),
+        "{:?}",
+        report.issues
+    );
+    // The whole file without its final line break: every row is complete.
+    let whole = complete.trim_end_matches('\n');
+    let report = t
+        .import(ImportKind::Jobs, &t.file("whole.csv", whole))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (3, 0));
+    // A short row in the middle of a file is a warning, not a cut.
+    let short_middle = jobs_csv(&[
+        job_row(1, "A"),
+        "2,EC2,株式会社,B".to_owned(),
+        job_row(3, "C"),
+    ]);
+    let report = t
+        .import(ImportKind::Jobs, &t.file("short.csv", short_middle))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (3, 0));
 }
 
 #[tokio::test]
