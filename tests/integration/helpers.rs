@@ -1,5 +1,6 @@
 //! Shared helpers: temporary stores, fixture files, the real master exports.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mailscore::domain::{ImportReport, TimeZoneSetting};
@@ -14,9 +15,14 @@ pub fn shared_data() -> Option<PathBuf> {
     if path.is_dir() {
         Some(path)
     } else {
-        eprintln!(
-            "skipped: the real master exports are not in {} (they sit beside the repository \
-             on the development machines and in CI)",
+        // Written to stderr directly rather than with `eprintln!`, which the test harness
+        // captures and shows only for a failing test: a skip must be seen. The harness names
+        // each test's thread after the test.
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped {test}: the real master exports are not in {} (they sit beside the \
+             repository on the development machines and in CI)",
             path.display()
         );
         None
