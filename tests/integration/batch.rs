@@ -16,7 +16,7 @@ use mailscore::render::EmailSettings;
 use mailscore::store::Store;
 use mailscore::tokens::TokenSigner;
 
-use crate::helpers::{TestStore, job_row, jobs_csv, shared_data, test_signer};
+use crate::helpers::{TestStore, job_row, jobs_csv, test_signer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
@@ -530,8 +530,10 @@ async fn the_data_version_changes_with_every_kind_of_import_and_only_then() {
         "actions.csv",
         "user_id,job_id,action_type,action_at\nu1,1,applied,2025-11-20 10:00:00+09\n",
     );
-    let Some(shared) = shared_data() else { return };
-    let masters = shared.join("prefecture_view.csv");
+    let masters = t.file(
+        "prefectures.csv",
+        "pref_cd,url_segment,name,region,category_id\n13,tokyo,東京都,関東,3\n",
+    );
     for (kind, path) in [
         (ImportKind::Jobs, &jobs),
         (ImportKind::Users, &users),
