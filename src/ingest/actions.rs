@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::jobs::parse_job_fields;
 use super::source::{CsvSource, Row};
 use super::{
-    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_short_row, row_is_usable,
+    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
     unknown_columns,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionRow, NO_REF, flags};
@@ -158,7 +158,7 @@ pub fn parse_actions(
                 continue;
             }
         };
-        report_short_row(&row, &mut report);
+        report_row_warnings(&row, &names, &mut report);
         let mut warnings: Vec<(&'static str, String, String)> = Vec::new();
         macro_rules! optional {
             ($p:expr, $name:expr, $parse:expr) => {{

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
 use super::{
-    CodeCheck, IngestError, UnknownCodes, report_short_row, row_is_usable, unknown_columns,
+    CodeCheck, IngestError, UnknownCodes, report_row_warnings, row_is_usable, unknown_columns,
 };
 use crate::domain::job::{DICTIONARY_SAMPLES, RowEncoder, job_row_values, train_row_dictionary};
 use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
@@ -322,23 +322,11 @@ pub fn parse_jobs(
                     continue;
                 }
             };
-            report_short_row(&row, &mut report);
+            report_row_warnings(&row, &headers, &mut report);
             let mut texts: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(headers.len());
-            for (position, bytes) in row.record.iter().enumerate() {
-                match std::str::from_utf8(bytes) {
-                    Ok(text) => texts.push(std::borrow::Cow::Borrowed(text)),
-                    Err(_) => {
-                        let column = headers.get(position).map_or("?", String::as_str);
-                        let lossy = String::from_utf8_lossy(bytes).into_owned();
-                        report.warn(
-                            line,
-                            column,
-                            &lossy,
-                            "invalid UTF-8; hint: pass --encoding shift_jis if the file is Shift_JIS",
-                        );
-                        texts.push(std::borrow::Cow::Owned(lossy));
-                    }
-                }
+            for bytes in row.record.iter() {
+                // A bad cell was reported above; it reads with U+FFFD.
+                texts.push(String::from_utf8_lossy(bytes));
             }
             let cell = |name: &str| -> &str {
                 positions

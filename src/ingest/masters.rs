@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use super::source::{CsvSource, Row};
-use super::{ImportKind, IngestError, report_short_row, row_is_usable, unknown_columns};
+use super::{ImportKind, IngestError, report_row_warnings, row_is_usable, unknown_columns};
 use crate::domain::master::MasterSet;
 use crate::domain::value::{
     ValueError, is_null, parse_bool, parse_f64, parse_int_in, parse_volume,
@@ -330,7 +330,7 @@ pub fn parse_master(
         })();
         match parsed {
             Ok(Some(key)) => {
-                report_short_row(&row, &mut report);
+                report_row_warnings(&row, header.names(), &mut report);
                 if !seen_keys.insert(key.clone()) {
                     report.add_count("duplicates_in_file", 1);
                     report.warn(

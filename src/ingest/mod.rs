@@ -435,14 +435,31 @@ pub(crate) fn row_is_usable(row: &Row, report: &mut ImportReport) -> bool {
     false
 }
 
-/// Warns about a row with fewer fields than the header, once the importer keeps it (a
-/// skipped row is reported for why it was skipped, not also for its length).
-pub(crate) fn report_short_row(row: &Row, report: &mut ImportReport) {
+/// Warns about what is wrong with a row that the importer keeps (a skipped row is reported
+/// for why it was skipped, not also for this): fewer fields than the header, and each cell
+/// that is not valid in the file's encoding (below the share that refuses the whole file).
+pub(crate) fn report_row_warnings(row: &Row, names: &[String], report: &mut ImportReport) {
     if let RowShape::Short { fields, header } = row.shape {
         report.warn_row(
             row.line,
             format!("{fields} fields, the header has {header}; the missing cells are no value"),
         );
+    }
+    for &position in &row.bad_text {
+        let column = names.get(position).map_or("?", String::as_str);
+        let value = String::from_utf8_lossy(row.bytes(Some(position))).into_owned();
+        let message = if report.encoding == encoding_rs::UTF_8.name() {
+            "not valid UTF-8 (the bad bytes read as U+FFFD); hint: pass --encoding shift_jis \
+             if the file is Shift_JIS"
+                .to_owned()
+        } else {
+            format!(
+                "not valid {} (the bad bytes read as U+FFFD); hint: pass --encoding utf-8 if \
+                 the file is UTF-8",
+                report.encoding
+            )
+        };
+        report.warn(row.line, column, &value, message);
     }
 }
 

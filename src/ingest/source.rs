@@ -480,15 +480,16 @@ impl CsvSource {
         } else {
             RowShape::Complete
         };
-        self.count_text_cells(&row.record);
+        self.count_text_cells(row);
         Ok(true)
     }
 
-    /// Counts the record's text cells and its bad ones. The whole record is checked first,
-    /// in one pass: cell by cell only when it holds something bad, which a good file's
-    /// records almost never do.
-    fn count_text_cells(&mut self, record: &ByteRecord) {
-        let bytes = record.as_slice();
+    /// Counts the row's text cells and its bad ones, and notes where the bad ones are. The
+    /// whole record is checked first, in one pass: cell by cell only when it holds something
+    /// bad, which a good file's records almost never do.
+    fn count_text_cells(&mut self, row: &mut Row) {
+        row.bad_text.clear();
+        let bytes = row.record.as_slice();
         if bytes.is_ascii() {
             return;
         }
@@ -502,16 +503,21 @@ impl CsvSource {
             }
         };
         // A record whose bytes are all good has no bad cell, but for a contrived one with a
-        // character split across two cells, which the importers' own checks still report.
+        // character split across two cells (the record's bytes join its cells without the
+        // commas), whose halves then read as U+FFFD unreported.
         let record_is_bad = is_bad(bytes);
         let mut text = 0;
-        let mut bad = 0;
-        for cell in record.iter().filter(|cell| !cell.is_ascii()) {
+        for (position, cell) in row.record.iter().enumerate() {
+            if cell.is_ascii() {
+                continue;
+            }
             text += 1;
-            bad += u64::from(record_is_bad && is_bad(cell));
+            if record_is_bad && is_bad(cell) {
+                row.bad_text.push(position);
+            }
         }
         self.cells.text += text;
-        self.cells.bad += bad;
+        self.cells.bad += row.bad_text.len() as u64;
     }
 
     /// Refuses the file when too many of its text cells are bad in its encoding, naming the
@@ -623,6 +629,9 @@ pub struct Row {
     /// Line of the file where the row starts (1-based, the header counted).
     pub line: u64,
     pub shape: RowShape,
+    /// Positions of the cells that are not valid in the file's encoding (they read with
+    /// U+FFFD in place of the bad bytes); almost always empty.
+    pub bad_text: Vec<usize>,
 }
 
 /// Why a cell could not be read as text.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
 use super::{
-    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_short_row, row_is_usable,
+    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
     unknown_columns,
 };
 use crate::domain::value::{is_null, parse_bool};
@@ -110,7 +110,7 @@ pub fn parse_users(
                 continue;
             }
         };
-        report_short_row(&row, &mut report);
+        report_row_warnings(&row, &names, &mut report);
         let optional = |p: Option<usize>| {
             Some(cell(p))
                 .filter(|v| !is_null(v))

@@ -772,7 +772,27 @@ async fn a_feed_with_one_cell_in_another_encoding_still_imports_with_a_warning()
         (issue.line, issue.column.as_deref(), issue.severity),
         (3, Some("company_name"), Severity::Warning)
     );
-    assert!(issue.message.starts_with("invalid UTF-8"), "{issue:?}");
+    assert!(issue.message.starts_with("not valid UTF-8"), "{issue:?}");
+
+    // Every importer says so, not only the job feed's.
+    let mut users = b"user_id,email,name\nu1,u1@example.jp,".to_vec();
+    users.extend_from_slice(&encoding_rs::SHIFT_JIS.encode("直己").0);
+    users.push(b'\n');
+    for n in 2..=20 {
+        users.extend_from_slice(format!("u{n},u{n}@example.jp,花子{n}\n").as_bytes());
+    }
+    let report = t
+        .import(ImportKind::Users, &t.file("users.csv", users))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.warnings), (20, 1));
+    let issue = &report.issues[0];
+    assert_eq!(
+        (issue.line, issue.column.as_deref()),
+        (2, Some("name")),
+        "{issue:?}"
+    );
+    assert!(issue.message.starts_with("not valid UTF-8"), "{issue:?}");
 }
 
 #[tokio::test]
