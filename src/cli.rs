@@ -36,6 +36,17 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` that never panics: a message for a standard error that is gone (a closed
+/// pipe) is dropped, where `eprintln!` would end the command midway.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        );
+    }};
+}
+
 macro_rules! out {
     ($($arg:tt)*) => {
         std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!($($arg)*))?
@@ -592,7 +603,7 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
             Err(error) => {
                 failed += 1;
                 tracing::error!(file = %names, "import rejected");
-                eprintln!("error: {error}");
+                errln!("error: {error}");
                 let mut report =
                     ImportReport::new(args.kind.as_str(), &names, crate::ingest::now_micros());
                 report.status = ImportStatus::Rejected;
@@ -879,7 +890,7 @@ fn run_exit_status(run: &crate::domain::batch::RunRecord) -> i32 {
 /// What degraded a run, on stderr where cron mails it.
 fn print_run_warnings(run: &crate::domain::batch::RunRecord) {
     for warning in &run.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 }
 
@@ -1110,7 +1121,7 @@ fn create_output(path: &Path) -> Result<std::io::BufWriter<Box<dyn std::io::Writ
 /// output, so that a pipe gets the data alone.
 fn report_written(out: &Path, message: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     if out == Path::new("-") {
-        eprintln!("{message}");
+        errln!("{message}");
     } else {
         outln!("{message}");
     }
@@ -1306,7 +1317,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
     let renderer = crate::render::Renderer::new(&settings.email);
     for error in &renderer.load_errors {
-        eprintln!("warning: {error}");
+        errln!("warning: {error}");
     }
     match command {
         EmailsCommand::Preview { user, date, out } => {

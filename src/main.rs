@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let settings = match Settings::load(cli.overrides()) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("error: {error}");
+            print_error(format_args!("error: {error}"));
             return ExitCode::from(2);
         }
     };
@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            print_error(format_args!(
+                "error: cannot start the async runtime: {error}"
+            ));
             return ExitCode::FAILURE;
         }
     };
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
         // The reader of an export on standard output stopped reading (`| head`): not a fault.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            print_error(format_args!("error: {error:#}"));
             ExitCode::FAILURE
         }
     }
@@ -46,4 +48,10 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
                 .downcast_ref::<csv::Error>()
                 .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))
     })
+}
+
+/// Writes the error on standard error; never panics when that is a closed pipe.
+fn print_error(message: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
 }

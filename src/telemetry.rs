@@ -9,9 +9,13 @@ use crate::config::LogFormat;
 /// Starts logging. Call once, at start-up.
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // A log line that cannot be written (stderr is a pipe whose reader went away) is lost
+    // quietly: by default the subscriber would report that on stderr with `eprintln!`, which
+    // panics on the same closed pipe and so ends the run midway.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Human => builder
             .with_target(false)

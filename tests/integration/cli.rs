@@ -235,3 +235,33 @@ fn log_lines_off_a_terminal_or_under_no_color_carry_no_colour_codes() {
         assert!(!message.contains("\x1b["), "{no_color:?}: {message:?}");
     }
 }
+
+#[test]
+fn a_daily_run_whose_log_reader_goes_away_still_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = store_with_jobs(dir.path());
+    // `batch run 2>&1 | head -1`: the log's first line is read, then both streams are a
+    // closed pipe for the rest of the run.
+    let script = format!(
+        "'{}' --data-dir '{}' batch run --date 2025-11-25 2>&1 | head -1 >/dev/null; \
+         echo \"${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_mailscore"),
+        data_dir.display()
+    );
+    let output = run(Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env_remove("RUST_LOG"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "0",
+        "the run's exit status; {}",
+        stderr(&output)
+    );
+    let list = run(mailscore(&data_dir).args(["batch", "list"]));
+    let runs = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        runs.contains(" succeeded ") && !runs.contains("running") && !runs.contains("failed"),
+        "{runs}"
+    );
+}
