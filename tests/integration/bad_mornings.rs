@@ -212,6 +212,30 @@ fn a_daily_run_with_a_refused_inbox_feed_succeeds_with_warnings_and_exit_status_
     let status = mailscore(&data, &["status"]);
     let status_text = String::from_utf8_lossy(&status.stdout);
     assert!(status_text.contains("jobs: 400 active"), "{status_text}");
+    let picks = mailscore(
+        &data,
+        &[
+            "picks",
+            "export",
+            "--date",
+            "2025-11-25",
+            "--format",
+            "csv",
+            "--out",
+            "-",
+        ],
+    );
+    let picked_jobs: std::collections::HashSet<&str> = std::str::from_utf8(&picks.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(4).unwrap())
+        .collect();
+    assert!(
+        picked_jobs.len() > 100,
+        "the picks come from all 400 jobs, not the cut feed's 100: {}",
+        picked_jobs.len()
+    );
     let list = mailscore(&data, &["batch", "list"]);
     let list_text = String::from_utf8_lossy(&list.stdout);
     assert!(list_text.contains("succeeded with warnings"), "{list_text}");
