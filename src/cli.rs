@@ -493,6 +493,7 @@ fn batch_options(
         email: settings.email.clone(),
         inbox: Some(settings.data_dir.join("inbox")),
         max_shrink_percent: settings.import_max_shrink_percent,
+        import_encoding: settings.import_encoding,
         llm: settings.llm.clone(),
         ..BatchOptions::new(date, settings.time_zone.clone(), signer)
     }

@@ -85,6 +85,8 @@ pub struct BatchOptions {
     pub inbox: Option<std::path::PathBuf>,
     /// The snapshot guard of the inbox's job feed ([`crate::ingest::ImportOptions`]).
     pub max_shrink_percent: u32,
+    /// The encoding the inbox's files are read in (`import.encoding`).
+    pub import_encoding: crate::ingest::EncodingChoice,
     /// What is deleted at the end of a complete run; `None` keeps everything.
     pub retention: Option<Retention>,
     /// Updated while the run goes on, for whoever watches it.
@@ -147,6 +149,7 @@ impl BatchOptions {
             send_at: DEFAULT_SEND_AT,
             inbox: None,
             max_shrink_percent: crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
+            import_encoding: crate::ingest::EncodingChoice::Auto,
             retention: Some(Retention::default()),
             progress: std::sync::Arc::default(),
             llm: None,
@@ -879,6 +882,7 @@ async fn run_batch_locked(
         let mut record = phase("import", started_at, clock, &[]);
         let import_options = crate::ingest::ImportOptions {
             max_shrink_percent: Some(options.max_shrink_percent),
+            encoding: options.import_encoding,
             ..crate::ingest::ImportOptions::new(options.time_zone.clone())
         };
         let inbox_outcome = import_inbox(store, inbox, &import_options).await;
