@@ -8,6 +8,7 @@ use super::value::{ValueError, non_null, parse_int};
 
 /// A job's `job_id`: a positive integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64")]
 pub struct JobId(u64);
 
 impl JobId {
@@ -38,6 +39,7 @@ impl fmt::Display for JobId {
 
 /// A user's `user_id`: any non-empty string, compared trimmed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct UserId(String);
 
 impl UserId {
@@ -60,6 +62,7 @@ impl fmt::Display for UserId {
 /// A prefecture code (`pref_cd`), compared as an integer. Whether it names a known
 /// prefecture is a question for the masters, not for this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u16")]
 pub struct PrefCode(u16);
 
 impl PrefCode {
@@ -89,6 +92,7 @@ impl fmt::Display for PrefCode {
 
 /// A municipality code (`city_cd`), compared as an integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32")]
 pub struct CityCode(u32);
 
 impl CityCode {
@@ -118,6 +122,7 @@ impl fmt::Display for CityCode {
 
 /// The fee a client pays per application: whole yen, 0 to 5,000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u16")]
 pub struct Fee(u16);
 
 impl Fee {
@@ -143,6 +148,7 @@ impl Fee {
 
 /// An email address that a mail server would accept: `local@domain` with a dotted domain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
@@ -197,6 +203,62 @@ impl EmailAddress {
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+// Stored values are checked again when they are read, like input: a record read back never
+// holds a value its type's `parse` would refuse.
+impl TryFrom<u64> for JobId {
+    type Error = ValueError;
+
+    fn try_from(value: u64) -> Result<Self, Self::Error> {
+        (value > 0)
+            .then_some(JobId(value))
+            .ok_or(ValueError::OutOfRange("job_id must be a positive integer"))
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = ValueError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        UserId::parse(&value)
+    }
+}
+
+impl TryFrom<u16> for PrefCode {
+    type Error = ValueError;
+
+    fn try_from(value: u16) -> Result<Self, Self::Error> {
+        (value > 0)
+            .then_some(PrefCode(value))
+            .ok_or(ValueError::OutOfRange("pref_cd must be a positive integer"))
+    }
+}
+
+impl TryFrom<u32> for CityCode {
+    type Error = ValueError;
+
+    fn try_from(value: u32) -> Result<Self, Self::Error> {
+        (value > 0)
+            .then_some(CityCode(value))
+            .ok_or(ValueError::OutOfRange("city_cd must be a positive integer"))
+    }
+}
+
+impl TryFrom<u16> for Fee {
+    type Error = ValueError;
+
+    fn try_from(value: u16) -> Result<Self, Self::Error> {
+        Fee::new(value).ok_or(ValueError::OutOfRange("fee must be 0 to 5000 yen"))
+    }
+}
+
+impl TryFrom<String> for EmailAddress {
+    type Error = ValueError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        EmailAddress::parse(&value)
     }
 }
 
@@ -257,5 +319,20 @@ mod tests {
     fn user_ids_are_trimmed_strings() {
         assert_eq!(UserId::parse(" 42 ").unwrap().as_str(), "42");
         assert!(UserId::parse("NULL").is_err());
+    }
+
+    #[test]
+    fn stored_values_are_checked_when_read_back() {
+        let job: JobId = serde_json::from_str("7").unwrap();
+        assert_eq!(job.get(), 7);
+        assert!(serde_json::from_str::<JobId>("0").is_err());
+        assert!(serde_json::from_str::<UserId>("\"NULL\"").is_err());
+        assert!(serde_json::from_str::<EmailAddress>("\"not-an-address\"").is_err());
+        assert!(serde_json::from_str::<Fee>("5001").is_err());
+        assert!(serde_json::from_str::<PrefCode>("0").is_err());
+        let email = EmailAddress::parse("Naoki@Example.JP").unwrap();
+        let again: EmailAddress =
+            serde_json::from_str(&serde_json::to_string(&email).unwrap()).unwrap();
+        assert_eq!(again, email, "a stored address reads back as itself");
     }
 }
