@@ -8,7 +8,6 @@
 //!    to show how time grows with users;
 //! 3. times one user's 40 picks recomputed on demand.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -114,7 +113,7 @@ fn main() {
                 .expect("actions"),
         )
     });
-    let previous = HashMap::new();
+    let previous = mailscore::pipeline::PreviousPicks::default();
 
     let inputs = DayInputs {
         jobs: &jobs,
@@ -241,14 +240,14 @@ fn main() {
     let mut bytes = 0usize;
     for email in &sample {
         let rendered = renderer
-            .render_packed(&email.content, &signer, &settings, &email.user_id)
+            .render_packed(&email.content, &signer, &settings, email.user_id.as_str())
             .expect("unpacks");
         bytes += rendered.html.len() + rendered.text.len();
     }
     let seconds = started.elapsed().as_secs_f64();
     let stored: usize = queued
         .iter()
-        .map(|e| e.content.len() + e.subject.len() + e.to.len())
+        .map(|e| e.content.len() + e.subject.len() + e.to.as_str().len())
         .sum();
     println!(
         "rendering alone, one core: {:.0} emails/s ({} emails, {:.1} KB of HTML + text each); stored email data for the day: {:.1} MB for {} emails",

@@ -46,7 +46,7 @@ fn main() {
         let mut bytes = 0usize;
         for email in sample {
             let rendered = renderer
-                .render_packed(&email.content, &signer, &settings, &email.user_id)
+                .render_packed(&email.content, &signer, &settings, email.user_id.as_str())
                 .expect("unpacks");
             bytes += rendered.html.len() + rendered.text.len();
         }
@@ -58,10 +58,10 @@ fn main() {
         let (mut unpack, mut render) = (0.0, 0.0);
         for email in sample {
             let started = Instant::now();
-            let view =
-                unpack_view(&email.content, &signer, &settings, &email.user_id).expect("unpacks");
+            let view = unpack_view(&email.content, &signer, &settings, email.user_id.as_str())
+                .expect("unpacks");
             let unpacked = Instant::now();
-            let rendered = renderer.render(&view, &email.user_id);
+            let rendered = renderer.render(&view, email.user_id.as_str());
             render += unpacked.elapsed().as_secs_f64();
             unpack += (unpacked - started).as_secs_f64();
             drop(rendered);
@@ -71,11 +71,11 @@ fn main() {
     owned();
     let (unpack, render) = owned();
     for email in sample.iter().take(100) {
-        let view =
-            unpack_view(&email.content, &signer, &settings, &email.user_id).expect("unpacks");
-        let from_view = renderer.render(&view, &email.user_id);
+        let view = unpack_view(&email.content, &signer, &settings, email.user_id.as_str())
+            .expect("unpacks");
+        let from_view = renderer.render(&view, email.user_id.as_str());
         let from_bytes = renderer
-            .render_packed(&email.content, &signer, &settings, &email.user_id)
+            .render_packed(&email.content, &signer, &settings, email.user_id.as_str())
             .expect("unpacks");
         assert_eq!(from_view, from_bytes, "both paths render the same email");
     }

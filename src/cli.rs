@@ -927,13 +927,12 @@ async fn explain_no_day(store: &RedbStore, date: jiff::civil::Date) -> Result<Op
             checkpoint.chunks_done, checkpoint.chunk_users
         )));
     }
-    let last_finished = store.runs(RUNS_SEARCHED).await?.into_iter().find(|r| {
-        r.date == date.to_string() && !matches!(r.status, RunStatus::Running | RunStatus::Failed)
-    });
+    let last_finished =
+        store.runs(RUNS_SEARCHED).await?.into_iter().find(|r| {
+            r.date == date && !matches!(r.status, RunStatus::Running | RunStatus::Failed)
+        });
     Ok(match last_finished {
-        Some(last)
-            if last.until == Phase::Profiles.as_str() || last.until == Phase::Scores.as_str() =>
-        {
+        Some(last) if last.until == Phase::Profiles || last.until == Phase::Scores => {
             Some(format!(
                 "the last daily run of {date} (#{}) stopped before the picks (`--until {}`); {run}",
                 last.id, last.until
@@ -956,14 +955,11 @@ const RUNS_SEARCHED: usize = 100;
 async fn explain_no_picks(
     store: &RedbStore,
     date: jiff::civil::Date,
-    user: &str,
+    user: &crate::domain::UserId,
     what: &str,
 ) -> Result<String> {
     let none = format!("user {user} has no {what} for {date}");
-    let known = match crate::domain::UserId::parse(user) {
-        Ok(id) => store.user(&id).await?,
-        Err(_) => None,
-    };
+    let known = store.user(user).await?;
     let Some(known) = known else {
         return Ok(format!(
             "{none}: no user {user} is stored; check the id (`mailscore picks export --date {date} --out -` lists the users with picks), or import the users file that has them"
@@ -1009,6 +1005,10 @@ async fn explain_no_picks(
             "{none}: they were not eligible when the date ran (imported, reactivated, resubscribed or unsuppressed since); rerun `mailscore batch run --date {date}`"
         ),
     })
+}
+
+fn parse_user_arg(text: &str) -> Result<crate::domain::UserId> {
+    crate::domain::UserId::parse(text).map_err(|e| anyhow::anyhow!("user {text:?}: {e}"))
 }
 
 fn parse_date_arg(text: &str) -> Result<jiff::civil::Date> {
@@ -1139,6 +1139,8 @@ async fn export_picks(
     use std::io::Write;
     let store = open_store(settings)?;
     let date = parse_date_arg(date)?;
+    let user = user.map(parse_user_arg).transpose()?;
+    let user = user.as_ref();
     let users = store.picks(date, user).await?;
     if users.is_empty() {
         match user {
@@ -1177,7 +1179,7 @@ async fn export_picks(
                 for pick in picks {
                     writer.write_record([
                         date.to_string(),
-                        user_picks.user_id.clone(),
+                        user_picks.user_id.to_string(),
                         SectionKind::from_code(pick.section)
                             .map_or("?", SectionKind::as_str)
                             .to_owned(),
@@ -1297,15 +1299,16 @@ fn stored_message(
     settings: &Settings,
     renderer: &crate::render::Renderer,
 ) -> Result<Vec<u8>> {
-    let view = crate::render::unpack_view(&email.content, signer, &settings.email, &email.user_id)?;
-    let mut rendered = renderer.render(&view, &email.user_id);
+    let user_id = email.user_id.as_str();
+    let view = crate::render::unpack_view(&email.content, signer, &settings.email, user_id)?;
+    let mut rendered = renderer.render(&view, user_id);
     rendered.subject = email.subject.clone();
     let message_id = format!("{}.{}", email.date, email.user_id);
     let sent_date =
         std::time::UNIX_EPOCH + std::time::Duration::from_micros(email.scheduled_at.max(0) as u64);
     let message = crate::render::message::build_message(
         &rendered,
-        &email.to,
+        email.to.as_str(),
         &settings.email,
         &message_id,
         sent_date,
@@ -1323,6 +1326,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
     match command {
         EmailsCommand::Preview { user, date, out } => {
             let date = parse_date_arg(&date)?;
+            let user = parse_user_arg(&user)?;
             let Some(email) = store.emails(date, Some(&user)).await?.pop() else {
                 bail!("{}", explain_no_picks(&store, date, &user, "email").await?);
             };
@@ -1356,7 +1360,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
             let mut index = csv::Writer::from_path(out.join("index.csv"))?;
             index.write_record(["user_id", "to", "subject", "status", "scheduled_at", "file"])?;
             for email in &emails {
-                let file = format!("{}.eml", email.user_id.replace(['/', '\\'], "_"));
+                let file = format!("{}.eml", email.user_id.as_str().replace(['/', '\\'], "_"));
                 std::fs::write(
                     out.join(&file),
                     stored_message(email, &signer, settings, &renderer)?,

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::time::Micros;
+use super::{EmailAddress, UserId};
 use crate::columnar::{BlobReader, BlobWriter, ColumnarError, StrColumn};
+use jiff::civil::Date;
 
 /// One stored pick (SPEC §4): scores as computed (rounded to 6 decimals), reasons as bits
 /// of [`crate::matching::reasons::Reason`].
@@ -26,14 +28,108 @@ pub struct StoredPick {
     pub reasons: u16,
 }
 
+/// The phases of the daily run, in order. Stored as their names (`render`), as records
+/// written before the type existed hold them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(try_from = "String", into = "String")]
+pub enum Phase {
+    Profiles,
+    Scores,
+    Picks,
+    /// Render every email and queue it.
+    Render,
+}
+
+impl Phase {
+    pub const ALL: [Self; 4] = [Self::Profiles, Self::Scores, Self::Picks, Self::Render];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Profiles => "profiles",
+            Self::Scores => "scores",
+            Self::Picks => "picks",
+            Self::Render => "render",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|phase| phase.as_str() == text)
+            .ok_or_else(|| {
+                format!("unknown phase {text:?}; expected profiles, scores, picks or render")
+            })
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Phase {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<Phase> for String {
+    fn from(phase: Phase) -> Self {
+        phase.as_str().to_owned()
+    }
+}
+
 /// A user's picks for one date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserPicks {
-    pub user_id: String,
+    pub user_id: UserId,
     pub picks: Vec<StoredPick>,
     /// True when matching failed and these are the previous day's picks (minus jobs no
     /// longer eligible).
     pub fallback: bool,
+}
+
+/// The jobs a user was picked on the two days before a date (SPEC §4: no job three days
+/// running; and the fallback of a user whose matching fails).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecentPicks {
+    pub day_before: Vec<u64>,
+    pub two_days_before: Vec<u64>,
+}
+
+/// Every user's [`RecentPicks`] for one date. Picks of a date are never read by that date's
+/// own run, so chunks of users are independent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousPicks {
+    by_user: std::collections::HashMap<UserId, RecentPicks>,
+}
+
+impl PreviousPicks {
+    pub fn get(&self, user: &UserId) -> Option<&RecentPicks> {
+        self.by_user.get(user)
+    }
+
+    /// Records the job ids `user` was picked `days_before` (1 or 2) the date.
+    pub fn insert(&mut self, user: UserId, days_before: u8, job_ids: Vec<u64>) {
+        let recent = self.by_user.entry(user).or_default();
+        if days_before == 1 {
+            recent.day_before = job_ids;
+        } else {
+            recent.two_days_before = job_ids;
+        }
+    }
+
+    /// Every user's, in user id order.
+    pub fn sorted(&self) -> Vec<(&UserId, &RecentPicks)> {
+        let mut users: Vec<_> = self.by_user.iter().collect();
+        users.sort_unstable_by_key(|(user, _)| *user);
+        users
+    }
 }
 
 /// Every job's scores for one date, as columns (the jobs of that day's snapshot).
@@ -154,18 +250,18 @@ pub struct PhaseRecord {
 pub struct RunRecord {
     /// Assigned by the store; 0 before.
     pub id: u64,
-    /// The batch date, `YYYY-MM-DD`.
-    pub date: String,
+    /// The batch date (stored as `YYYY-MM-DD`).
+    pub date: Date,
     pub started_at: Micros,
     pub finished_at: Option<Micros>,
     pub status: RunStatus,
     /// The last phase asked for.
-    pub until: String,
+    pub until: Phase,
     pub phases: Vec<PhaseRecord>,
     /// SEO keywords skipped as matching more than half of the eligible jobs.
     pub skipped_keywords: Vec<String>,
     /// Users whose matching failed (they got the previous day's picks).
-    pub failed_users: Vec<String>,
+    pub failed_users: Vec<UserId>,
     pub error: Option<String>,
     /// What degraded the run (with status `succeeded_with_warnings`): each refused or
     /// rejected input file and why, users that fell back to yesterday's picks.
@@ -187,7 +283,7 @@ pub struct DayCheckpoint {
     /// Chunks whose picks (and emails) are stored: users `0..chunks_done × chunk_users`.
     pub chunks_done: u32,
     /// The last phase the run computes (`picks` or `render`, as in [`RunRecord::until`]).
-    pub until: String,
+    pub until: Phase,
     /// Fingerprint of everything else the chunks depend on: scoring, email and send
     /// settings, the signing key, the time zone, and the picks of the two days before.
     pub settings: u64,
@@ -197,7 +293,7 @@ impl DayCheckpoint {
     /// Whether the run queues emails (its `until` is `render`): only then does beginning the
     /// date remove its unsent emails, as replacing them is part of the run.
     pub fn queues_emails(&self) -> bool {
-        self.until == "render"
+        self.until == Phase::Render
     }
 }
 
@@ -233,10 +329,10 @@ impl EmailStatus {
 /// One email in the queue: unique per (user, date). Bodies are LZ4-compressed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueuedEmail {
-    pub user_id: String,
-    /// `YYYY-MM-DD`.
-    pub date: String,
-    pub to: String,
+    pub user_id: UserId,
+    /// Stored as `YYYY-MM-DD`.
+    pub date: Date,
+    pub to: EmailAddress,
     pub subject: String,
     pub scheduled_at: Micros,
     pub status: EmailStatus,
@@ -248,4 +344,41 @@ pub struct QueuedEmail {
     /// What renders the bodies again identically: the email's view without its links
     /// (`crate::render::pack_view`), a tenth of the size of the bodies.
     pub content: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_records_store_the_same_bytes_as_the_text_fields_they_replaced() {
+        let checkpoint = DayCheckpoint {
+            run_id: 3,
+            data_version: 7,
+            chunk_users: 1000,
+            chunks_done: 2,
+            until: Phase::Render,
+            settings: 42,
+        };
+        let as_text = (3u64, 7u64, 1000u32, 2u32, "render", 42u64);
+        assert_eq!(
+            postcard::to_allocvec(&checkpoint).unwrap(),
+            postcard::to_allocvec(&as_text).unwrap()
+        );
+        let picks = UserPicks {
+            user_id: UserId::parse("u1").unwrap(),
+            picks: Vec::new(),
+            fallback: false,
+        };
+        let bytes = postcard::to_allocvec(&picks).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&("u1", 0u8, false)).unwrap());
+        assert_eq!(postcard::from_bytes::<UserPicks>(&bytes).unwrap(), picks);
+        let date: Date = "2025-11-25".parse().unwrap();
+        assert_eq!(serde_json::to_string(&date).unwrap(), "\"2025-11-25\"");
+        assert_eq!(
+            postcard::to_allocvec(&date).unwrap(),
+            postcard::to_allocvec("2025-11-25").unwrap()
+        );
+        assert!(serde_json::from_str::<Phase>("\"rendering\"").is_err());
+    }
 }

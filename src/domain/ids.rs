@@ -206,6 +206,18 @@ impl fmt::Display for EmailAddress {
     }
 }
 
+impl PartialEq<str> for UserId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for UserId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 // Stored values are checked again when they are read, like input: a record read back never
 // holds a value its type's `parse` would refuse.
 impl TryFrom<u64> for JobId {

@@ -28,7 +28,7 @@ pub struct DayInputs<'a> {
     /// Days of actions covering the history window (rows outside it are ignored).
     pub action_days: &'a [PackedActionDay],
     /// Per user id: the job ids picked on D−1 and on D−2.
-    pub previous: &'a HashMap<String, (Vec<u64>, Vec<u64>)>,
+    pub previous: &'a crate::domain::batch::PreviousPicks,
     pub windows: DayWindows,
     pub config: &'a ScoringConfig,
 }
@@ -45,7 +45,7 @@ pub struct DayResults {
     /// Per user with picks, sorted by user id (`None` when the run stopped earlier).
     pub picks: Option<Vec<UserPicks>>,
     pub skipped_keywords: Vec<String>,
-    pub failed_users: Vec<String>,
+    pub failed_users: Vec<crate::domain::UserId>,
 }
 
 fn now() -> i64 {
@@ -235,7 +235,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
 }
 
 /// The errors a picks phase records for the users whose matching failed.
-pub fn failure_messages(failed_users: &[String]) -> Vec<String> {
+pub fn failure_messages(failed_users: &[crate::domain::UserId]) -> Vec<String> {
     failed_users
         .iter()
         .map(|u| format!("matching failed for user {u}; yesterday's picks used"))
@@ -343,7 +343,7 @@ pub struct ChunkPicks {
     /// Per user with picks (active and subscribed), sorted by user id.
     pub picks: Vec<UserPicks>,
     /// Users whose matching failed and who got yesterday's picks instead, in user order.
-    pub failed_users: Vec<String>,
+    pub failed_users: Vec<crate::domain::UserId>,
 }
 
 /// The picks of the users at `users` (positions in [`DayInputs::users`]), in parallel; one
@@ -361,13 +361,14 @@ pub fn picks_for_users(
     let scores = context.scores;
     let chunk_users = &inputs.users[users.clone()];
     let chunk_profiles = &results.profiles[users.clone()];
-    let empty = (Vec::new(), Vec::new());
+    let empty = crate::domain::batch::RecentPicks::default();
     let outcomes: Vec<Option<Result<Vec<Pick>, ()>>> = chunk_users
         .par_iter()
         .zip(chunk_profiles.par_iter())
         .map(|(user, profile)| {
             progress.advance();
-            let (day1, day2) = inputs.previous.get(user.user_id.as_str()).unwrap_or(&empty);
+            let recent = inputs.previous.get(&user.user_id).unwrap_or(&empty);
+            let (day1, day2) = (&recent.day_before, &recent.two_days_before);
             // A failure for one user must not stop the others: catch it and fall back.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 picks_for_user(context, user, profile, (day1, day2))
@@ -381,7 +382,7 @@ pub fn picks_for_users(
         match outcome {
             None => {}
             Some(Ok(user_picks)) => picks.push(UserPicks {
-                user_id: user.user_id.as_str().to_owned(),
+                user_id: user.user_id.clone(),
                 picks: user_picks
                     .iter()
                     .map(|p| stored(p, inputs.jobs, scores))
@@ -389,7 +390,7 @@ pub fn picks_for_users(
                 fallback: false,
             }),
             Some(Err(())) => {
-                failed_users.push(user.user_id.as_str().to_owned());
+                failed_users.push(user.user_id.clone());
                 picks.push(fallback_picks(user, inputs, context));
             }
         }
@@ -407,8 +408,8 @@ pub fn picks_for_users(
 fn fallback_picks(user: &User, inputs: &DayInputs<'_>, context: &MatchContext<'_>) -> UserPicks {
     let yesterday = inputs
         .previous
-        .get(user.user_id.as_str())
-        .map(|(day1, _)| day1.as_slice())
+        .get(&user.user_id)
+        .map(|recent| recent.day_before.as_slice())
         .unwrap_or(&[]);
     let picks = yesterday
         .iter()
@@ -431,7 +432,7 @@ fn fallback_picks(user: &User, inputs: &DayInputs<'_>, context: &MatchContext<'_
         })
         .collect();
     UserPicks {
-        user_id: user.user_id.as_str().to_owned(),
+        user_id: user.user_id.clone(),
         picks,
         fallback: true,
     }
@@ -554,9 +555,9 @@ pub fn render_emails(
             };
             Some((
                 QueuedEmail {
-                    user_id: user.user_id.as_str().to_owned(),
-                    date: date.to_string(),
-                    to: user.email.as_str().to_owned(),
+                    user_id: user.user_id.clone(),
+                    date,
+                    to: user.email.clone(),
                     subject: crate::render::subject::rule_subject(&view, user.user_id.as_str()),
                     scheduled_at,
                     status: EmailStatus::Pending,

@@ -5,12 +5,13 @@
 
 pub mod compute;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use jiff::civil::Date;
 use thiserror::Error;
 
+pub use crate::domain::batch::Phase;
 use crate::domain::batch::{DayCheckpoint, PhaseRecord, RunRecord, RunStatus};
 use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::render::{EmailSettings, Renderer};
@@ -46,27 +47,6 @@ pub enum PipelineError {
         first_user: String,
         source: StoreError,
     },
-}
-
-/// The phases of the daily run, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Phase {
-    Profiles,
-    Scores,
-    Picks,
-    /// Render every email and queue it.
-    Render,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Profiles => "profiles",
-            Self::Scores => "scores",
-            Self::Picks => "picks",
-            Self::Render => "render",
-        }
-    }
 }
 
 /// How to run a date.
@@ -206,7 +186,7 @@ fn llm_subjects(
                         &email.content,
                         signer,
                         settings,
-                        &email.user_id,
+                        email.user_id.as_str(),
                     )
                     .map_err(|e| e.to_string())
                     .and_then(|view| {
@@ -276,13 +256,11 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
     }
 }
 
-/// The job ids each user was sent one and two days before `date` (picks of a date are never
-/// read by that date's own run, so chunks of users are independent).
-pub type PreviousPicks = HashMap<String, (Vec<u64>, Vec<u64>)>;
+pub use crate::domain::batch::PreviousPicks;
 
 /// The [`PreviousPicks`] of `date`, from the store.
 pub async fn previous_picks(store: &dyn Store, date: Date) -> Result<PreviousPicks, PipelineError> {
-    let mut previous = PreviousPicks::new();
+    let mut previous = PreviousPicks::default();
     for (days, action) in [
         (1, "loading yesterday's picks"),
         (2, "loading picks of two days ago"),
@@ -300,12 +278,7 @@ pub async fn previous_picks(store: &dyn Store, date: Date) -> Result<PreviousPic
             })?;
         for user in stored {
             let ids = user.picks.iter().map(|p| p.job_id).collect();
-            let entry = previous.entry(user.user_id).or_default();
-            if days == 1 {
-                entry.0 = ids;
-            } else {
-                entry.1 = ids;
-            }
+            previous.insert(user.user_id, days, ids);
         }
     }
     Ok(previous)
@@ -349,11 +322,9 @@ pub fn fingerprint(options: &BatchOptions, previous: &PreviousPicks, suppressed:
         hash.update(address.as_bytes());
         hash.update([0]);
     }
-    let mut users: Vec<_> = previous.iter().collect();
-    users.sort_unstable_by_key(|(user, _)| user.as_str());
-    for (user, (day1, day2)) in users {
-        hash.update(user.as_bytes());
-        for ids in [day1, day2] {
+    for (user, recent) in previous.sorted() {
+        hash.update(user.as_str().as_bytes());
+        for ids in [&recent.day_before, &recent.two_days_before] {
             hash.update((ids.len() as u64).to_le_bytes());
             for id in ids {
                 hash.update(id.to_le_bytes());
@@ -427,7 +398,7 @@ struct ChunksDone {
     n_picks: usize,
     /// `picks`, then `render` when the run renders.
     phases: Vec<PhaseRecord>,
-    failed_users: Vec<String>,
+    failed_users: Vec<crate::domain::UserId>,
 }
 
 impl ChunkRun<'_> {
@@ -568,7 +539,7 @@ impl ChunkRun<'_> {
                     n_emails += emails.len() as u64;
                     email_bytes += emails
                         .iter()
-                        .map(|e| (e.content.len() + e.subject.len() + e.to.len()) as u64)
+                        .map(|e| (e.content.len() + e.subject.len() + e.to.as_str().len()) as u64)
                         .sum::<u64>();
                     rendering.end(clock);
                     Some(emails)
@@ -839,11 +810,11 @@ async fn run_batch_locked(
     };
     let mut run = RunRecord {
         id: 0,
-        date: date.to_string(),
+        date,
         started_at: now(),
         finished_at: None,
         status: RunStatus::Running,
-        until: options.until.as_str().to_owned(),
+        until: options.until,
         phases: Vec::new(),
         skipped_keywords: Vec::new(),
         failed_users: Vec::new(),
@@ -1003,7 +974,7 @@ async fn run_batch_locked(
             data_version,
             chunk_users: chunk_users as u32,
             chunks_done: 0,
-            until: options.until.as_str().to_owned(),
+            until: options.until,
             settings: fingerprint(options, &previous, &suppressed),
         };
         let stored = store

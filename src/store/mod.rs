@@ -252,13 +252,17 @@ pub trait Store: Send + Sync {
     async fn day_checkpoint(&self, date: Date) -> Result<Option<DayCheckpoint>, StoreError>;
 
     /// The emails of a date, sorted by user id; only `user`'s when given.
-    async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError>;
+    async fn emails(
+        &self,
+        date: Date,
+        user: Option<&UserId>,
+    ) -> Result<Vec<QueuedEmail>, StoreError>;
 
     /// The job scores of a date, if a run computed them.
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError>;
 
     /// The picks of a date, sorted by user id; only `user`'s when given.
-    async fn picks(&self, date: Date, user: Option<&str>) -> Result<Vec<UserPicks>, StoreError>;
+    async fn picks(&self, date: Date, user: Option<&UserId>) -> Result<Vec<UserPicks>, StoreError>;
 
     /// Inserts (`id` 0) or replaces a run record; returns it with its id.
     async fn save_run(&self, run: RunRecord) -> Result<RunRecord, StoreError>;

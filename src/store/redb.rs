@@ -1019,7 +1019,7 @@ fn suppress(db: &Database, suppression: Suppression) -> Result<u64, StoreError> 
         for entry in table.iter().ctx("listing the queued emails")? {
             let (key, value) = entry.ctx("reading an email")?;
             let mut email: QueuedEmail = from_postcard(value.value(), "email")?;
-            if email.to.eq_ignore_ascii_case(&address)
+            if email.to.as_str().eq_ignore_ascii_case(&address)
                 && matches!(email.status, EmailStatus::Pending | EmailStatus::Failed)
             {
                 email.status = EmailStatus::Suppressed;
@@ -1269,8 +1269,12 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn emails(&self, date: Date, user: Option<&str>) -> Result<Vec<QueuedEmail>, StoreError> {
-        let user = user.map(str::to_owned);
+    async fn emails(
+        &self,
+        date: Date,
+        user: Option<&UserId>,
+    ) -> Result<Vec<QueuedEmail>, StoreError> {
+        let user = user.map(|user| user.as_str().to_owned());
         self.run(move |db| per_user_of_date(db, EMAILS, date, user.as_deref(), "email"))
             .await
     }
@@ -1296,8 +1300,8 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn picks(&self, date: Date, user: Option<&str>) -> Result<Vec<UserPicks>, StoreError> {
-        let user = user.map(str::to_owned);
+    async fn picks(&self, date: Date, user: Option<&UserId>) -> Result<Vec<UserPicks>, StoreError> {
+        let user = user.map(|user| user.as_str().to_owned());
         self.run(move |db| per_user_of_date(db, PICKS, date, user.as_deref(), "picks"))
             .await
     }

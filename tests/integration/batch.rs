@@ -4,12 +4,12 @@ use std::path::Path;
 
 use jiff::civil::Date;
 use mailscore::columnar::StrColumn;
-use mailscore::domain::TimeZoneSetting;
 use mailscore::domain::batch::{
     DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, RunStatus, StoredPick,
     UserPicks,
 };
 use mailscore::domain::time::parse_date;
+use mailscore::domain::{EmailAddress, TimeZoneSetting, UserId};
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, Phase, fingerprint, previous_picks, run_batch};
 use mailscore::render::EmailSettings;
@@ -278,9 +278,9 @@ async fn retention_deletes_whole_days_of_actions_before_the_limit_and_keeps_the_
 
 fn queued(user: &str, date: &str, status: EmailStatus, subject: &str) -> QueuedEmail {
     QueuedEmail {
-        user_id: user.to_owned(),
-        date: date.to_owned(),
-        to: format!("{user}@example.jp"),
+        user_id: UserId::parse(user).unwrap(),
+        date: parse_date(date).unwrap(),
+        to: EmailAddress::parse(&format!("{user}@example.jp")).unwrap(),
         subject: subject.to_owned(),
         scheduled_at: 0,
         status,
@@ -295,7 +295,7 @@ fn queued(user: &str, date: &str, status: EmailStatus, subject: &str) -> QueuedE
 
 fn user_picks(user: &str, job_id: u64) -> UserPicks {
     UserPicks {
-        user_id: user.to_owned(),
+        user_id: UserId::parse(user).unwrap(),
         picks: vec![StoredPick {
             section: 1,
             rank: 1,
@@ -318,7 +318,7 @@ fn checkpoint(chunks_done: u32, until: &str) -> DayCheckpoint {
         data_version: 7,
         chunk_users: 2,
         chunks_done,
-        until: until.to_owned(),
+        until: Phase::parse(until).unwrap(),
         settings: 0,
     }
 }
@@ -330,7 +330,7 @@ async fn email_states(store: &dyn Store, date: Date) -> Vec<(String, EmailStatus
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.user_id, e.status, e.subject))
+        .map(|e| (e.user_id.as_str().to_owned(), e.status, e.subject))
         .collect()
 }
 
@@ -475,11 +475,11 @@ async fn chunks_never_replace_a_sent_email_and_beginning_a_date_keeps_only_those
 
     let run = RunRecord {
         id: 0,
-        date: d.to_owned(),
+        date: parse_date(d).unwrap(),
         started_at: 0,
         finished_at: None,
         status: RunStatus::Succeeded,
-        until: "render".to_owned(),
+        until: Phase::Render,
         phases: Vec::new(),
         skipped_keywords: Vec::new(),
         failed_users: Vec::new(),
@@ -640,7 +640,7 @@ async fn a_rerun_resumes_after_the_stored_chunks_only_on_the_same_data_and_chunk
             data_version,
             chunk_users: 25,
             chunks_done: 0,
-            until: "render".to_owned(),
+            until: Phase::Render,
             settings,
         };
         store
@@ -781,16 +781,22 @@ async fn a_suppressed_address_gets_no_picks_and_no_email_until_it_is_lifted() {
     // Another spelling of the same mailbox is the same suppression.
     assert_eq!(
         store
-            .suppress(suppression(&first.to.to_ascii_uppercase()))
+            .suppress(suppression(&first.to.as_str().to_ascii_uppercase()))
             .await
             .unwrap(),
         1
     );
-    assert_eq!(store.suppress(suppression(&second.to)).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .suppress(suppression(second.to.as_str()))
+            .await
+            .unwrap(),
+        0
+    );
     let states = email_states(store, date).await;
     let state = |user: &str| states.iter().find(|s| s.0 == user).unwrap().1;
-    assert_eq!(state(&first.user_id), EmailStatus::Suppressed);
-    assert_eq!(state(&second.user_id), EmailStatus::Sent);
+    assert_eq!(state(first.user_id.as_str()), EmailStatus::Suppressed);
+    assert_eq!(state(second.user_id.as_str()), EmailStatus::Sent);
     assert_eq!(store.suppressions().await.unwrap().len(), 2);
 
     // The next run leaves both out: no picks, no new email; the sent one stays.
@@ -810,7 +816,7 @@ async fn a_suppressed_address_gets_no_picks_and_no_email_until_it_is_lifted() {
     assert_eq!(picks_now.len(), picks.len() - 2);
 
     // Lifted: the user is back in the next run.
-    let address = EmailAddress::parse(&first.to).unwrap();
+    let address = first.to.clone();
     assert!(store.unsuppress(&address).await.unwrap());
     assert!(!store.unsuppress(&address).await.unwrap());
     run_batch(store, &options).await.unwrap();

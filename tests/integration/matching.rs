@@ -206,13 +206,19 @@ impl Day {
             &builder.finish(),
         )];
         let windows = DayWindows::new(D, &TimeZoneSetting::tokyo(), &self.config);
+        let mut previous = mailscore::domain::batch::PreviousPicks::default();
+        for (user, (day_before, two_days_before)) in &self.previous {
+            let user = mailscore::domain::UserId::parse(user).unwrap();
+            previous.insert(user.clone(), 1, day_before.clone());
+            previous.insert(user, 2, two_days_before.clone());
+        }
         compute_day(
             &DayInputs {
                 jobs: &jobs,
                 masters: &self.masters,
                 users: &self.users,
                 action_days: &action_days,
-                previous: &self.previous,
+                previous: &previous,
                 windows,
                 config: &self.config,
             },
