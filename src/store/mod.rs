@@ -174,6 +174,13 @@ pub trait Store: Send + Sync {
 
     async fn user(&self, user_id: &UserId) -> Result<Option<User>, StoreError>;
 
+    /// Records actions that are no import (the opens, clicks and unsubscribes the tracking
+    /// endpoints see), in one transaction, each identity once as in
+    /// [`Store::append_actions`]; returns how many were new. No report is written and the
+    /// [`Store::data_version`] stays as it was: a daily run of an earlier date, which never
+    /// reads actions of its own day or later, resumes across them.
+    async fn record_actions(&self, actions: ActionColumns) -> Result<u64, StoreError>;
+
     /// Appends actions, in one transaction with `report`. An action whose identity (user,
     /// job, type, instant) is already stored is not stored again: re-ingesting a file changes
     /// nothing. Adds `already_stored` to the report's counts and sets `rows_imported` to the

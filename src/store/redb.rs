@@ -694,11 +694,31 @@ fn append_actions(
     actions: ActionColumns,
     mut report: ImportReport,
 ) -> Result<ImportReport, StoreError> {
+    let txn = db.begin_write().ctx("beginning the action import")?;
+    let n_new = merge_actions(&txn, &actions)?;
+    report.add_count("already_stored", actions.len() as u64 - n_new);
+    report.rows_imported = n_new;
+    let report = insert_report(&txn, report)?;
+    txn.commit().ctx("committing the action import")?;
+    Ok(report)
+}
+
+/// Tracked actions: merged like an import's, committed without a report, so the data
+/// version stays as it was.
+fn record_actions(db: &Database, actions: ActionColumns) -> Result<u64, StoreError> {
+    let txn = db.begin_write().ctx("beginning to record actions")?;
+    let n_new = merge_actions(&txn, &actions)?;
+    txn.commit().ctx("committing recorded actions")?;
+    Ok(n_new)
+}
+
+/// Merges `actions` into their stored days (each identity once) and counts them in `meta`;
+/// returns how many were new.
+fn merge_actions(txn: &redb::WriteTransaction, actions: &ActionColumns) -> Result<u64, StoreError> {
     let mut by_day: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (row, &at) in actions.action_at.iter().enumerate() {
         by_day.entry(utc_day(at)).or_default().push(row);
     }
-    let txn = db.begin_write().ctx("beginning the action import")?;
     let mut n_new = 0u64;
     {
         let mut days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
@@ -717,7 +737,6 @@ fn append_actions(
             let handles: Vec<_> = work
                 .chunks(chunk_len)
                 .map(|chunk| {
-                    let actions = &actions;
                     scope.spawn(move || {
                         let mut out = Vec::with_capacity(chunk.len());
                         for (day, rows, stored) in chunk {
@@ -759,11 +778,7 @@ fn append_actions(
         let count = read_u64(&meta, KEY_ACTION_COUNT)?;
         write_u64(&mut meta, KEY_ACTION_COUNT, count + n_new)?;
     }
-    report.add_count("already_stored", actions.len() as u64 - n_new);
-    report.rows_imported = n_new;
-    let report = insert_report(&txn, report)?;
-    txn.commit().ctx("committing the action import")?;
-    Ok(report)
+    Ok(n_new)
 }
 
 fn actions_between(db: &Database, from: Micros, to: Micros) -> Result<ActionColumns, StoreError> {
@@ -1124,6 +1139,10 @@ impl Store for RedbStore {
     ) -> Result<ImportReport, StoreError> {
         self.run(move |db| append_actions(db, actions, report))
             .await
+    }
+
+    async fn record_actions(&self, actions: ActionColumns) -> Result<u64, StoreError> {
+        self.run(move |db| record_actions(db, actions)).await
     }
 
     async fn actions_between(&self, from: Micros, to: Micros) -> Result<ActionColumns, StoreError> {

@@ -1040,3 +1040,52 @@ async fn compacting_shrinks_the_file_after_a_purge_and_keeps_the_data() {
     let run = run_batch(store, &never).await.unwrap();
     assert!(run.phases.iter().all(|p| p.name != "compact"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recorded_actions_are_no_import_and_leave_an_earlier_dates_run_as_it_was() {
+    use mailscore::domain::ActionType;
+    use mailscore::domain::action::{ActionColumnsBuilder, ActionRow};
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(300, 30, 30, 5, date).await;
+    let store: &dyn Store = &t.store;
+    let options = BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer());
+    run_batch(store, &options).await.unwrap();
+    let before = day_results(store, date).await;
+    let version = store.data_version().await.unwrap();
+    let count = store.action_count().await.unwrap();
+
+    // Opens and clicks of the morning's email, at 10:00 on the date itself.
+    let at = TimeZoneSetting::tokyo()
+        .parse_timestamp("2025-11-25 10:00:00+09")
+        .unwrap();
+    let user = before.0[0].user_id.as_str().to_owned();
+    let job_id = before.0[0].picks[0].job_id;
+    let mut builder = ActionColumnsBuilder::new();
+    for action_type in [ActionType::Open, ActionType::Click] {
+        builder.push(&ActionRow {
+            user_id: &user,
+            job_id,
+            action_type: Some(action_type),
+            action_at: at,
+            fee: -1,
+            ..Default::default()
+        });
+    }
+    let tracked = builder.finish();
+    assert_eq!(store.record_actions(tracked.clone()).await.unwrap(), 2);
+    assert_eq!(
+        store.record_actions(tracked).await.unwrap(),
+        0,
+        "each identity once"
+    );
+    assert_eq!(store.action_count().await.unwrap(), count + 2);
+    assert_eq!(
+        store.data_version().await.unwrap(),
+        version,
+        "recording tracked actions is no import"
+    );
+
+    // The date's own actions are outside its windows: a rerun gives the same results.
+    run_batch(store, &options).await.unwrap();
+    assert_eq!(day_results(store, date).await, before);
+}
