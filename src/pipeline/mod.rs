@@ -26,9 +26,18 @@ pub use compute::{
 #[derive(Debug, Error)]
 pub enum PipelineError {
     #[error(
-        "another daily run holds the run lock; only one runs at a time (a crashed run's lock lapses after {minutes} minutes)"
+        "another daily run holds the run lease ({holder}); only one runs at a time; a run that \
+         stops renewing its lease loses it within {} minutes",
+        RUN_LEASE_SECONDS / 60
     )]
-    Locked { minutes: i64 },
+    Locked { holder: String },
+    #[error(
+        "the daily run for {date} lost its run lease (it went {} minutes without renewing it, \
+         and another run took it over); it stopped, and what it stored is kept: run the date \
+         again to resume",
+        RUN_LEASE_SECONDS / 60
+    )]
+    LeaseLost { date: Date },
     #[error("the daily run for {date} failed while {action}: {source}")]
     Store {
         date: Date,
@@ -93,8 +102,54 @@ pub const DEFAULT_CHUNK_USERS: usize = 1_000;
 /// Default local send time of the daily emails (SPEC §5).
 pub const DEFAULT_SEND_AT: (i8, i8) = (6, 0);
 
-/// How long the run lock holds without being released (a crashed run's lapses then).
-pub const RUN_LOCK_MINUTES: i64 = 120;
+/// How long a run's lease lasts unless renewed: a run that stops renewing it (killed, hung,
+/// its machine gone) loses it after this long, and another run may take it over.
+pub const RUN_LEASE_SECONDS: i64 = 300;
+
+/// A run renews its lease at its next phase or chunk boundary once this much of it passed.
+const RUN_LEASE_RENEW_AFTER_SECONDS: i64 = RUN_LEASE_SECONDS / 3;
+
+/// The run lease of one run: renewed at phase and chunk boundaries while the run lives.
+struct RunLease<'a> {
+    store: &'a dyn Store,
+    holder: String,
+    date: Date,
+    renewed_at: std::sync::Mutex<i64>,
+}
+
+impl RunLease<'_> {
+    /// Renews the lease when a third of it has passed; fails when another run took it.
+    async fn keep(&self) -> Result<(), PipelineError> {
+        let now = now();
+        let due = {
+            let renewed_at = self
+                .renewed_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            now - *renewed_at >= RUN_LEASE_RENEW_AFTER_SECONDS * 1_000_000
+        };
+        if !due {
+            return Ok(());
+        }
+        let held = self
+            .store
+            .renew_run_lock(&self.holder, now + RUN_LEASE_SECONDS * 1_000_000)
+            .await
+            .map_err(|source| PipelineError::Store {
+                date: self.date,
+                action: "renewing the run lease",
+                source,
+            })?;
+        if !held {
+            return Err(PipelineError::LeaseLost { date: self.date });
+        }
+        *self
+            .renewed_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+        Ok(())
+    }
+}
 
 /// Retention in days (SPEC §6 defaults): actions 365, picks 30, email bodies 7, runs 90.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,17 +199,6 @@ fn host_name() -> String {
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|name| name.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned())
-}
-
-/// Whether a process of this host is alive (Linux: its `/proc` entry exists and is not a zombie).
-fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
 }
 
 /// How many subjects are asked for at once.
@@ -384,6 +428,7 @@ impl Pieces {
 /// with the checkpoint that says it is done.
 struct ChunkRun<'r> {
     store: &'r dyn Store,
+    lease: &'r RunLease<'r>,
     options: &'r BatchOptions,
     inputs: &'r DayInputs<'r>,
     results: &'r DayResults,
@@ -409,6 +454,7 @@ impl ChunkRun<'_> {
     ) -> Result<ChunksDone, PipelineError> {
         let Self {
             store,
+            lease,
             options,
             inputs,
             results,
@@ -468,6 +514,7 @@ impl ChunkRun<'_> {
         let mut templates_checked = false;
         let (mut llm_failed, mut llm_asked, mut llm_error) = (0usize, 0usize, None);
         for k in resume_from..n_chunks {
+            lease.keep().await?;
             let range = k * chunk_users..((k + 1) * chunk_users).min(users.len());
             options
                 .progress
@@ -750,47 +797,35 @@ pub async fn run_batch(
     options: &BatchOptions,
 ) -> Result<RunRecord, PipelineError> {
     let date = options.date;
-    let host = host_name();
-    let holder = format!("{host}:{}:{}:{}", std::process::id(), date, now());
+    let holder = format!("{}:{}:{}:{}", host_name(), std::process::id(), date, now());
     let lock_error = |source| PipelineError::Store {
         date,
-        action: "taking the run lock",
+        action: "taking the run lease",
         source,
     };
-    let expires_at = now() + RUN_LOCK_MINUTES * 60 * 1_000_000;
+    let taken_at = now();
     if !store
-        .acquire_run_lock(&holder, now(), expires_at)
+        .acquire_run_lock(&holder, taken_at, taken_at + RUN_LEASE_SECONDS * 1_000_000)
         .await
         .map_err(lock_error)?
     {
-        // A holder on this host whose process is gone crashed: its lock is taken over.
         let current = store.run_lock_holder().await.map_err(lock_error)?;
-        let dead = current.as_ref().is_some_and(|(owner, _)| {
-            let mut parts = owner.split(':');
-            parts.next() == Some(host.as_str())
-                && parts
-                    .next()
-                    .and_then(|pid| pid.parse::<u32>().ok())
-                    .is_some_and(|pid| !process_alive(pid))
+        return Err(PipelineError::Locked {
+            holder: current.map_or_else(|| "gone meanwhile".to_owned(), |(owner, _)| owner),
         });
-        let taken = dead
-            && store
-                .acquire_run_lock(&holder, i64::MAX, expires_at)
-                .await
-                .map_err(lock_error)?;
-        if !taken {
-            return Err(PipelineError::Locked {
-                minutes: RUN_LOCK_MINUTES,
-            });
-        }
-        tracing::warn!(previous = ?current, "took over the run lock of a process that is gone");
     }
-    let outcome = run_batch_locked(store, options).await;
-    let released = store.release_run_lock(&holder).await;
+    let lease = RunLease {
+        store,
+        holder,
+        date,
+        renewed_at: std::sync::Mutex::new(taken_at),
+    };
+    let outcome = run_batch_locked(store, options, &lease).await;
+    let released = store.release_run_lock(&lease.holder).await;
     let run = outcome?;
     released.map_err(|source| PipelineError::Store {
         date,
-        action: "releasing the run lock",
+        action: "releasing the run lease",
         source,
     })?;
     Ok(run)
@@ -799,6 +834,7 @@ pub async fn run_batch(
 async fn run_batch_locked(
     store: &dyn Store,
     options: &BatchOptions,
+    lease: &RunLease<'_>,
 ) -> Result<RunRecord, PipelineError> {
     let date = options.date;
     let fail = |action: &'static str| {
@@ -876,6 +912,7 @@ async fn run_batch_locked(
         run.phases.push(record);
     }
 
+    lease.keep().await?;
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
     tracing::info!(phase = "load", "phase started");
@@ -1022,6 +1059,7 @@ async fn run_batch_locked(
         if options.until >= Phase::Picks {
             let chunks = ChunkRun {
                 store,
+                lease,
                 options,
                 inputs: &inputs,
                 results: &results,
@@ -1071,6 +1109,7 @@ async fn run_batch_locked(
         .save_run(run)
         .await
         .map_err(fail("recording the run's end"))?;
+    lease.keep().await?;
     if let (Some(retention), Phase::Render) = (options.retention, options.until) {
         let (started_at, clock) = (now(), Instant::now());
         let days_before = |n: i64| {

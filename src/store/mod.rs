@@ -277,9 +277,14 @@ pub trait Store: Send + Sync {
     /// The most recent runs, newest first.
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
 
-    /// Takes the daily-run lock for `holder` until `expires_at` (µs), unless another holder
-    /// has it and it has not expired. Returns whether the lock is now `holder`'s. A crashed
-    /// holder's lock lapses at its expiry, so a restart can go on.
+    /// Takes the daily-run lease for `holder` until `expires_at` (µs), unless another holder
+    /// has it and it has neither expired nor been proven gone. Returns whether the lease is
+    /// now `holder`'s. Only one run holds it at a time, across every process that shares the
+    /// store; a holder keeps it by renewing it ([`Store::renew_run_lock`]) well before it
+    /// expires, and a holder that stops (crashed, killed, its machine lost) loses it at
+    /// expiry. A store that can prove a holder gone may take its lease over at once: the
+    /// embedded store does for every holder of an earlier process, as only one process can
+    /// have its file open.
     async fn acquire_run_lock(
         &self,
         holder: &str,
@@ -287,10 +292,14 @@ pub trait Store: Send + Sync {
         expires_at: Micros,
     ) -> Result<bool, StoreError>;
 
-    /// Who holds the daily-run lock, and until when.
+    /// Extends `holder`'s lease to `expires_at`. Returns `false`, changing nothing, when the
+    /// lease is no longer `holder`'s (it lapsed and another run took it): the run must stop.
+    async fn renew_run_lock(&self, holder: &str, expires_at: Micros) -> Result<bool, StoreError>;
+
+    /// Who holds the daily-run lease, and until when.
     async fn run_lock_holder(&self) -> Result<Option<(String, Micros)>, StoreError>;
 
-    /// Gives the daily-run lock back, if `holder` has it.
+    /// Gives the daily-run lease back, if `holder` has it.
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError>;
 
     /// Deletes what is older than the retention limits (SPEC §6): actions before

@@ -191,6 +191,10 @@ pub struct RedbStore {
     /// Shared by every call; held exclusively only while compacting.
     db: Arc<std::sync::RwLock<Database>>,
     path: PathBuf,
+    /// The run-lease holders that took their lease through this handle. Only one process
+    /// can have the database file open, so a stored lease of any other holder belongs to a
+    /// process that is gone (it crashed, or was killed) and is taken over at once.
+    lease_holders: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -241,6 +245,27 @@ fn from_postcard<'a, T: serde::Deserialize<'a>>(
 }
 
 /// Stores `report` under the next report id, sets the id on it and returns it.
+/// The stored run lease: holder and expiry (µs). An unreadable one counts as none.
+fn read_lease(
+    meta: &redb::Table<'_, &'static str, &'static [u8]>,
+) -> Result<Option<(String, Micros)>, StoreError> {
+    Ok(meta
+        .get(KEY_RUN_LOCK)
+        .ctx("reading the run lease")?
+        .and_then(|guard| postcard::from_bytes(guard.value()).ok()))
+}
+
+fn write_lease(
+    meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    holder: &str,
+    expires_at: Micros,
+) -> Result<(), StoreError> {
+    let bytes = to_postcard(&(holder, expires_at), "run lease")?;
+    meta.insert(KEY_RUN_LOCK, bytes.as_slice())
+        .ctx("writing the run lease")?;
+    Ok(())
+}
+
 fn insert_report(
     txn: &redb::WriteTransaction,
     mut report: ImportReport,
@@ -313,6 +338,7 @@ impl RedbStore {
         let store = Self {
             db: Arc::new(std::sync::RwLock::new(db)),
             path,
+            lease_holders: Arc::default(),
         };
         store.initialise()?;
         Ok(store)
@@ -1356,27 +1382,48 @@ impl Store for RedbStore {
         expires_at: Micros,
     ) -> Result<bool, StoreError> {
         let holder = holder.to_owned();
+        let holders = Arc::clone(&self.lease_holders);
         self.run(move |db| {
-            let txn = db.begin_write().ctx("beginning the run lock")?;
+            let mut holders = holders
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let txn = db.begin_write().ctx("beginning the run lease")?;
             let taken = {
                 let mut meta = txn.open_table(META).ctx("opening meta")?;
-                let current: Option<(String, i64)> = meta
-                    .get(KEY_RUN_LOCK)
-                    .ctx("reading the run lock")?
-                    .and_then(|guard| postcard::from_bytes(guard.value()).ok());
-                let free = match &current {
+                let free = match read_lease(&meta)? {
                     None => true,
-                    Some((owner, until)) => owner == &holder || *until < now,
+                    Some((owner, until)) => {
+                        owner == holder || until < now || !holders.contains(&owner)
+                    }
                 };
                 if free {
-                    let bytes = to_postcard(&(holder.clone(), expires_at), "run lock")?;
-                    meta.insert(KEY_RUN_LOCK, bytes.as_slice())
-                        .ctx("writing the run lock")?;
+                    write_lease(&mut meta, &holder, expires_at)?;
                 }
                 free
             };
-            txn.commit().ctx("committing the run lock")?;
+            txn.commit().ctx("committing the run lease")?;
+            if taken {
+                holders.insert(holder);
+            }
             Ok(taken)
+        })
+        .await
+    }
+
+    async fn renew_run_lock(&self, holder: &str, expires_at: Micros) -> Result<bool, StoreError> {
+        let holder = holder.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning the run lease renewal")?;
+            let held = {
+                let mut meta = txn.open_table(META).ctx("opening meta")?;
+                let held = read_lease(&meta)?.is_some_and(|(owner, _)| owner == holder);
+                if held {
+                    write_lease(&mut meta, &holder, expires_at)?;
+                }
+                held
+            };
+            txn.commit().ctx("committing the run lease renewal")?;
+            Ok(held)
         })
         .await
     }
@@ -1385,7 +1432,7 @@ impl Store for RedbStore {
         self.run(|db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let meta = txn.open_table(META).ctx("opening meta")?;
-            let found = meta.get(KEY_RUN_LOCK).ctx("reading the run lock")?;
+            let found = meta.get(KEY_RUN_LOCK).ctx("reading the run lease")?;
             Ok(found.and_then(|guard| postcard::from_bytes(guard.value()).ok()))
         })
         .await
@@ -1393,19 +1440,20 @@ impl Store for RedbStore {
 
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError> {
         let holder = holder.to_owned();
+        let holders = Arc::clone(&self.lease_holders);
         self.run(move |db| {
-            let txn = db.begin_write().ctx("beginning the run lock release")?;
+            let txn = db.begin_write().ctx("beginning the run lease release")?;
             {
                 let mut meta = txn.open_table(META).ctx("opening meta")?;
-                let current: Option<(String, i64)> = meta
-                    .get(KEY_RUN_LOCK)
-                    .ctx("reading the run lock")?
-                    .and_then(|guard| postcard::from_bytes(guard.value()).ok());
-                if current.is_some_and(|(owner, _)| owner == holder) {
-                    meta.remove(KEY_RUN_LOCK).ctx("removing the run lock")?;
+                if read_lease(&meta)?.is_some_and(|(owner, _)| owner == holder) {
+                    meta.remove(KEY_RUN_LOCK).ctx("removing the run lease")?;
                 }
             }
-            txn.commit().ctx("committing the run lock release")?;
+            txn.commit().ctx("committing the run lease release")?;
+            holders
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&holder);
             Ok(())
         })
         .await

@@ -1089,3 +1089,35 @@ async fn recorded_actions_are_no_import_and_leave_an_earlier_dates_run_as_it_was
     run_batch(store, &options).await.unwrap();
     assert_eq!(day_results(store, date).await, before);
 }
+
+#[tokio::test]
+async fn a_lease_is_renewed_by_its_holder_only_and_one_of_a_process_that_is_gone_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
+        assert!(store.acquire_run_lock("a", 1_000, 5_000).await.unwrap());
+        assert!(store.renew_run_lock("a", 9_000).await.unwrap());
+        assert!(
+            !store.renew_run_lock("b", 9_000).await.unwrap(),
+            "b holds no lease to renew"
+        );
+        assert_eq!(
+            store.run_lock_holder().await.unwrap(),
+            Some(("a".to_owned(), 9_000))
+        );
+        assert!(
+            !store.acquire_run_lock("b", 2_000, 9_000).await.unwrap(),
+            "a lives in this process"
+        );
+        // The process holding "a" ends without releasing it (as if killed).
+    }
+    let store = mailscore::store::redb::RedbStore::open(dir.path()).unwrap();
+    assert!(
+        store.acquire_run_lock("b", 2_000, 9_000).await.unwrap(),
+        "only one process opens the file, so a's process is gone: no need to wait for the expiry"
+    );
+    assert!(
+        !store.renew_run_lock("a", 12_000).await.unwrap(),
+        "a lost it"
+    );
+}
