@@ -8,7 +8,6 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::companies::Company;
-use super::jobs::JobComposer;
 use super::keywords::KeywordIndex;
 use super::postings::Job;
 use super::sampling::pick;
@@ -32,7 +31,27 @@ pub(super) struct JobWords<'a> {
     pub(super) keywords: &'a KeywordIndex,
 }
 
-impl JobComposer {
+/// Reusable buffers for the text of one job row.
+#[derive(Default)]
+pub(super) struct JobText {
+    pub(super) tags: Vec<&'static str>,
+    pub(super) keyword_candidates: Vec<u16>,
+    pub(super) company_name: String,
+    pub(super) title: String,
+    pub(super) catch_copy: String,
+    pub(super) salary: String,
+    pub(super) hours: String,
+    pub(super) station: String,
+    pub(super) traffic: String,
+    pub(super) station_2: String,
+    pub(super) traffic_2: String,
+    pub(super) area: String,
+    pub(super) contents: String,
+    pub(super) welfare: String,
+    pub(super) requirement: String,
+}
+
+impl JobText {
     pub(super) fn compose_tags(&mut self, world: &World, job: &Job, rng: &mut ChaCha8Rng) {
         self.tags.clear();
         for &feature in &job.features {

@@ -8,13 +8,16 @@ use std::path::Path;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::calendar::Calendar;
 use super::calendar::{SECONDS_PER_DAY, Stamp, TOKYO_OFFSET};
-use super::job_text::JobWords;
+use super::companies::Company;
+use super::job_text::{JobText, JobWords};
 use super::postings::{Job, draw_fee};
 use super::records::{Digits, RecordWriter, csv_writer, finish, flag};
 use super::sampling::{Every, Weighted, pick, sometimes, standard_normal};
 use super::vocabulary::{FREE_FIELD_ITEMS, IMAGE_CAPTIONS, SURNAMES, WEEK_PHRASES};
 use super::world::FeatureKind;
+use super::world::{Category, City, World};
 use super::{Feed, GenerateOptions, rng_for, stream};
 
 pub(super) const JOB_COLUMNS: [&str; 120] = [
@@ -225,27 +228,17 @@ pub(super) fn write_jobs(feed: &Feed, options: &GenerateOptions, path: &Path) ->
     Ok(rows)
 }
 
+/// Reusable buffers of one job row: its text, and scratch space for the other cells.
 #[derive(Default)]
 pub(super) struct JobComposer {
-    pub(super) tags: Vec<&'static str>,
-    pub(super) keyword_candidates: Vec<u16>,
-    pub(super) company_name: String,
-    pub(super) title: String,
-    pub(super) catch_copy: String,
-    pub(super) salary: String,
-    pub(super) hours: String,
-    pub(super) station: String,
-    pub(super) traffic: String,
-    pub(super) station_2: String,
-    pub(super) traffic_2: String,
-    pub(super) area: String,
-    pub(super) contents: String,
-    pub(super) welfare: String,
-    pub(super) requirement: String,
-    pub(super) scratch: String,
+    text: JobText,
+    scratch: String,
 }
 
 impl JobComposer {
+    /// Writes one row: the job's text first, then its cells group by group in header order.
+    /// Every draw comes from `rng`, the row's own stream, in that order, so the same stream
+    /// writes the same row again (the id-less copies of `--dirty` rely on it).
     pub(super) fn write_row(
         &mut self,
         csv: &mut csv::Writer<BufWriter<File>>,
@@ -280,42 +273,97 @@ impl JobComposer {
         } else {
             WEEK_PHRASES[Weighted::new(WEEK_PHRASES.iter().map(|w| w.1)).sample(rng)].0
         };
-        self.compose_tags(world, job, rng);
+        self.text.compose_tags(world, job, rng);
         words
             .keywords
-            .collect_for(world, job, &mut self.keyword_candidates);
-        self.compose_names(job, &words, rng);
-        self.compose_pay_and_hours(job, &words, rng);
-        self.compose_contents(world, job, &words, rng);
+            .collect_for(world, job, &mut self.text.keyword_candidates);
+        self.text.compose_names(job, &words, rng);
+        self.text.compose_pay_and_hours(job, &words, rng);
+        self.text.compose_contents(world, job, &words, rng);
 
-        let calendar = feed.calendar;
         let mut row = RecordWriter {
             csv,
             columns: &JOB_COLUMNS,
             position: 0,
         };
-        let mut digits = Digits::new();
+        let cells = JobRow {
+            world,
+            calendar: feed.calendar,
+            job,
+            company,
+            city,
+            category,
+            words: &words,
+            text: &self.text,
+            faults,
+        };
         let scratch = &mut self.scratch;
-        let id_text = job.job_id.to_string();
-        row.field("job_id", faults.job_id.unwrap_or(&id_text))?;
-        row.field("endcl_cd", &company.endcl_cd)?;
-        row.field("client_cd", &company.client_cd)?;
-        row.field("company_name", &self.company_name)?;
-        row.field("company_name_kana", sometimes(rng, 0.2, company.kana))?;
-        row.field("application_name", &self.title)?;
-        row.field("catch_copy", &self.catch_copy)?;
-        let pref_text = words.prefecture.pref_cd.to_string();
-        row.field("pref_cd", faults.pref_cd.unwrap_or(&pref_text))?;
-        row.field("city_cd", digits.format(u64::from(city.city_cd)))?;
-        row.field("area", &self.area)?;
+        cells.write_identity(&mut row, rng)?;
+        cells.write_place(&mut row, scratch, rng)?;
+        cells.write_occupation_and_pay(&mut row, scratch, rng)?;
+        cells.write_work(&mut row, rng)?;
+        cells.write_terms(&mut row, rng)?;
+        cells.write_application(&mut row, scratch, rng)?;
+        cells.write_dates(&mut row, scratch)?;
+        cells.write_flags(&mut row, rng)?;
+        cells.write_media(&mut row, scratch, rng)?;
+        cells.write_contact(&mut row, scratch, rng)?;
+        cells.write_company(&mut row, scratch)?;
+        cells.write_posting_plan(&mut row, scratch, rng)?;
+        cells.write_listing(&mut row, scratch, rng)?;
+        cells.write_back_office(&mut row, scratch, rng)?;
+        row.end()
+    }
+}
+
+/// One row's data, read by the steps that write its columns, one group of columns each, in
+/// the header's order; each step draws from the row's stream in column order.
+struct JobRow<'a> {
+    world: &'a World,
+    calendar: &'a Calendar,
+    job: &'a Job,
+    company: &'a Company,
+    city: &'a City,
+    category: &'a Category,
+    words: &'a JobWords<'a>,
+    text: &'a JobText,
+    faults: JobRowFaults,
+}
+
+impl JobRow<'_> {
+    /// The id, the company and the headline: `job_id` to `catch_copy`.
+    fn write_identity(&self, row: &mut RecordWriter<'_>, rng: &mut ChaCha8Rng) -> io::Result<()> {
+        let id_text = self.job.job_id.to_string();
+        row.field("job_id", self.faults.job_id.unwrap_or(&id_text))?;
+        row.field("endcl_cd", &self.company.endcl_cd)?;
+        row.field("client_cd", &self.company.client_cd)?;
+        row.field("company_name", &self.text.company_name)?;
+        row.field("company_name_kana", sometimes(rng, 0.2, self.company.kana))?;
+        row.field("application_name", &self.text.title)?;
+        row.field("catch_copy", &self.text.catch_copy)?;
+        Ok(())
+    }
+
+    /// Where the job is: `pref_cd` to `traffic_2`.
+    fn write_place(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
+        let mut digits = Digits::new();
+        let pref_text = self.words.prefecture.pref_cd.to_string();
+        row.field("pref_cd", self.faults.pref_cd.unwrap_or(&pref_text))?;
+        row.field("city_cd", digits.format(u64::from(self.city.city_cd)))?;
+        row.field("area", &self.text.area)?;
         let with_address = rng.random_bool(0.4);
         scratch.clear();
         if with_address {
             let _ = write!(
                 scratch,
                 "{}{}{}-{}-{}",
-                words.prefecture.name,
-                city.name,
+                self.words.prefecture.name,
+                self.city.name,
                 pick(rng, &["本町", "中央", "駅前", "栄町", "緑町", "旭町"]),
                 rng.random_range(1..=5),
                 rng.random_range(1..=30)
@@ -336,57 +384,79 @@ impl JobComposer {
         let _ = write!(
             scratch,
             "{:.6}",
-            city.latitude + rng.random_range(-0.025..0.025)
+            self.city.latitude + rng.random_range(-0.025..0.025)
         );
         row.field("latitude", &*scratch)?;
         scratch.clear();
         let _ = write!(
             scratch,
             "{:.6}",
-            city.longitude + rng.random_range(-0.03..0.03)
+            self.city.longitude + rng.random_range(-0.03..0.03)
         );
         row.field("longitude", &*scratch)?;
-        row.field("station_name_eki", &self.station)?;
-        row.field("traffic", &self.traffic)?;
-        row.field("station_name_eki_2", &self.station_2)?;
-        row.field("traffic_2", &self.traffic_2)?;
-        let occupation_cd = category.occupation_cd.to_string();
+        row.field("station_name_eki", &self.text.station)?;
+        row.field("traffic", &self.text.traffic)?;
+        row.field("station_name_eki_2", &self.text.station_2)?;
+        row.field("traffic_2", &self.text.traffic_2)?;
+        Ok(())
+    }
+
+    /// What the job is and pays: `occupation_cd1` to `feature_codes`.
+    fn write_occupation_and_pay(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
+        let mut digits = Digits::new();
+        let occupation_cd = self.category.occupation_cd.to_string();
         row.field("occupation_cd1", &occupation_cd)?;
         row.field("occupation_cd2", &occupation_cd)?;
         row.field("occupation_cd3", &occupation_cd)?;
-        let detail = job.detail.map(|d| category.details[usize::from(d)].0);
+        let detail = self
+            .job
+            .detail
+            .map(|d| self.category.details[usize::from(d)].0);
         row.field(
             "jobtype_detail",
             detail.map_or(String::new(), |code| code.to_string()),
         )?;
         row.field(
             "employment_type_cd",
-            digits.format(u64::from(job.employment_type_cd(world))),
+            digits.format(u64::from(self.job.employment_type_cd(self.world))),
         )?;
         row.field(
             "salary_type_cd",
-            digits.format(u64::from(job.salary_type_cd)),
+            digits.format(u64::from(self.job.salary_type_cd)),
         )?;
-        let min_salary = job.min_salary.to_string();
-        row.field("min_salary", faults.min_salary.unwrap_or(&min_salary))?;
+        let min_salary = self.job.min_salary.to_string();
+        row.field("min_salary", self.faults.min_salary.unwrap_or(&min_salary))?;
         row.field(
             "max_salary",
-            job.max_salary.map_or(String::new(), |max| max.to_string()),
+            self.job
+                .max_salary
+                .map_or(String::new(), |max| max.to_string()),
         )?;
-        row.field("salary", &self.salary)?;
+        row.field("salary", &self.text.salary)?;
         scratch.clear();
-        if job.salary_type_cd == 1 && rng.random_bool(0.15) {
+        if self.job.salary_type_cd == 1 && rng.random_bool(0.15) {
             let _ = write!(
                 scratch,
                 "※研修期間（1ヶ月）は時給{}円",
-                job.min_salary.saturating_sub(50)
+                self.job.min_salary.saturating_sub(50)
             );
         }
         row.field("salary_note", &*scratch)?;
-        let fee = job.fee.to_string();
-        row.field("fee", faults.fee.unwrap_or(&fee))?;
-        row.field("feature_codes", &job.feature_codes)?;
-        row.field("hours", &self.hours)?;
+        let fee = self.job.fee.to_string();
+        row.field("fee", self.faults.fee.unwrap_or(&fee))?;
+        row.field("feature_codes", &self.job.feature_codes)?;
+        Ok(())
+    }
+
+    /// When and how one works, and the description: `hours` to `requirement`.
+    fn write_work(&self, row: &mut RecordWriter<'_>, rng: &mut ChaCha8Rng) -> io::Result<()> {
+        let mut digits = Digits::new();
+        row.field("hours", &self.text.hours)?;
         row.field("min_days_per_week", digits.format(rng.random_range(1..=3)))?;
         row.field("min_hours_per_day", digits.format(rng.random_range(2..=6)))?;
         row.field(
@@ -395,7 +465,7 @@ impl JobComposer {
         )?;
         row.field(
             "work_period",
-            if job.has_feature(world, FeatureKind::ShortTerm) {
+            if self.job.has_feature(self.world, FeatureKind::ShortTerm) {
                 *pick(rng, &["短期（1ヶ月以内）", "単発（1日のみ）"])
             } else {
                 sometimes(rng, 0.4, "長期（3ヶ月以上）")
@@ -406,12 +476,17 @@ impl JobComposer {
             &["シフト制", "週休2日制", "土日祝休み", "年末年始休暇あり"],
         );
         row.field("holiday", sometimes(rng, 0.5, holiday))?;
-        row.field("job_contents", &self.contents)?;
-        row.field("welfare", &self.welfare)?;
-        row.field("requirement", &self.requirement)?;
+        row.field("job_contents", &self.text.contents)?;
+        row.field("welfare", &self.text.welfare)?;
+        row.field("requirement", &self.text.requirement)?;
+        Ok(())
+    }
+
+    /// Conditions of employment: `transportation_fee` to `age_max`.
+    fn write_terms(&self, row: &mut RecordWriter<'_>, rng: &mut ChaCha8Rng) -> io::Result<()> {
         row.field(
             "transportation_fee",
-            if job.has_feature(world, FeatureKind::Commute) {
+            if self.job.has_feature(self.world, FeatureKind::Commute) {
                 *pick(rng, &["規定支給", "全額支給", "一部支給（上限1日1000円）"])
             } else {
                 *pick(rng, &["", "なし", "規定支給"])
@@ -419,7 +494,7 @@ impl JobComposer {
         )?;
         row.field(
             "pay_cycle",
-            if job.has_feature(world, FeatureKind::DailyPay) {
+            if self.job.has_feature(self.world, FeatureKind::DailyPay) {
                 *pick(rng, &["日払い", "週払い"])
             } else {
                 *pick(rng, &["月払い", "月払い", "週払い"])
@@ -444,6 +519,16 @@ impl JobComposer {
                 ""
             },
         )?;
+        Ok(())
+    }
+
+    /// How to apply: `selection_process` to `url`.
+    fn write_application(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
         let selection = *pick(
             rng,
             &[
@@ -459,47 +544,57 @@ impl JobComposer {
         row.field("application_method", sometimes(rng, 0.5, method))?;
         scratch.clear();
         if rng.random_bool(0.15) {
-            let _ = write!(scratch, "https://example.jp/apply/{}", job.job_id);
+            let _ = write!(scratch, "https://example.jp/apply/{}", self.job.job_id);
         }
         row.field("apply_url", &*scratch)?;
         scratch.clear();
-        let _ = write!(scratch, "https://example.jp/job/{}", job.job_id);
+        let _ = write!(scratch, "https://example.jp/job/{}", self.job.job_id);
         row.field("url", &*scratch)?;
+        Ok(())
+    }
 
+    /// The posting's timestamps: `start_at` to `updated_at`.
+    fn write_dates(&self, row: &mut RecordWriter<'_>, scratch: &mut String) -> io::Result<()> {
         scratch.clear();
-        match (faults.start_at, job.start_at) {
+        match (self.faults.start_at, self.job.start_at) {
             (Some(bad), _) => scratch.push_str(bad),
-            (None, Some(start)) => calendar.push_stamp(scratch, start, TOKYO_OFFSET),
+            (None, Some(start)) => self.calendar.push_stamp(scratch, start, TOKYO_OFFSET),
             (None, None) => {}
         }
         row.field("start_at", &*scratch)?;
         scratch.clear();
-        if let Some(end) = job.end_at {
-            calendar.push_stamp(scratch, end, TOKYO_OFFSET);
+        if let Some(end) = self.job.end_at {
+            self.calendar.push_stamp(scratch, end, TOKYO_OFFSET);
         }
         row.field("end_at", &*scratch)?;
         scratch.clear();
-        if let Some(start) = job.start_at {
-            calendar.push_stamp(scratch, start, TOKYO_OFFSET);
+        if let Some(start) = self.job.start_at {
+            self.calendar.push_stamp(scratch, start, TOKYO_OFFSET);
         }
         row.field("published_at", &*scratch)?;
         scratch.clear();
-        calendar.push_stamp(scratch, job.created_at, TOKYO_OFFSET);
+        self.calendar
+            .push_stamp(scratch, self.job.created_at, TOKYO_OFFSET);
         row.field("created_at", &*scratch)?;
         scratch.clear();
-        calendar.push_stamp(scratch, job.updated_at, TOKYO_OFFSET);
+        self.calendar
+            .push_stamp(scratch, self.job.updated_at, TOKYO_OFFSET);
         row.field("updated_at", &*scratch)?;
+        Ok(())
+    }
 
-        row.field("is_delivery", flag(job.is_delivery))?;
-        row.field("del_flg", flag(job.deleted))?;
+    /// Delivery, deletion and the feature flags: `is_delivery` to `is_weekend_only`.
+    fn write_flags(&self, row: &mut RecordWriter<'_>, rng: &mut ChaCha8Rng) -> io::Result<()> {
+        row.field("is_delivery", flag(self.job.is_delivery))?;
+        row.field("del_flg", flag(self.job.deleted))?;
         row.field("is_pickup", flag(rng.random_bool(0.05)))?;
         row.field(
             "is_new",
-            flag(job.start_at.is_some_and(|s| (-7..=0).contains(&s.day))),
+            flag(self.job.start_at.is_some_and(|s| (-7..=0).contains(&s.day))),
         )?;
         row.field("is_urgent", flag(rng.random_bool(0.08)))?;
         row.field("is_featured", flag(rng.random_bool(0.03)))?;
-        let has_tag = |tag: &str| self.tags.iter().any(|t| t.contains(tag));
+        let has_tag = |tag: &str| self.text.tags.iter().any(|t| t.contains(tag));
         row.field("is_remote_ok", flag(has_tag("在宅") || has_tag("リモート")))?;
         row.field("is_student_ok", flag(has_tag("学生")))?;
         row.field(
@@ -509,17 +604,26 @@ impl JobComposer {
         row.field("is_inexperienced_ok", flag(has_tag("未経験")))?;
         row.field(
             "is_daily_pay",
-            flag(job.has_feature(world, FeatureKind::DailyPay)),
+            flag(self.job.has_feature(self.world, FeatureKind::DailyPay)),
         )?;
         row.field(
             "is_short_term",
-            flag(job.has_feature(world, FeatureKind::ShortTerm)),
+            flag(self.job.has_feature(self.world, FeatureKind::ShortTerm)),
         )?;
         row.field(
             "is_weekend_only",
-            flag(words.week_phrase.contains("土日のみ")),
+            flag(self.words.week_phrase.contains("土日のみ")),
         )?;
+        Ok(())
+    }
 
+    /// Images, captions and a video: `image_url_1` to `movie_url`.
+    fn write_media(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
         let images = *pick(rng, &[0, 0, 0, 1, 1, 1, 2, 3]);
         for (k, column) in [
             "image_url_1",
@@ -536,7 +640,7 @@ impl JobComposer {
                 let _ = write!(
                     scratch,
                     "https://img.example.jp/j/{}_{}.jpg",
-                    job.job_id,
+                    self.job.job_id,
                     k + 1
                 );
             }
@@ -561,40 +665,59 @@ impl JobComposer {
         }
         scratch.clear();
         if rng.random_bool(0.03) {
-            let _ = write!(scratch, "https://video.example.jp/job/{}.mp4", job.job_id);
+            let _ = write!(
+                scratch,
+                "https://video.example.jp/job/{}.mp4",
+                self.job.job_id
+            );
         }
         row.field("movie_url", &*scratch)?;
+        Ok(())
+    }
 
-        // Contact and company details are filled for some companies only, consistently per company.
-        let detailed = company.detailed_profile;
+    /// Who to contact: `contact_name` to `contact_hours`.
+    fn write_contact(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
+        // Contact and company details are filled for some companies only, consistently per self.company.
+        let detailed = self.company.detailed_profile;
         scratch.clear();
         if detailed || rng.random_bool(0.2) {
             let _ = write!(scratch, "{}（採用担当）", pick(rng, &SURNAMES));
         }
         row.field("contact_name", &*scratch)?;
-        row.field("contact_phone", &company.phone)?;
+        row.field("contact_phone", &self.company.phone)?;
         scratch.clear();
         if detailed {
             let _ = write!(
                 scratch,
                 "recruit-{}@example.co.jp",
-                company.endcl_cd.to_ascii_lowercase()
+                self.company.endcl_cd.to_ascii_lowercase()
             );
         }
         row.field("contact_email", &*scratch)?;
         let contact_hours = *pick(rng, &["平日10:00〜18:00", "9:00〜17:00（土日祝除く）"]);
         row.field("contact_hours", sometimes(rng, 0.3, contact_hours))?;
-        let home = &world.cities[company.home_city as usize];
+        Ok(())
+    }
+
+    /// The company's profile: `company_address` to `business_description`.
+    fn write_company(&self, row: &mut RecordWriter<'_>, scratch: &mut String) -> io::Result<()> {
+        let detailed = self.company.detailed_profile;
+        let home = &self.world.cities[self.company.home_city as usize];
         scratch.clear();
         if detailed {
             let _ = write!(
                 scratch,
                 "{}{}中央{}-{}-{}",
-                world.prefectures[home.pref_slot].name,
+                self.world.prefectures[home.pref_slot].name,
                 home.name,
-                company.size % 5 + 1,
-                company.size % 17 + 1,
-                company.size % 9 + 1
+                self.company.size % 5 + 1,
+                self.company.size % 17 + 1,
+                self.company.size % 9 + 1
             );
         }
         row.field("company_address", &*scratch)?;
@@ -604,7 +727,7 @@ impl JobComposer {
                 scratch,
                 "{:03}-{:04}",
                 home.city_cd % 1000,
-                company.size % 10_000
+                self.company.size % 10_000
             );
         }
         row.field("company_zip", &*scratch)?;
@@ -613,25 +736,25 @@ impl JobComposer {
             let _ = write!(
                 scratch,
                 "https://example.co.jp/{}/",
-                company.endcl_cd.to_ascii_lowercase()
+                self.company.endcl_cd.to_ascii_lowercase()
             );
         }
         row.field("company_url", &*scratch)?;
         scratch.clear();
-        if detailed && company.size >= 5 {
+        if detailed && self.company.size >= 5 {
             let _ = write!(
                 scratch,
                 "{}を中心に{}を展開しています。",
-                if company.size >= 100 {
+                if self.company.size >= 100 {
                     "全国"
                 } else {
-                    words.prefecture.name
+                    self.words.prefecture.name
                 },
-                vocabulary.business
+                self.category.vocabulary.business
             );
         }
         row.field("company_description", &*scratch)?;
-        let employees = match company.size {
+        let employees = match self.company.size {
             0..=4 => "1〜9名",
             5..=19 => "10〜49名",
             20..=99 => "50〜299名",
@@ -643,12 +766,12 @@ impl JobComposer {
             let _ = write!(
                 scratch,
                 "{}年{}月",
-                1960 + company.size % 60,
-                company.size % 12 + 1
+                1960 + self.company.size % 60,
+                self.company.size % 12 + 1
             );
         }
         row.field("company_established", &*scratch)?;
-        let capital = match company.size {
+        let capital = match self.company.size {
             0..=4 => "300万円",
             5..=19 => "1,000万円",
             20..=99 => "5,000万円",
@@ -657,9 +780,22 @@ impl JobComposer {
         row.field("capital", if detailed { capital } else { "" })?;
         row.field(
             "business_description",
-            if detailed { vocabulary.business } else { "" },
+            if detailed {
+                self.category.vocabulary.business
+            } else {
+                ""
+            },
         )?;
+        Ok(())
+    }
 
+    /// The advertising plan: `posting_plan` to `ad_group_id`.
+    fn write_posting_plan(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
         row.field(
             "posting_plan",
             *pick(
@@ -674,13 +810,13 @@ impl JobComposer {
             ),
         )?;
         scratch.clear();
-        if let Some(start) = job.start_at {
-            scratch.push_str(calendar.date(start.day));
+        if let Some(start) = self.job.start_at {
+            scratch.push_str(self.calendar.date(start.day));
         }
         row.field("plan_start_date", &*scratch)?;
         scratch.clear();
-        if let Some(end) = job.end_at {
-            scratch.push_str(calendar.date(end.day));
+        if let Some(end) = self.job.end_at {
+            scratch.push_str(self.calendar.date(end.day));
         }
         row.field("plan_end_date", &*scratch)?;
         scratch.clear();
@@ -696,13 +832,24 @@ impl JobComposer {
             let _ = write!(scratch, "{}", rng.random_range(10_000..100_000));
         }
         row.field("ad_group_id", &*scratch)?;
+        Ok(())
+    }
+
+    /// How the posting is listed and found: `sort_order` to `tags`.
+    fn write_listing(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
+        let mut digits = Digits::new();
         row.field("sort_order", digits.format(rng.random_range(0..100)))?;
         let views = (20.0 * (1.2 * standard_normal(rng)).exp()) as u64;
         row.field("view_count", digits.format(views))?;
         row.field("apply_count", digits.format(views / 30))?;
         scratch.clear();
         if rng.random_bool(0.25) {
-            for (position, tag) in self.tags.iter().take(3).enumerate() {
+            for (position, tag) in self.text.tags.iter().take(3).enumerate() {
                 if position > 0 {
                     scratch.push(' ');
                 }
@@ -712,19 +859,33 @@ impl JobComposer {
         row.field("search_keywords", &*scratch)?;
         scratch.clear();
         if rng.random_bool(0.25) {
-            let _ = write!(scratch, "{}の{}バイト・パート求人", city.name, words.role);
+            let _ = write!(
+                scratch,
+                "{}の{}バイト・パート求人",
+                self.city.name, self.words.role
+            );
         }
         row.field("seo_title", &*scratch)?;
         scratch.clear();
-        for (position, tag) in self.tags.iter().take(3).enumerate() {
+        for (position, tag) in self.text.tags.iter().take(3).enumerate() {
             if position > 0 {
                 scratch.push(',');
             }
             scratch.push_str(tag);
         }
         row.field("tags", &*scratch)?;
+        Ok(())
+    }
+
+    /// The CMS's own columns: `job_code` to `source_system`.
+    fn write_back_office(
+        &self,
+        row: &mut RecordWriter<'_>,
+        scratch: &mut String,
+        rng: &mut ChaCha8Rng,
+    ) -> io::Result<()> {
         scratch.clear();
-        let _ = write!(scratch, "J{}-{}", job.job_id, rng.random_range(1..=3));
+        let _ = write!(scratch, "J{}-{}", self.job.job_id, rng.random_range(1..=3));
         row.field("job_code", &*scratch)?;
         row.field(
             "internal_memo",
@@ -763,10 +924,10 @@ impl JobComposer {
             };
             row.field(column, value)?;
         }
-        let ended = job.end_at.is_some_and(|end| end.day < 0);
+        let ended = self.job.end_at.is_some_and(|end| end.day < 0);
         row.field(
             "status",
-            if job.deleted || ended {
+            if self.job.deleted || ended {
                 "掲載終了"
             } else {
                 "掲載中"
@@ -777,6 +938,6 @@ impl JobComposer {
         let _ = write!(scratch, "staff{:03}", rng.random_range(1..=40));
         row.field("last_editor", &*scratch)?;
         row.field("source_system", "baito-cms")?;
-        row.end()
+        Ok(())
     }
 }
