@@ -3,6 +3,7 @@
 //!
 //! Every key, its environment variable and its default is listed in `mailscore.example.toml`.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -112,8 +113,8 @@ pub fn check_base_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The TOML file's shape; every key optional.
-#[derive(Debug, Default, Deserialize)]
+/// The TOML file's shape; every key optional. No `Debug`: it holds the secrets as read.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     data_dir: Option<PathBuf>,
@@ -133,7 +134,8 @@ struct FileSettings {
     schedule: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// No `Debug`: it holds the LLM API key as read.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileEmail {
     base_url: Option<String>,
@@ -170,8 +172,8 @@ struct FileImport {
 }
 
 /// Values given on the command line or in the environment (clap reads both); `None` where
-/// neither gave one.
-#[derive(Debug, Default, Clone)]
+/// neither gave one. `Debug` shows whether a secret is set, never the secret.
+#[derive(Default, Clone)]
 pub struct Overrides {
     pub config: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
@@ -187,8 +189,8 @@ pub struct Overrides {
     pub llm_api_key: Option<String>,
 }
 
-/// The settings in force.
-#[derive(Debug, Clone)]
+/// The settings in force. `Debug` shows whether a secret is set, never the secret.
+#[derive(Clone)]
 pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub data_dir: PathBuf,
@@ -209,6 +211,85 @@ pub struct Settings {
     pub llm: Option<crate::render::llm::LlmSettings>,
     /// Every number of the scoring and the picks (`[scoring]`).
     pub scoring: crate::scoring::ScoringConfig,
+}
+
+/// What `Debug` prints in place of a secret that is set.
+const REDACTED: &str = "<redacted>";
+
+/// A secret for `Debug`: whether it is set, never its text.
+fn redact(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| REDACTED)
+}
+
+/// Written by hand so that a logged or printed `{:?}` never shows the secret key; the LLM
+/// settings redact their own API key. The destructuring makes a new field a compile error here.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            config_file,
+            data_dir,
+            time_zone,
+            log_format,
+            log_level,
+            storage_cache_mb,
+            import_encoding,
+            import_max_shrink_percent,
+            email,
+            secret_key,
+            schedule,
+            llm,
+            scoring,
+        } = self;
+        f.debug_struct("Settings")
+            .field("config_file", config_file)
+            .field("data_dir", data_dir)
+            .field("time_zone", time_zone)
+            .field("log_format", log_format)
+            .field("log_level", log_level)
+            .field("storage_cache_mb", storage_cache_mb)
+            .field("import_encoding", import_encoding)
+            .field("import_max_shrink_percent", import_max_shrink_percent)
+            .field("email", email)
+            .field("secret_key", &redact(secret_key))
+            .field("schedule", schedule)
+            .field("llm", llm)
+            .field("scoring", scoring)
+            .finish()
+    }
+}
+
+/// Written by hand for the same reason as `Settings`: the flags carry the secrets too.
+impl fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            config,
+            data_dir,
+            time_zone,
+            log_format,
+            log_level,
+            storage_cache_mb,
+            import_encoding,
+            import_max_shrink_percent,
+            secret_key,
+            base_url,
+            schedule,
+            llm_api_key,
+        } = self;
+        f.debug_struct("Overrides")
+            .field("config", config)
+            .field("data_dir", data_dir)
+            .field("time_zone", time_zone)
+            .field("log_format", log_format)
+            .field("log_level", log_level)
+            .field("storage_cache_mb", storage_cache_mb)
+            .field("import_encoding", import_encoding)
+            .field("import_max_shrink_percent", import_max_shrink_percent)
+            .field("secret_key", &redact(secret_key))
+            .field("base_url", base_url)
+            .field("schedule", schedule)
+            .field("llm_api_key", &redact(llm_api_key))
+            .finish()
+    }
 }
 
 impl Settings {
@@ -503,6 +584,37 @@ mod tests {
         assert_eq!(settings.time_zone.name(), "UTC");
         assert_eq!(settings.log_level, "debug");
         assert_eq!(settings.storage_cache_mb, DEFAULT_STORAGE_CACHE_MB);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_key_or_the_api_key() {
+        let secret_key = "0123456789abcdef0123456789abcdef-signing";
+        let api_key = "sk-test-fedcba9876543210";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(
+            &path,
+            "[email]\nllm_url = \"https://llm.example.test/v1/chat/completions\"\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config: Some(path),
+            secret_key: Some(secret_key.into()),
+            llm_api_key: Some(api_key.into()),
+            ..Overrides::default()
+        };
+        let printed_overrides = format!("{overrides:?} {overrides:#?}");
+        let settings = Settings::load(overrides).unwrap();
+        assert_eq!(settings.secret_key.as_deref(), Some(secret_key));
+        assert_eq!(
+            settings.llm.as_ref().and_then(|llm| llm.api_key.as_deref()),
+            Some(api_key)
+        );
+        let printed = format!("{settings:?} {settings:#?} {printed_overrides}");
+        for secret in [secret_key, api_key] {
+            assert!(!printed.contains(secret), "{secret} shown in {printed}");
+        }
+        assert!(printed.contains("<redacted>"), "{printed}");
     }
 
     #[test]

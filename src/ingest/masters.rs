@@ -2,16 +2,17 @@
 //!
 //! Real exports carry junk: blank rows, a trailing row of notes in place of codes, an empty
 //! first column and a blank first line. Blank rows are counted; a row whose key code is not
-//! a number is skipped and reported; exact repeats of a row are counted, not reported.
+//! a number is skipped and reported; exact repeats of a row are counted, not reported. Any
+//! other cell that does not parse is a warning with its line, column and value, and is
+//! treated as no value, as in the job feed (SPEC §2.1): the row is still imported.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 
 use super::source::{CsvSource, Row};
 use super::{ImportKind, IngestError, report_row_warnings, row_is_usable, unknown_columns};
 use crate::domain::master::MasterSet;
-use crate::domain::value::{
-    ValueError, is_null, parse_bool, parse_f64, parse_int_in, parse_volume,
-};
+use crate::domain::value::{ValueError, is_null, parse_bool, parse_f64, parse_int_in};
 use crate::domain::{
     Adjacency, City, CityCode, EmploymentType, Feature, ImportReport, Keyword, Occupation,
     PrefCode, Prefecture, SalaryType,
@@ -77,6 +78,9 @@ pub fn columns_of(kind: ImportKind) -> (&'static [&'static str], &'static [&'sta
 struct Cells<'a> {
     source_header: &'a super::source::Header,
     row: &'a Row,
+    /// Cells that did not parse and were taken as no value, as (column, value, reason); they
+    /// are reported only when the row is imported, since a skipped row is reported once.
+    warnings: RefCell<Vec<(String, String, String)>>,
 }
 
 impl Cells<'_> {
@@ -104,6 +108,15 @@ impl Cells<'_> {
         parse(&raw)
             .map(Some)
             .map_err(|error| (name.to_owned(), raw, error.to_string()))
+    }
+
+    /// The cell parsed with `parse`, or `None` when it is empty or does not parse; a cell that
+    /// does not parse is noted as a warning, so a bad optional value never drops the row.
+    fn optional<T>(&self, name: &str, parse: impl Fn(&str) -> Result<T, ValueError>) -> Option<T> {
+        self.parsed(name, parse).unwrap_or_else(|warning| {
+            self.warnings.borrow_mut().push(warning);
+            None
+        })
     }
 }
 
@@ -165,6 +178,7 @@ pub fn parse_master(
         let cells = Cells {
             source_header: &header,
             row: &row,
+            warnings: RefCell::new(Vec::new()),
         };
         let key_column = required[0];
         // The key code decides whether a row is data at all (a notes row is not).
@@ -180,10 +194,9 @@ pub fn parse_master(
                         name: cells.text("name"),
                         region: cells.text("region"),
                         category_id: cells
-                            .parsed("category_id", |s| parse_int_in::<u32>(s, "category_id"))
-                            .unwrap_or(None),
-                        latitude: cells.parsed("latitude", parse_f64).unwrap_or(None),
-                        longitude: cells.parsed("longitude", parse_f64).unwrap_or(None),
+                            .optional("category_id", |s| parse_int_in::<u32>(s, "category_id")),
+                        latitude: cells.optional("latitude", parse_f64),
+                        longitude: cells.optional("longitude", parse_f64),
                     });
                     Some(pref_cd.to_string())
                 }
@@ -194,12 +207,7 @@ pub fn parse_master(
                     let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
                         return Err(("pref_cd".into(), String::new(), "pref_cd is missing".into()));
                     };
-                    let flag = |name: &str| {
-                        cells
-                            .parsed(name, parse_bool)
-                            .unwrap_or(None)
-                            .unwrap_or(false)
-                    };
+                    let flag = |name: &str| cells.optional(name, parse_bool).unwrap_or(false);
                     cities.push(City {
                         city_cd,
                         pref_cd,
@@ -207,13 +215,13 @@ pub fn parse_master(
                         name: cells.text("name"),
                         name_with_gun: cells.text("name_with_gun"),
                         kana: cells.text("kana"),
-                        latitude: cells.parsed("latitude", parse_f64)?,
-                        longitude: cells.parsed("longitude", parse_f64)?,
+                        latitude: cells.optional("latitude", parse_f64),
+                        longitude: cells.optional("longitude", parse_f64),
                         is_conflicted_name: flag("is_conflicted_name"),
                         is_special_city: flag("is_special_city"),
                         is_special_city_top: flag("is_special_city_top"),
                         special_city_top_city_cd: cells
-                            .parsed("special_city_top_city_cd", CityCode::parse)?,
+                            .optional("special_city_top_city_cd", CityCode::parse),
                     });
                     Some(city_cd.to_string())
                 }
@@ -233,7 +241,7 @@ pub fn parse_master(
                     adjacency.push(Adjacency {
                         city_cd,
                         adjacent_city_cd,
-                        distance_km: cells.parsed("distance_km", parse_f64)?,
+                        distance_km: cells.optional("distance_km", parse_f64),
                     });
                     Some(format!("{city_cd}-{adjacent_city_cd}"))
                 }
@@ -242,11 +250,11 @@ pub fn parse_master(
                     let Some(occupation_cd1) = cells.parsed("occupation_cd1_v2", code)? else {
                         return Ok(None);
                     };
-                    let jobtype_detail = cells.parsed("jobtype_detail_v2", code)?;
+                    let jobtype_detail = cells.optional("jobtype_detail_v2", code);
                     occupations.push(Occupation {
                         occupation_cd1,
-                        occupation_cd2: cells.parsed("occupation_cd2_v2", code)?,
-                        occupation_cd3: cells.parsed("occupation_cd3_v2", code)?,
+                        occupation_cd2: cells.optional("occupation_cd2_v2", code),
+                        occupation_cd3: cells.optional("occupation_cd3_v2", code),
                         occupation_cd_name: cells.text("occupation_cd_name"),
                         jobtype_detail,
                         jobtype_detail_name: cells.text("jobtype_detail_name"),
@@ -295,7 +303,7 @@ pub fn parse_master(
                         feature_cd: code,
                         name: cells.text("name"),
                         group_name: cells.text("group_name"),
-                        is_enabled: cells.parsed("is_enabled", parse_bool)?.unwrap_or(true),
+                        is_enabled: cells.optional("is_enabled", parse_bool).unwrap_or(true),
                         match_keywords: keyword_lines(&cells.raw("match_keywords")),
                         ng_keywords: keyword_lines(&cells.raw("ng_keywords")),
                     });
@@ -306,7 +314,10 @@ pub fn parse_master(
                     if keyword.is_empty() {
                         return Ok(None);
                     }
-                    let volume_raw = cells.raw("Volume");
+                    // A volume that is not a count is no volume, which weighs as 0.
+                    let volume = cells
+                        .optional("Volume", |s| parse_int_in::<u64>(s, "Volume"))
+                        .unwrap_or(0);
                     let intents = cells
                         .text("Intent")
                         .split(',')
@@ -317,11 +328,9 @@ pub fn parse_master(
                     keywords.push(Keyword {
                         keyword: keyword.clone(),
                         intents,
-                        volume: parse_volume(&volume_raw),
-                        keyword_difficulty: cells
-                            .parsed("Keyword Difficulty", parse_f64)
-                            .unwrap_or(None),
-                        cpc_usd: cells.parsed("CPC (USD)", parse_f64).unwrap_or(None),
+                        volume,
+                        keyword_difficulty: cells.optional("Keyword Difficulty", parse_f64),
+                        cpc_usd: cells.optional("CPC (USD)", parse_f64),
                     });
                     Some(keyword)
                 }
@@ -331,6 +340,9 @@ pub fn parse_master(
         match parsed {
             Ok(Some(key)) => {
                 report_row_warnings(&row, header.names(), &mut report);
+                for (column, value, reason) in cells.warnings.take() {
+                    report.warn(line, &column, &value, reason);
+                }
                 if !seen_keys.insert(key.clone()) {
                     report.add_count("duplicates_in_file", 1);
                     report.warn(

@@ -11,13 +11,26 @@ use super::subject::MAX_SUBJECT_CHARS;
 pub const DEFAULT_LLM_TIMEOUT_MS: u64 = 3_000;
 
 /// Where and how to ask.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LlmSettings {
     /// The chat-completions URL, e.g. `https://api.openai.com/v1/chat/completions`.
     pub url: String,
     pub model: String,
+    /// Secret: `Debug` shows only whether it is set.
     pub api_key: Option<String>,
     pub timeout: Duration,
+}
+
+/// Written by hand so that a logged or printed `{:?}` never shows the API key.
+impl std::fmt::Debug for LlmSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSettings")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The prompt: what the email holds, and the rules a subject must follow.
@@ -123,6 +136,22 @@ pub fn ask(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_api_key() {
+        let settings = LlmSettings {
+            url: "https://llm.example.test/v1/chat/completions".into(),
+            model: "small".into(),
+            api_key: Some("sk-test-0123456789abcdef".into()),
+            timeout: Duration::from_millis(DEFAULT_LLM_TIMEOUT_MS),
+        };
+        let printed = format!("{settings:?} {settings:#?}");
+        assert!(!printed.contains("sk-test-0123456789abcdef"), "{printed}");
+        assert!(
+            printed.contains("<redacted>") && printed.contains("small"),
+            "{printed}"
+        );
+    }
 
     #[test]
     fn answers_are_cleaned_or_refused() {

@@ -575,6 +575,134 @@ async fn a_master_cut_off_inside_a_multi_line_keyword_cell_skips_its_last_row() 
     assert_eq!(masters.features[0].match_keywords, ["日払い", "即日払い"]);
 }
 
+/// The warnings of a master import as (line, column, value), in the order reported.
+fn warned_cells(report: &mailscore::domain::ImportReport) -> Vec<(u64, String, String)> {
+    report
+        .issues
+        .iter()
+        .filter(|issue| issue.severity == Severity::Warning)
+        .map(|issue| {
+            (
+                issue.line,
+                issue.column.clone().unwrap_or_default(),
+                issue.value.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bad_cell_of_a_prefecture_or_city_is_a_warning_and_the_row_is_still_imported() {
+    let t = TestStore::new();
+    let prefectures = "pref_cd,url_segment,name,region,category_id,latitude,longitude\n\
+                       1,hokkaido,北海道,北海道,1,43.06,141.35\n\
+                       13,tokyo,東京都,関東,3,notanumber,139.69\n";
+    let report = t
+        .import(
+            ImportKind::Prefectures,
+            &t.file("prefectures.csv", prefectures),
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (2, 0));
+    assert_eq!(
+        warned_cells(&report),
+        [(3, "latitude".to_owned(), "notanumber".to_owned())],
+        "{:#?}",
+        report.issues
+    );
+    assert!(!report.issues[0].message.is_empty(), "the reason is given");
+
+    let cities = "city_cd,pref_cd,pref_name,name,latitude,longitude,is_special_city\n\
+                  1101,1,北海道,札幌市中央区,43.05,141.35,1\n\
+                  13104,13,東京都,新宿区,north,139.70,0\n\
+                  13113,13,東京都,渋谷区,35.66,139.70,perhaps\n";
+    let report = t
+        .import(ImportKind::Cities, &t.file("cities.csv", cities))
+        .await
+        .unwrap();
+    assert_eq!((report.rows_imported, report.rows_skipped), (3, 0));
+    assert_eq!(
+        warned_cells(&report),
+        [
+            (3, "latitude".to_owned(), "north".to_owned()),
+            (4, "is_special_city".to_owned(), "perhaps".to_owned()),
+        ],
+        "{:#?}",
+        report.issues
+    );
+
+    let masters = t.store.masters().await.unwrap();
+    let tokyo = masters
+        .prefectures
+        .iter()
+        .find(|p| p.pref_cd.get() == 13)
+        .expect("the prefecture with a bad latitude is imported");
+    assert_eq!((tokyo.latitude, tokyo.longitude), (None, Some(139.69)));
+    let city = |code: u32| {
+        masters
+            .cities
+            .iter()
+            .find(|c| c.city_cd.get() == code)
+            .unwrap_or_else(|| panic!("city {code} is imported"))
+    };
+    assert_eq!(city(13104).latitude, None, "a bad latitude is no value");
+    assert!(
+        !city(13113).is_special_city,
+        "a bad flag is no value: false"
+    );
+    assert!(city(1101).is_special_city);
+}
+
+#[tokio::test]
+async fn a_bad_cell_of_any_other_master_is_a_warning_and_the_row_is_still_imported() {
+    let t = TestStore::new();
+    let cases = [
+        (
+            ImportKind::Adjacency,
+            "city_cd,adjacent_city_cd,distance_km\n13104,13113,far\n",
+            ("distance_km", "far"),
+        ),
+        (
+            ImportKind::Occupations,
+            "occupation_cd1_v2,occupation_cd2_v2,occupation_cd3_v2,occupation_cd_name,\
+             jobtype_detail_v2,jobtype_detail_name\n1,1x,1,飲食・フード系,101,ホール\n",
+            ("occupation_cd2_v2", "1x"),
+        ),
+        (
+            ImportKind::Features,
+            "feature_cd,name,group_name,is_enabled,match_keywords,ng_keywords\n\
+             100,日払い,給与,maybe,日払い,\n",
+            ("is_enabled", "maybe"),
+        ),
+        (
+            ImportKind::Keywords,
+            "Keyword,Intent,Volume,Keyword Difficulty,CPC (USD)\n\
+             渋谷 バイト,Commercial,lots,12,0.5\n",
+            ("Volume", "lots"),
+        ),
+    ];
+    for (kind, text, (column, value)) in cases {
+        let report = t.import(kind, &t.file("master.csv", text)).await.unwrap();
+        assert_eq!(
+            (report.rows_imported, report.rows_skipped),
+            (1, 0),
+            "{kind:?}: {:#?}",
+            report.issues
+        );
+        assert_eq!(
+            warned_cells(&report),
+            [(2, column.to_owned(), value.to_owned())],
+            "{kind:?}: {:#?}",
+            report.issues
+        );
+    }
+    let masters = t.store.masters().await.unwrap();
+    assert_eq!(masters.adjacency[0].distance_km, None);
+    assert!(masters.features[0].is_enabled, "a bad flag is the default");
+    assert_eq!(masters.keywords[0].volume, 0);
+}
+
 #[tokio::test]
 async fn a_row_with_more_fields_than_the_header_is_skipped_with_the_counts() {
     let t = TestStore::new();
