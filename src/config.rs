@@ -23,7 +23,7 @@ pub const DEFAULT_STORAGE_CACHE_MB: usize = 16;
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Readable lines for a terminal.

@@ -49,7 +49,7 @@ pub enum PipelineError {
 }
 
 /// The phases of the daily run, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     Profiles,
     Scores,
