@@ -206,7 +206,7 @@ pub struct Settings {
     /// Cron expression of the daily run.
     pub schedule: String,
     /// The subject endpoint, when `email.llm_url` is set.
-    pub llm: Option<crate::render::llm::LlmSettings>,
+    pub llm: Option<crate::subject_llm::LlmSettings>,
     /// Every number of the scoring and the picks (`[scoring]`).
     pub scoring: crate::scoring::ScoringConfig,
 }
@@ -322,7 +322,7 @@ impl Settings {
             llm: file
                 .email
                 .llm_url
-                .map(|url| crate::render::llm::LlmSettings {
+                .map(|url| crate::subject_llm::LlmSettings {
                     url,
                     model: file
                         .email
@@ -332,7 +332,7 @@ impl Settings {
                     timeout: std::time::Duration::from_millis(
                         file.email
                             .llm_timeout_ms
-                            .unwrap_or(crate::render::llm::DEFAULT_LLM_TIMEOUT_MS),
+                            .unwrap_or(crate::subject_llm::DEFAULT_LLM_TIMEOUT_MS),
                     ),
                 }),
         })

@@ -16,5 +16,6 @@ pub mod render;
 pub mod schedule;
 pub mod scoring;
 pub mod store;
+pub mod subject_llm;
 pub mod telemetry;
 pub mod tokens;

@@ -92,7 +92,7 @@ pub struct BatchOptions {
     /// Updated while the run goes on, for whoever watches it.
     pub progress: std::sync::Arc<RunProgress>,
     /// When set, an OpenAI-compatible endpoint writes each subject (rule subject on failure).
-    pub llm: Option<crate::render::llm::LlmSettings>,
+    pub llm: Option<crate::subject_llm::LlmSettings>,
     /// A run that purges compacts the storage when at least this many bytes, and at least
     /// half the file, are unused; `None` never compacts.
     pub compact_above: Option<u64>,
@@ -184,7 +184,7 @@ const LLM_CONCURRENCY: usize = 8;
 /// number of failures and the first error.
 fn llm_subjects(
     emails: &mut [crate::domain::batch::QueuedEmail],
-    llm: &crate::render::llm::LlmSettings,
+    llm: &crate::subject_llm::LlmSettings,
     signer: &crate::tokens::TokenSigner,
     settings: &crate::render::EmailSettings,
 ) -> (usize, Option<String>) {
@@ -210,7 +210,7 @@ fn llm_subjects(
                     )
                     .map_err(|e| e.to_string())
                     .and_then(|view| {
-                        crate::render::llm::ask(llm, &view, &email.subject)
+                        crate::subject_llm::ask(llm, &view, &email.subject)
                             .map_err(|e| e.to_string())
                     });
                     match outcome {

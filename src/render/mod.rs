@@ -2,9 +2,9 @@
 //! tracked links, unsubscribe headers. Pure: no I/O but reading an override template
 //! directory once, when the renderer is built.
 
-pub mod llm;
 pub mod message;
 pub mod subject;
+pub mod subject_prompt;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,24 +1,8 @@
-//! An optional subject written by an OpenAI-compatible chat-completions endpoint (SPEC §5),
-//! with a timeout; on any error, or an answer that is not a usable subject, the rule-based
-//! subject stays.
-
-use std::time::Duration;
+//! What an OpenAI-compatible chat-completions endpoint is asked for a subject (SPEC §5),
+//! and how its answer becomes one. Pure: the HTTP call is in [`crate::subject_llm`].
 
 use super::EmailView;
 use super::subject::MAX_SUBJECT_CHARS;
-
-/// Default time allowed for one subject.
-pub const DEFAULT_LLM_TIMEOUT_MS: u64 = 3_000;
-
-/// Where and how to ask.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LlmSettings {
-    /// The chat-completions URL, e.g. `https://api.openai.com/v1/chat/completions`.
-    pub url: String,
-    pub model: String,
-    pub api_key: Option<String>,
-    pub timeout: Duration,
-}
 
 /// The prompt: what the email holds, and the rules a subject must follow.
 pub fn prompt(view: &EmailView, rule_subject: &str) -> serde_json::Value {
@@ -72,52 +56,6 @@ pub fn clean_subject(answer: &str) -> Option<String> {
     (1..=MAX_SUBJECT_CHARS)
         .contains(&length)
         .then(|| subject.to_owned())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LlmError {
-    #[error("the subject endpoint failed: {0}")]
-    Http(String),
-    #[error("the subject endpoint answered something unusable: {0}")]
-    Answer(String),
-}
-
-/// Asks the endpoint for a subject (blocking; call it off the async runtime).
-pub fn ask(
-    settings: &LlmSettings,
-    view: &EmailView,
-    rule_subject: &str,
-) -> Result<String, LlmError> {
-    let mut body = prompt(view, rule_subject);
-    body["model"] = serde_json::Value::String(settings.model.clone());
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(settings.timeout))
-        .http_status_as_error(true)
-        .build()
-        .new_agent();
-    let mut request = agent
-        .post(&settings.url)
-        .header("Content-Type", "application/json");
-    if let Some(key) = &settings.api_key {
-        request = request.header("Authorization", &format!("Bearer {key}"));
-    }
-    let mut response = request
-        .send(body.to_string())
-        .map_err(|e| LlmError::Http(e.to_string()))?;
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| LlmError::Http(e.to_string()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| LlmError::Answer(e.to_string()))?;
-    let content = json["choices"][0]["message"]["content"]
-        .as_str()
-        .ok_or_else(|| LlmError::Answer("no choices[0].message.content".into()))?;
-    clean_subject(content).ok_or_else(|| {
-        LlmError::Answer(format!(
-            "not a subject of 1 to {MAX_SUBJECT_CHARS} characters: {content:?}"
-        ))
-    })
 }
 
 #[cfg(test)]
