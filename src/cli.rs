@@ -1450,7 +1450,7 @@ fn stored_message(
 async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
-    let renderer = crate::render::Renderer::new(&settings.email);
+    let renderer = crate::templates::load_renderer(&settings.email);
     for error in &renderer.load_errors {
         errln!("warning: {error}");
     }
@@ -1581,7 +1581,7 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     print_recipients(&run, emails.len() as u64, invalid_addresses)?;
     let mailscore = invoked_command(settings);
     if let Some(sample) = emails.first() {
-        let renderer = crate::render::Renderer::new(&settings.email);
+        let renderer = crate::templates::load_renderer(&settings.email);
         let path = settings.data_dir.join("sample.eml");
         std::fs::write(&path, stored_message(sample, &signer, settings, &renderer)?)?;
         outln!(

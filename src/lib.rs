@@ -18,4 +18,5 @@ pub mod scoring;
 pub mod store;
 pub mod subject_llm;
 pub mod telemetry;
+pub mod templates;
 pub mod tokens;

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::domain::batch::{DayCheckpoint, PhaseRecord, RunRecord, RunStatus};
 use crate::domain::{ImportReport, TimeZoneSetting};
-use crate::render::{EmailSettings, Renderer};
+use crate::render::EmailSettings;
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
@@ -460,7 +460,8 @@ impl ChunkRun<'_> {
         let render_total = gets_email(0..users.len());
         let mut render_done = gets_email(0..users_resumed);
 
-        let renderer = (options.until >= Phase::Render).then(|| Renderer::new(&options.email));
+        let renderer = (options.until >= Phase::Render)
+            .then(|| crate::templates::load_renderer(&options.email));
         let send_at = jiff::civil::DateTime::new(
             date.year(),
             date.month(),
