@@ -567,6 +567,14 @@ impl Cli {
     }
 }
 
+/// Today's date in `time_zone`, from the system clock: the default batch date. The domain
+/// takes dates and instants as input; reading the clock is the command line's business.
+fn today(time_zone: &crate::domain::TimeZoneSetting) -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(time_zone.zone().clone())
+        .date()
+}
+
 /// Runs a command; the returned code is the process's exit status.
 pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
     match cli.command {
@@ -816,7 +824,7 @@ fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
         Some(text) => {
             parse_date(text).with_context(|| format!("--end-date {text:?}: expected YYYY-MM-DD"))?
         }
-        None => settings.time_zone.today(),
+        None => today(&settings.time_zone),
     };
     let options = args.size.options(end_date, args.dirty);
     let started = Instant::now();
@@ -1159,7 +1167,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
         } => {
             let date = match date {
                 Some(text) => parse_date_arg(&text)?,
-                None => settings.time_zone.today(),
+                None => today(&settings.time_zone),
             };
             let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
             let options = BatchOptions {
@@ -1518,7 +1526,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
 async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     let started = Instant::now();
     let dataset = settings.data_dir.join("demo-dataset");
-    let date = settings.time_zone.today();
+    let date = today(&settings.time_zone);
     if !dataset.join("actions.csv").exists() {
         outln!(
             "generating the demo dataset ({} jobs, {} users, {} days of actions) into {} …",

@@ -18,8 +18,8 @@ use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
 pub use compute::{
-    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, compute_day, match_context,
-    picks_for_users, prepare_day, render_emails,
+    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, match_context, picks_for_users,
+    render_emails,
 };
 
 #[derive(Debug, Error)]
@@ -276,6 +276,90 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
     }
 }
 
+/// The part of a date every user's picks read, computed once and each phase timed:
+/// profiles, then (when `until` is past profiles) the job scores. The picks are left to
+/// [`picks_for_users`] (`picks` is `None`).
+pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress) -> DayResults {
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "profiles", "phase started");
+    progress.start("profiles", inputs.users.len() as u64);
+    let mut results = compute::profile_day(inputs);
+    let with_history = results
+        .profiles
+        .iter()
+        .filter(|p| p.n_applications > 0)
+        .count();
+    let mut profiles_phase = phase(
+        "profiles",
+        started_at,
+        clock,
+        &[
+            ("users", inputs.users.len() as u64),
+            ("users_with_applications", with_history as u64),
+            ("applications", results.stats.applications.len() as u64),
+            ("actions", results.stats.rows_in_window),
+        ],
+    );
+    profiles_phase
+        .errors
+        .clone_from(&results.stats.unreadable_days);
+    results.phases.push(profiles_phase);
+    if until == Phase::Profiles {
+        return results;
+    }
+
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "scores", "phase started");
+    progress.start("scores", inputs.jobs.len() as u64);
+    compute::score_day(inputs, &mut results);
+    let n_eligible = results.scores.as_ref().map_or(0, |s| s.n_eligible);
+    let scores_phase = phase(
+        "scores",
+        started_at,
+        clock,
+        &[
+            ("jobs", inputs.jobs.len() as u64),
+            ("eligible_jobs", n_eligible as u64),
+            ("skipped_keywords", results.skipped_keywords.len() as u64),
+        ],
+    );
+    results.phases.push(scores_phase);
+    results
+}
+
+/// Computes a date up to `until` in one pass over every user ([`prepare_day`], then
+/// [`picks_for_users`]), each phase timed; for tests and benchmarks, as the daily run goes
+/// chunk by chunk. Deterministic: the same inputs give the same results (but the timings).
+pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
+    let progress = &RunProgress::default();
+    let mut results = prepare_day(inputs, until, progress);
+    if until < Phase::Picks {
+        return results;
+    }
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "picks", "phase started");
+    progress.start("picks", inputs.users.len() as u64);
+    let context = match_context(inputs, &results).expect("prepare_day scored the jobs");
+    let chunk = picks_for_users(inputs, &results, &context, 0..inputs.users.len(), progress);
+    let n_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
+    let mut picks_phase = phase(
+        "picks",
+        started_at,
+        clock,
+        &[
+            ("users_picked", chunk.picks.len() as u64),
+            ("picks", n_picks as u64),
+            ("eligible_jobs", context.n_eligible() as u64),
+            ("failed_users", chunk.failed_users.len() as u64),
+        ],
+    );
+    picks_phase.errors = compute::failure_messages(&chunk.failed_users);
+    results.phases.push(picks_phase);
+    results.picks = Some(chunk.picks);
+    results.failed_users = chunk.failed_users;
+    results
+}
+
 /// The job ids each user was sent one and two days before `date` (picks of a date are never
 /// read by that date's own run, so chunks of users are independent).
 pub type PreviousPicks = HashMap<String, (Vec<u64>, Vec<u64>)>;
@@ -481,6 +565,8 @@ impl ChunkRun<'_> {
             signer: &options.signer,
             settings: &options.email,
             scheduled_at: send_at,
+            // Read from the clock for each chunk, below.
+            queued_at: 0,
             check_templates: true,
         });
 
@@ -543,6 +629,7 @@ impl ChunkRun<'_> {
                         .progress
                         .resume("render", render_done, render_total.max(render_done));
                     let queueing = EmailQueueing {
+                        queued_at: now(),
                         check_templates: !templates_checked,
                         ..*queueing
                     };
