@@ -233,7 +233,7 @@ fn main() {
         &std::fs::read(data_dir.join("secret.key")).expect("the run created the secret key"),
     );
     let settings = mailscore::render::EmailSettings::default();
-    let renderer = mailscore::render::Renderer::new(&settings);
+    let renderer = mailscore::templates::load_renderer(&settings);
     let queued = runtime.block_on(store.emails(date, None)).expect("emails");
     let sample: Vec<_> = queued.iter().take(2_000).collect();
     let started = Instant::now();

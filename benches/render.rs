@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use mailscore::domain::time::parse_date;
-use mailscore::render::{EmailSettings, Renderer, unpack_view};
+use mailscore::render::{EmailSettings, unpack_view};
 use mailscore::store::Store;
 use mailscore::store::redb::RedbStore;
+use mailscore::templates::load_renderer;
 use mailscore::tokens::TokenSigner;
 
 fn main() {
@@ -34,7 +35,7 @@ fn main() {
     }
     let signer = TokenSigner::new(&key);
     let settings = EmailSettings::default();
-    let renderer = Renderer::new(&settings);
+    let renderer = load_renderer(&settings);
     let sample = &emails[..emails.len().min(3_000)];
 
     // As the sender works: one email at a time, unpacked, rendered, dropped.

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{EnumValueParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::domain::time::parse_date;
-use crate::domain::{ImportReport, ImportStatus, JobId, Severity};
+use crate::domain::{ImportReport, ImportStatus, JobId, Severity, SuppressionReason};
 use crate::generate::{GenerateOptions, generate};
 use crate::ingest::{
     EncodingChoice, ImportKind, ImportOptions, ProgressFactory, expand_paths, import_file,
@@ -53,6 +54,139 @@ macro_rules! out {
     };
 }
 
+// The command line's spellings of the library's enums. Only this file knows clap: each
+// enum below lists the values (and aliases) the command line accepts and the help it shows
+// for them, and converts both ways to the library's type, so a variant added on one side
+// and not the other does not build. The spellings are the command line's own
+// (`hard-bounce`, where the stored reason is `hard_bounce`).
+
+/// Parses a value as the mirror enum `A` (its names and aliases, listed in the help) and
+/// hands the library's `T` to the command.
+fn parse_as<A, T>() -> impl TypedValueParser<Value = T>
+where
+    A: ValueEnum + Clone + Send + Sync + 'static,
+    T: From<A> + Clone + Send + Sync + 'static,
+{
+    EnumValueParser::<A>::new().map(T::from)
+}
+
+/// `From` in both directions between a mirror enum and the library enum it spells, with
+/// exhaustive matches.
+macro_rules! mirror {
+    ($arg:ident <=> $library:ident { $($variant:ident),+ $(,)? }) => {
+        impl From<$arg> for $library {
+            fn from(value: $arg) -> Self {
+                match value {
+                    $($arg::$variant => Self::$variant,)+
+                }
+            }
+        }
+        impl From<$library> for $arg {
+            fn from(value: $library) -> Self {
+                match value {
+                    $($library::$variant => Self::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+/// [`ImportKind`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportKindArg {
+    Jobs,
+    Users,
+    Actions,
+    Keywords,
+    Prefectures,
+    Cities,
+    Adjacency,
+    Occupations,
+    EmploymentTypes,
+    SalaryTypes,
+    Features,
+    /// Any master or keyword file, recognised by its header (files or directories).
+    Masters,
+}
+
+mirror!(ImportKindArg <=> ImportKind {
+    Jobs,
+    Users,
+    Actions,
+    Keywords,
+    Prefectures,
+    Cities,
+    Adjacency,
+    Occupations,
+    EmploymentTypes,
+    SalaryTypes,
+    Features,
+    Masters,
+});
+
+/// [`EncodingChoice`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    /// UTF-8 when the start of the file is valid UTF-8 (or has a BOM), else Shift_JIS.
+    Auto,
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    /// Shift_JIS with the Windows (CP932) extensions.
+    #[value(
+        name = "shift_jis",
+        alias = "sjis",
+        alias = "cp932",
+        alias = "shift-jis"
+    )]
+    ShiftJis,
+}
+
+mirror!(EncodingArg <=> EncodingChoice { Auto, Utf8, ShiftJis });
+
+/// [`Phase`] on the command line (`batch run --until`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    Profiles,
+    Scores,
+    Picks,
+    /// Render every email and queue it.
+    Render,
+}
+
+mirror!(PhaseArg <=> Phase {
+    Profiles,
+    Scores,
+    Picks,
+    Render
+});
+
+/// [`SuppressionReason`] on the command line (`suppressions add --reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReasonArg {
+    Unsubscribed,
+    Complained,
+    HardBounce,
+    Manual,
+}
+
+mirror!(ReasonArg <=> SuppressionReason {
+    Unsubscribed,
+    Complained,
+    HardBounce,
+    Manual,
+});
+
+/// [`LogFormat`] on the command line and in `MAILSCORE_LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+mirror!(LogFormatArg <=> LogFormat { Human, Json });
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mailscore",
@@ -91,7 +225,7 @@ pub struct GlobalArgs {
     )]
     pub time_zone: Option<String>,
     /// Log format [default: human]
-    #[arg(long, global = true, env = "MAILSCORE_LOG_FORMAT", value_enum)]
+    #[arg(long, global = true, env = "MAILSCORE_LOG_FORMAT", value_parser = parse_as::<LogFormatArg, LogFormat>())]
     pub log_format: Option<LogFormat>,
     #[arg(
         long,
@@ -225,13 +359,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// What the files hold (`masters`: recognise each file's kind from its header)
-    #[arg(value_enum)]
+    #[arg(value_parser = parse_as::<ImportKindArg, ImportKind>())]
     pub kind: ImportKind,
     /// Files, or directories of .csv files
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Input encoding [default: auto]
-    #[arg(long, value_enum, env = "MAILSCORE_IMPORT_ENCODING")]
+    #[arg(long, env = "MAILSCORE_IMPORT_ENCODING", value_parser = parse_as::<EncodingArg, EncodingChoice>())]
     pub encoding: Option<EncodingChoice>,
     /// Print the reports as JSON on stdout
     #[arg(long)]
@@ -306,8 +440,8 @@ pub enum SuppressionsCommand {
     /// pending or failed emails are marked suppressed now
     Add {
         address: String,
-        #[arg(long, value_enum, default_value = "manual")]
-        reason: crate::domain::SuppressionReason,
+        #[arg(long, default_value = "manual", value_parser = parse_as::<ReasonArg, SuppressionReason>())]
+        reason: SuppressionReason,
         /// Why, for the record
         #[arg(long)]
         note: Option<String>,
@@ -330,7 +464,7 @@ pub enum BatchCommand {
         #[arg(long)]
         date: Option<String>,
         /// Stop after this phase
-        #[arg(long, value_enum, default_value = "render")]
+        #[arg(long, default_value = "render", value_parser = parse_as::<PhaseArg, Phase>())]
         until: Phase,
         /// Users per chunk: each chunk's picks and emails are stored together, and a run
         /// killed midway resumes after the last stored chunk when rerun with the same size
@@ -431,6 +565,14 @@ impl Cli {
             base_url: self.global.base_url.clone(),
         }
     }
+}
+
+/// Today's date in `time_zone`, from the system clock: the default batch date. The domain
+/// takes dates and instants as input; reading the clock is the command line's business.
+fn today(time_zone: &crate::domain::TimeZoneSetting) -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(time_zone.zone().clone())
+        .date()
 }
 
 /// Runs a command; the returned code is the process's exit status.
@@ -682,7 +824,7 @@ fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
         Some(text) => {
             parse_date(text).with_context(|| format!("--end-date {text:?}: expected YYYY-MM-DD"))?
         }
-        None => settings.time_zone.today(),
+        None => today(&settings.time_zone),
     };
     let options = args.size.options(end_date, args.dirty);
     let started = Instant::now();
@@ -1025,7 +1167,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
         } => {
             let date = match date {
                 Some(text) => parse_date_arg(&text)?,
-                None => settings.time_zone.today(),
+                None => today(&settings.time_zone),
             };
             let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
             let options = BatchOptions {
@@ -1319,7 +1461,7 @@ fn stored_message(
 async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
-    let renderer = crate::render::Renderer::new(&settings.email);
+    let renderer = crate::templates::load_renderer(&settings.email);
     for error in &renderer.load_errors {
         errln!("warning: {error}");
     }
@@ -1388,7 +1530,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
 async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     let started = Instant::now();
     let dataset = settings.data_dir.join("demo-dataset");
-    let date = settings.time_zone.today();
+    let date = today(&settings.time_zone);
     if !dataset.join("actions.csv").exists() {
         outln!(
             "generating the demo dataset ({} jobs, {} users, {} days of actions) into {} …",
@@ -1451,7 +1593,7 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     print_recipients(&run, emails.len() as u64, invalid_addresses)?;
     let mailscore = invoked_command(settings);
     if let Some(sample) = emails.first() {
-        let renderer = crate::render::Renderer::new(&settings.email);
+        let renderer = crate::templates::load_renderer(&settings.email);
         let path = settings.data_dir.join("sample.eml");
         std::fs::write(&path, stored_message(sample, &signer, settings, &renderer)?)?;
         outln!(
@@ -1613,5 +1755,73 @@ mod tests {
         assert!(help("storage_cache_mb").contains(&cache));
         let dir = format!("[default: {}]", crate::config::DEFAULT_DATA_DIR);
         assert!(help("data_dir").contains(&dir));
+    }
+
+    #[test]
+    fn every_spelling_of_an_encoding_parses_to_its_choice() {
+        let table = [
+            ("auto", EncodingChoice::Auto),
+            ("utf-8", EncodingChoice::Utf8),
+            ("utf8", EncodingChoice::Utf8),
+            ("shift_jis", EncodingChoice::ShiftJis),
+            ("sjis", EncodingChoice::ShiftJis),
+            ("cp932", EncodingChoice::ShiftJis),
+            ("shift-jis", EncodingChoice::ShiftJis),
+        ];
+        for (spelling, expected) in table {
+            let cli = Cli::try_parse_from([
+                "mailscore",
+                "import",
+                "jobs",
+                "f.csv",
+                "--encoding",
+                spelling,
+            ])
+            .unwrap_or_else(|e| panic!("--encoding {spelling}: {e}"));
+            let Command::Import(args) = cli.command else {
+                panic!("not an import");
+            };
+            assert_eq!(args.encoding, Some(expected), "--encoding {spelling}");
+        }
+        assert!(
+            Cli::try_parse_from(["mailscore", "import", "jobs", "f.csv", "--encoding", "UTF8"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_command_line_spells_values_as_before() {
+        let cli = Cli::try_parse_from([
+            "mailscore",
+            "suppressions",
+            "add",
+            "a@example.com",
+            "--reason",
+            "hard-bounce",
+        ])
+        .unwrap();
+        let Command::Suppressions {
+            command: SuppressionsCommand::Add { reason, .. },
+        } = cli.command
+        else {
+            panic!("not suppressions add");
+        };
+        assert_eq!(reason, SuppressionReason::HardBounce);
+        let cli =
+            Cli::try_parse_from(["mailscore", "--log-format", "json", "batch", "run"]).unwrap();
+        assert_eq!(cli.global.log_format, Some(LogFormat::Json));
+        let Command::Batch {
+            command: BatchCommand::Run { until, .. },
+        } = cli.command
+        else {
+            panic!("not batch run");
+        };
+        assert_eq!(until, Phase::Render, "the default phase");
+        let cli =
+            Cli::try_parse_from(["mailscore", "import", "employment-types", "f.csv"]).unwrap();
+        let Command::Import(args) = cli.command else {
+            panic!("not an import");
+        };
+        assert_eq!(args.kind, ImportKind::EmploymentTypes);
     }
 }

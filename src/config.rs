@@ -24,7 +24,7 @@ pub const DEFAULT_STORAGE_CACHE_MB: usize = 16;
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Readable lines for a terminal.
@@ -208,7 +208,7 @@ pub struct Settings {
     /// Cron expression of the daily run.
     pub schedule: String,
     /// The subject endpoint, when `email.llm_url` is set.
-    pub llm: Option<crate::render::llm::LlmSettings>,
+    pub llm: Option<crate::subject_llm::LlmSettings>,
     /// Every number of the scoring and the picks (`[scoring]`).
     pub scoring: crate::scoring::ScoringConfig,
 }
@@ -403,7 +403,7 @@ impl Settings {
             llm: file
                 .email
                 .llm_url
-                .map(|url| crate::render::llm::LlmSettings {
+                .map(|url| crate::subject_llm::LlmSettings {
                     url,
                     model: file
                         .email
@@ -413,7 +413,7 @@ impl Settings {
                     timeout: std::time::Duration::from_millis(
                         file.email
                             .llm_timeout_ms
-                            .unwrap_or(crate::render::llm::DEFAULT_LLM_TIMEOUT_MS),
+                            .unwrap_or(crate::subject_llm::DEFAULT_LLM_TIMEOUT_MS),
                     ),
                 }),
         })

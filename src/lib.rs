@@ -16,5 +16,7 @@ pub mod render;
 pub mod schedule;
 pub mod scoring;
 pub mod store;
+pub mod subject_llm;
 pub mod telemetry;
+pub mod templates;
 pub mod tokens;

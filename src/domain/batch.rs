@@ -30,9 +30,7 @@ pub struct StoredPick {
 
 /// The phases of the daily run, in order. Stored as their names (`render`), as records
 /// written before the type existed hold them.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Phase {
     Profiles,

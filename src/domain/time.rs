@@ -72,11 +72,6 @@ impl TimeZoneSetting {
         timestamp.as_microsecond()
     }
 
-    /// Today's date in this zone.
-    pub fn today(&self) -> Date {
-        Timestamp::now().to_zoned(self.zone.clone()).date()
-    }
-
     /// The local date of an instant.
     pub fn date_of(&self, instant: Micros) -> Date {
         Timestamp::from_microsecond(instant)

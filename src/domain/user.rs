@@ -23,7 +23,7 @@ pub struct User {
 
 /// Why an address gets no email (SPEC §5: unsubscribed, complained or hard-bounced; or an
 /// operator's decision).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuppressionReason {
     Unsubscribed,

@@ -23,32 +23,15 @@ use memchr::{memchr2, memchr3, memmem};
 use super::IngestError;
 
 /// Which encoding to read a file in.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EncodingChoice {
     /// UTF-8 when the start of the file is valid UTF-8 (or has a BOM), else Shift_JIS.
     #[default]
     Auto,
-    #[value(name = "utf-8", alias = "utf8")]
     #[serde(rename = "utf-8")]
     Utf8,
     /// Shift_JIS with the Windows (CP932) extensions.
-    #[value(
-        name = "shift_jis",
-        alias = "sjis",
-        alias = "cp932",
-        alias = "shift-jis"
-    )]
     #[serde(rename = "shift_jis")]
     ShiftJis,
 }

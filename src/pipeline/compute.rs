@@ -1,7 +1,10 @@
 //! The pure part of the daily run: from the day's inputs to profiles, job scores and picks.
+//!
+//! Nothing here reads the clock: the phases are timed and recorded by the caller
+//! ([`super::prepare_day`], [`super::compute_day`], the daily run), and the instant an email
+//! is queued at comes in with [`EmailQueueing`].
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use rayon::prelude::*;
 
@@ -15,8 +18,6 @@ use crate::scoring::jobs::{JobScores, score_jobs};
 use crate::scoring::profile::{Geography, UserProfile};
 use crate::scoring::seo::SeoMatcher;
 use crate::scoring::{DayWindows, ScoringConfig, round6};
-
-use super::Phase;
 
 /// Everything a date's computation reads.
 #[derive(Clone, Copy)]
@@ -35,6 +36,7 @@ pub struct DayInputs<'a> {
 
 /// What a date's computation produces.
 pub struct DayResults {
+    /// The records of the phases computed, filled by the caller that timed them.
     pub phases: Vec<PhaseRecord>,
     pub stats: ActionStats,
     pub geography: Geography,
@@ -46,21 +48,6 @@ pub struct DayResults {
     pub picks: Option<Vec<UserPicks>>,
     pub skipped_keywords: Vec<String>,
     pub failed_users: Vec<crate::domain::UserId>,
-}
-
-fn now() -> i64 {
-    jiff::Timestamp::now().as_microsecond()
-}
-
-fn record(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) -> PhaseRecord {
-    PhaseRecord {
-        name: name.to_owned(),
-        started_at,
-        finished_at: Some(now()),
-        duration_ms: clock.elapsed().as_millis() as u64,
-        counts: counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
-        errors: Vec::new(),
-    }
 }
 
 /// Profiles of every user, in the order of `users`.
@@ -201,39 +188,6 @@ impl RunProgress {
     }
 }
 
-/// Computes a date up to `until` in one pass over every user ([`prepare_day`], then
-/// [`picks_for_users`]); for tests and benchmarks, as the daily run goes chunk by chunk.
-/// Deterministic: the same inputs give the same results.
-pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
-    let progress = &RunProgress::default();
-    let mut results = prepare_day(inputs, until, progress);
-    if until < Phase::Picks {
-        return results;
-    }
-    let (started_at, clock) = (now(), Instant::now());
-    tracing::info!(phase = "picks", "phase started");
-    progress.start("picks", inputs.users.len() as u64);
-    let context = match_context(inputs, &results).expect("prepare_day scored the jobs");
-    let chunk = picks_for_users(inputs, &results, &context, 0..inputs.users.len(), progress);
-    let n_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
-    let mut phase = record(
-        "picks",
-        started_at,
-        clock,
-        &[
-            ("users_picked", chunk.picks.len() as u64),
-            ("picks", n_picks as u64),
-            ("eligible_jobs", context.n_eligible() as u64),
-            ("failed_users", chunk.failed_users.len() as u64),
-        ],
-    );
-    phase.errors = failure_messages(&chunk.failed_users);
-    results.phases.push(phase);
-    results.picks = Some(chunk.picks);
-    results.failed_users = chunk.failed_users;
-    results
-}
-
 /// The errors a picks phase records for the users whose matching failed.
 pub fn failure_messages(failed_users: &[crate::domain::UserId]) -> Vec<String> {
     failed_users
@@ -242,38 +196,17 @@ pub fn failure_messages(failed_users: &[crate::domain::UserId]) -> Vec<String> {
         .collect()
 }
 
-/// The part of a date every user's picks read, computed once: profiles, then (when `until`
-/// is past profiles) the job scores. The picks are left to [`picks_for_users`] (`picks` is
-/// `None`).
-pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress) -> DayResults {
-    let config = inputs.config;
-    let mut phases = Vec::new();
-
-    let (started_at, clock) = (now(), Instant::now());
-    tracing::info!(phase = "profiles", "phase started");
-    progress.start("profiles", inputs.users.len() as u64);
+/// The first part of a date every user's picks read, computed once: the year of actions
+/// aggregated, the geography and every user's profile (no job scores yet, no picks; no
+/// phase recorded).
+pub fn profile_day(inputs: &DayInputs<'_>) -> DayResults {
     let mut companies = Interner::default();
     let job_company = job_companies(inputs.jobs, &mut companies);
     let stats = aggregate(inputs.action_days, inputs.jobs, companies, &inputs.windows);
-    let geography = Geography::new(inputs.masters, config);
+    let geography = Geography::new(inputs.masters, inputs.config);
     let profiles = build_profiles(inputs.users, &stats, &geography);
-    let with_history = profiles.iter().filter(|p| p.n_applications > 0).count();
-    phases.push(record(
-        "profiles",
-        started_at,
-        clock,
-        &[
-            ("users", inputs.users.len() as u64),
-            ("users_with_applications", with_history as u64),
-            ("applications", stats.applications.len() as u64),
-            ("actions", stats.rows_in_window),
-        ],
-    ));
-    if let Some(profiles_phase) = phases.last_mut() {
-        profiles_phase.errors.clone_from(&stats.unreadable_days);
-    }
-    let mut results = DayResults {
-        phases,
+    DayResults {
+        phases: Vec::new(),
         stats,
         geography,
         profiles,
@@ -283,14 +216,11 @@ pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress)
         picks: None,
         skipped_keywords: Vec::new(),
         failed_users: Vec::new(),
-    };
-    if until == Phase::Profiles {
-        return results;
     }
+}
 
-    let (started_at, clock) = (now(), Instant::now());
-    tracing::info!(phase = "scores", "phase started");
-    progress.start("scores", inputs.jobs.len() as u64);
+/// The job scores of a day [`profile_day`] profiled, and their stored table.
+pub fn score_day(inputs: &DayInputs<'_>, results: &mut DayResults) {
     let seo = SeoMatcher::new(&inputs.masters.keywords);
     let scores = score_jobs(
         inputs.jobs,
@@ -299,25 +229,14 @@ pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress)
         &results.job_company,
         &seo,
         &inputs.windows,
-        config,
+        inputs.config,
     );
     results.skipped_keywords = scores.skipped_keywords.clone();
-    results.score_table = Some(score_table(inputs.jobs, &scores, &seo, config));
-    results.phases.push(record(
-        "scores",
-        started_at,
-        clock,
-        &[
-            ("jobs", inputs.jobs.len() as u64),
-            ("eligible_jobs", scores.n_eligible as u64),
-            ("skipped_keywords", scores.skipped_keywords.len() as u64),
-        ],
-    ));
+    results.score_table = Some(score_table(inputs.jobs, &scores, &seo, inputs.config));
     results.scores = Some(scores);
-    results
 }
 
-/// The day's eligible jobs prepared for matching, from a day [`prepare_day`] scored (`None`
+/// The day's eligible jobs prepared for matching, from a day [`score_day`] scored (`None`
 /// when it stopped before the job scores).
 pub fn match_context<'r>(
     inputs: &DayInputs<'r>,
@@ -350,7 +269,7 @@ pub struct ChunkPicks {
 /// user's failure falls back to their previous picks without stopping the others. A user's
 /// picks read only the day's shared context, their own profile and their own picks of D−1
 /// and D−2, so any split of the users into chunks gives the same picks as one pass.
-/// `results` is the day [`prepare_day`] scored; `users` must lie within its users.
+/// `results` is the day [`score_day`] scored; `users` must lie within its users.
 pub fn picks_for_users(
     inputs: &DayInputs<'_>,
     results: &DayResults,
@@ -484,6 +403,8 @@ pub struct EmailQueueing<'a> {
     pub settings: &'a crate::render::EmailSettings,
     /// When the emails are scheduled (µs).
     pub scheduled_at: i64,
+    /// When they are queued (µs): their `created_at` and `updated_at`.
+    pub queued_at: i64,
     /// Whether the first email is rendered in full, to report template errors.
     pub check_templates: bool,
 }
@@ -504,6 +425,7 @@ pub fn render_emails(
         signer,
         settings,
         scheduled_at,
+        queued_at,
         check_templates,
     } = *queueing;
     let picks = &chunk.picks;
@@ -520,7 +442,6 @@ pub fn render_emails(
         .map(|f| (f.feature_cd, f.name.clone()))
         .collect();
     let date = inputs.windows.date;
-    let now = now();
     let Some(first) = picks.iter().find(|p| !p.picks.is_empty()) else {
         return (Vec::new(), Vec::new());
     };
@@ -563,8 +484,8 @@ pub fn render_emails(
                     status: EmailStatus::Pending,
                     attempts: 0,
                     last_error: None,
-                    created_at: now,
-                    updated_at: now,
+                    created_at: queued_at,
+                    updated_at: queued_at,
                     sent_at: None,
                     content: crate::render::pack_view(&view),
                 },

@@ -14,13 +14,13 @@ use thiserror::Error;
 pub use crate::domain::batch::Phase;
 use crate::domain::batch::{DayCheckpoint, PhaseRecord, RunRecord, RunStatus};
 use crate::domain::{ImportReport, TimeZoneSetting};
-use crate::render::{EmailSettings, Renderer};
+use crate::render::EmailSettings;
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
 pub use compute::{
-    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, compute_day, match_context,
-    picks_for_users, prepare_day, render_emails,
+    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, match_context, picks_for_users,
+    render_emails,
 };
 
 #[derive(Debug, Error)]
@@ -81,7 +81,7 @@ pub struct BatchOptions {
     /// Updated while the run goes on, for whoever watches it.
     pub progress: std::sync::Arc<RunProgress>,
     /// When set, an OpenAI-compatible endpoint writes each subject (rule subject on failure).
-    pub llm: Option<crate::render::llm::LlmSettings>,
+    pub llm: Option<crate::subject_llm::LlmSettings>,
     /// A run that purges compacts the storage when at least this many bytes, and at least
     /// half the file, are unused; `None` never compacts.
     pub compact_above: Option<u64>,
@@ -208,7 +208,7 @@ const LLM_CONCURRENCY: usize = 8;
 /// number of failures and the first error.
 fn llm_subjects(
     emails: &mut [crate::domain::batch::QueuedEmail],
-    llm: &crate::render::llm::LlmSettings,
+    llm: &crate::subject_llm::LlmSettings,
     signer: &crate::tokens::TokenSigner,
     settings: &crate::render::EmailSettings,
 ) -> (usize, Option<String>) {
@@ -234,7 +234,7 @@ fn llm_subjects(
                     )
                     .map_err(|e| e.to_string())
                     .and_then(|view| {
-                        crate::render::llm::ask(llm, &view, &email.subject)
+                        crate::subject_llm::ask(llm, &view, &email.subject)
                             .map_err(|e| e.to_string())
                     });
                     match outcome {
@@ -298,6 +298,90 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
             .collect::<BTreeMap<_, _>>(),
         errors: Vec::new(),
     }
+}
+
+/// The part of a date every user's picks read, computed once and each phase timed:
+/// profiles, then (when `until` is past profiles) the job scores. The picks are left to
+/// [`picks_for_users`] (`picks` is `None`).
+pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress) -> DayResults {
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "profiles", "phase started");
+    progress.start("profiles", inputs.users.len() as u64);
+    let mut results = compute::profile_day(inputs);
+    let with_history = results
+        .profiles
+        .iter()
+        .filter(|p| p.n_applications > 0)
+        .count();
+    let mut profiles_phase = phase(
+        "profiles",
+        started_at,
+        clock,
+        &[
+            ("users", inputs.users.len() as u64),
+            ("users_with_applications", with_history as u64),
+            ("applications", results.stats.applications.len() as u64),
+            ("actions", results.stats.rows_in_window),
+        ],
+    );
+    profiles_phase
+        .errors
+        .clone_from(&results.stats.unreadable_days);
+    results.phases.push(profiles_phase);
+    if until == Phase::Profiles {
+        return results;
+    }
+
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "scores", "phase started");
+    progress.start("scores", inputs.jobs.len() as u64);
+    compute::score_day(inputs, &mut results);
+    let n_eligible = results.scores.as_ref().map_or(0, |s| s.n_eligible);
+    let scores_phase = phase(
+        "scores",
+        started_at,
+        clock,
+        &[
+            ("jobs", inputs.jobs.len() as u64),
+            ("eligible_jobs", n_eligible as u64),
+            ("skipped_keywords", results.skipped_keywords.len() as u64),
+        ],
+    );
+    results.phases.push(scores_phase);
+    results
+}
+
+/// Computes a date up to `until` in one pass over every user ([`prepare_day`], then
+/// [`picks_for_users`]), each phase timed; for tests and benchmarks, as the daily run goes
+/// chunk by chunk. Deterministic: the same inputs give the same results (but the timings).
+pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
+    let progress = &RunProgress::default();
+    let mut results = prepare_day(inputs, until, progress);
+    if until < Phase::Picks {
+        return results;
+    }
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "picks", "phase started");
+    progress.start("picks", inputs.users.len() as u64);
+    let context = match_context(inputs, &results).expect("prepare_day scored the jobs");
+    let chunk = picks_for_users(inputs, &results, &context, 0..inputs.users.len(), progress);
+    let n_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
+    let mut picks_phase = phase(
+        "picks",
+        started_at,
+        clock,
+        &[
+            ("users_picked", chunk.picks.len() as u64),
+            ("picks", n_picks as u64),
+            ("eligible_jobs", context.n_eligible() as u64),
+            ("failed_users", chunk.failed_users.len() as u64),
+        ],
+    );
+    picks_phase.errors = compute::failure_messages(&chunk.failed_users);
+    results.phases.push(picks_phase);
+    results.picks = Some(chunk.picks);
+    results.failed_users = chunk.failed_users;
+    results
 }
 
 pub use crate::domain::batch::PreviousPicks;
@@ -477,7 +561,8 @@ impl ChunkRun<'_> {
         let render_total = gets_email(0..users.len());
         let mut render_done = gets_email(0..users_resumed);
 
-        let renderer = (options.until >= Phase::Render).then(|| Renderer::new(&options.email));
+        let renderer = (options.until >= Phase::Render)
+            .then(|| crate::templates::load_renderer(&options.email));
         let send_at = jiff::civil::DateTime::new(
             date.year(),
             date.month(),
@@ -497,6 +582,8 @@ impl ChunkRun<'_> {
             signer: &options.signer,
             settings: &options.email,
             scheduled_at: send_at,
+            // Read from the clock for each chunk, below.
+            queued_at: 0,
             check_templates: true,
         });
 
@@ -560,6 +647,7 @@ impl ChunkRun<'_> {
                         .progress
                         .resume("render", render_done, render_total.max(render_done));
                     let queueing = EmailQueueing {
+                        queued_at: now(),
                         check_templates: !templates_checked,
                         ..*queueing
                     };

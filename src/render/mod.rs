@@ -1,10 +1,10 @@
 //! Rendering each user's email from their picks (SPEC §5): subject, HTML and text bodies,
-//! tracked links, unsubscribe headers. Pure: no I/O but reading an override template
-//! directory once, when the renderer is built.
+//! tracked links, unsubscribe headers. Pure: the override templates are read from disk by
+//! [`crate::templates`] and handed in as text.
 
-pub mod llm;
 pub mod message;
 pub mod subject;
+pub mod subject_prompt;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -648,8 +648,32 @@ fn describe(error: &minijinja::Error) -> String {
     text
 }
 
+/// The operator's override templates (`email.templates_dir`), as read from disk by
+/// [`crate::templates::read_overrides`]; rendering itself reads no file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OverrideTemplates {
+    /// No directory is set, or it holds neither template: the built-in templates.
+    #[default]
+    None,
+    /// The source of each template the directory holds (`None`: that one is built in).
+    Sources {
+        html: Option<String>,
+        text: Option<String>,
+    },
+    /// A template could not be read (this message says which and why): the built-in
+    /// templates, and the message reported with every email.
+    Unreadable(String),
+}
+
 impl Renderer {
-    pub fn new(settings: &EmailSettings) -> Self {
+    /// A renderer with the built-in templates only.
+    pub fn builtin() -> Self {
+        Self::with_overrides(OverrideTemplates::None)
+    }
+
+    /// A renderer with the operator's `overrides` where they parse, else the built-in
+    /// templates (a template that does not parse is reported with every email).
+    pub fn with_overrides(overrides: OverrideTemplates) -> Self {
         let mut builtin = environment();
         builtin
             .add_template(HTML_TEMPLATE, BUILTIN_HTML)
@@ -658,42 +682,36 @@ impl Renderer {
             .add_template(TEXT_TEMPLATE, BUILTIN_TEXT)
             .expect("the built-in text template parses");
         let mut load_errors = Vec::new();
-        let overrides = settings.templates_dir.as_ref().and_then(|dir| {
-            let mut env = environment();
-            let mut found = false;
-            for name in [HTML_TEMPLATE, TEXT_TEMPLATE] {
-                let path = dir.join(name);
-                let source = match std::fs::read_to_string(&path) {
-                    Ok(source) => source,
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                        let builtin_source = if name == HTML_TEMPLATE {
-                            BUILTIN_HTML
-                        } else {
-                            BUILTIN_TEXT
-                        };
+        let overrides = match overrides {
+            OverrideTemplates::None => None,
+            OverrideTemplates::Unreadable(message) => {
+                load_errors.push(message);
+                None
+            }
+            OverrideTemplates::Sources { html, text } => {
+                let mut env = environment();
+                let mut parsed = true;
+                for (name, source, builtin_source) in [
+                    (HTML_TEMPLATE, html, BUILTIN_HTML),
+                    (TEXT_TEMPLATE, text, BUILTIN_TEXT),
+                ] {
+                    let Some(source) = source else {
                         env.add_template(name, builtin_source)
                             .expect("the built-in template parses");
                         continue;
-                    }
-                    Err(error) => {
+                    };
+                    if let Err(error) = env.add_template_owned(name.to_owned(), source) {
                         load_errors.push(format!(
-                            "template {}: {error}; using the built-in one",
-                            path.display()
+                            "{}; using the built-in templates",
+                            describe(&error)
                         ));
-                        return None;
+                        parsed = false;
+                        break;
                     }
-                };
-                if let Err(error) = env.add_template_owned(name.to_owned(), source) {
-                    load_errors.push(format!(
-                        "{}; using the built-in templates",
-                        describe(&error)
-                    ));
-                    return None;
                 }
-                found = true;
+                parsed.then_some(env)
             }
-            found.then_some(env)
-        });
+        };
         Self {
             builtin,
             overrides,

@@ -8,5 +8,6 @@ mod helpers;
 mod import;
 mod llm;
 mod matching;
+mod pure_core;
 mod render;
 mod stale_masters;

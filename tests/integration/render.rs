@@ -15,11 +15,12 @@ use mailscore::masters::builtin_masters;
 use mailscore::matching::reasons::Reason;
 use mailscore::render::message::build_message;
 use mailscore::render::{
-    EmailInputs, EmailSettings, EmailView, RenderedEmail, Renderer, build_view, fill_links,
-    pack_view, unpack_view,
+    EmailInputs, EmailSettings, EmailView, RenderedEmail, build_view, fill_links, pack_view,
+    unpack_view,
 };
 use mailscore::scoring::ScoringConfig;
 use mailscore::scoring::profile::{Geography, Location};
+use mailscore::templates::load_renderer;
 use mailscore::tokens::{Purpose, TokenSigner};
 use markup5ever_rcdom::{Handle, NodeData, RcDom};
 
@@ -244,7 +245,7 @@ impl World {
 
     fn render(&self, case: &Case) -> RenderedEmail {
         let view = self.view(case);
-        Renderer::new(&self.settings).render(&view, case.user.user_id.as_str())
+        load_renderer(&self.settings).render(&view, case.user.user_id.as_str())
     }
 }
 
@@ -616,7 +617,7 @@ fn every_job_link_carries_a_verifying_click_token_and_utm_parameters() {
     for case in all_cases() {
         let user_id = case.user.user_id.as_str();
         let view = world.view(&case);
-        let rendered = Renderer::new(&world.settings).render(&view, user_id);
+        let rendered = load_renderer(&world.settings).render(&view, user_id);
         let all = dom_elements(&rendered.html);
         let hrefs: Vec<&str> = all
             .iter()
@@ -868,7 +869,7 @@ fn subject_world_and_cases() -> (World, Vec<Case>) {
 
 fn subject_of(world: &World, case: &Case, date: Date) -> (String, EmailView) {
     let view = world.view_on(case, date);
-    let renderer = Renderer::new(&world.settings);
+    let renderer = load_renderer(&world.settings);
     (
         renderer.render(&view, case.user.user_id.as_str()).subject,
         view,
@@ -959,7 +960,7 @@ fn render_with_templates(world: &World, case: &Case, files: &[(&str, &str)]) -> 
         ..world.settings.clone()
     };
     let view = world.view(case);
-    Renderer::new(&settings).render(&view, case.user.user_id.as_str())
+    load_renderer(&settings).render(&view, case.user.user_id.as_str())
 }
 
 #[test]
@@ -1048,18 +1049,18 @@ fn a_packed_view_unpacks_to_byte_identical_bodies_and_is_small() {
     for case in all_cases() {
         let user_id = case.user.user_id.as_str();
         let view = world.view(&case);
-        let original = Renderer::new(&world.settings).render(&view, user_id);
+        let original = load_renderer(&world.settings).render(&view, user_id);
         let packed = pack_view(&view);
         // As the sender does it: another process, the same key and settings.
         let signer = TokenSigner::new(KEY);
         let unpacked =
             unpack_view(&packed, &signer, &world.settings, user_id).expect("the view unpacks");
-        let again = Renderer::new(&world.settings).render(&unpacked, user_id);
+        let again = load_renderer(&world.settings).render(&unpacked, user_id);
         assert_eq!(again.html, original.html, "{user_id}");
         assert_eq!(again.text, original.text, "{user_id}");
         assert_eq!(again.unsubscribe_url, original.unsubscribe_url);
         // Straight from the bytes (the sender's path): the same email, subject included.
-        let from_bytes = Renderer::new(&world.settings)
+        let from_bytes = load_renderer(&world.settings)
             .render_packed(&packed, &signer, &world.settings, user_id)
             .expect("the view renders from its bytes");
         assert_eq!(from_bytes, again, "{user_id}");
@@ -1081,7 +1082,7 @@ fn a_corrupted_stored_view_is_an_error_naming_the_user() {
     let error = unpack_view(&packed, &world.signer, &world.settings, "user-0001")
         .expect_err("a truncated view does not unpack");
     assert_eq!(error.user_id, "user-0001");
-    let error = Renderer::new(&world.settings)
+    let error = load_renderer(&world.settings)
         .render_packed(&packed, &world.signer, &world.settings, "user-0001")
         .expect_err("a truncated view does not render");
     assert_eq!(error.user_id, "user-0001");

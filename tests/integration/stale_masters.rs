@@ -6,9 +6,10 @@ use mailscore::domain::time::parse_date;
 use mailscore::domain::{Severity, TimeZoneSetting, UserId};
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, run_batch};
-use mailscore::render::{EmailSettings, Renderer};
+use mailscore::render::EmailSettings;
 use mailscore::scoring::round6;
 use mailscore::store::Store;
+use mailscore::templates::load_renderer;
 
 use crate::helpers::{TestStore, shared_data, test_signer};
 
@@ -160,7 +161,7 @@ async fn a_city_newer_than_the_master_is_kept_matched_and_named_once_the_master_
     );
 
     let settings = EmailSettings::default();
-    let renderer = Renderer::new(&settings);
+    let renderer = load_renderer(&settings);
     let email_text = |emails: &[mailscore::domain::batch::QueuedEmail]| {
         let email = emails.iter().find(|e| e.user_id == "u1").unwrap();
         renderer
