@@ -303,7 +303,8 @@ pub trait Store: Send + Sync {
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError>;
 
     /// Deletes what is older than the retention limits (SPEC §6): actions before
-    /// `actions_before`, picks and job scores of dates before `picks_before`, emails of dates
+    /// `actions_before` (an implementation may keep those of the UTC day the limit falls
+    /// in: retention is by day), picks and job scores of dates before `picks_before`, emails of dates
     /// before `emails_before`, run records started before `runs_before`, and the checkpoints
     /// of dates before `picks_before` (their runs cannot resume without the picks). Returns
     /// the counts.

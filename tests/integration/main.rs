@@ -11,3 +11,4 @@ mod matching;
 mod pure_core;
 mod render;
 mod stale_masters;
+mod store_contract;
