@@ -146,3 +146,33 @@ pub fn create_store(settings: &Settings) -> Result<RedbStore, ServiceError> {
 fn cache_bytes(settings: &Settings) -> usize {
     settings.storage_cache_mb.saturating_mul(1024 * 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapped_error_says_what_the_layer_below_said() {
+        let below = StoreError::Engine {
+            action: "reading picks",
+            message: "disk full".to_owned(),
+        };
+        let text = below.to_string();
+        assert_eq!(ServiceError::from(below).to_string(), text);
+    }
+
+    #[test]
+    fn a_closed_pipe_is_recognised_through_the_service_error() {
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(ServiceError::from(pipe()).is_broken_pipe());
+        assert!(ServiceError::from(csv::Error::from(pipe())).is_broken_pipe());
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!ServiceError::from(other).is_broken_pipe());
+    }
+
+    #[test]
+    fn a_bad_value_names_the_argument_and_the_value() {
+        let error = parse_date("2025-13-01").unwrap_err().to_string();
+        assert!(error.starts_with("date \"2025-13-01\": "), "{error}");
+    }
+}

@@ -10,4 +10,5 @@ mod llm;
 mod matching;
 mod pure_core;
 mod render;
+mod service;
 mod stale_masters;
