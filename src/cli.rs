@@ -5,22 +5,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::domain::time::parse_date;
-use crate::domain::{ImportReport, ImportStatus, JobId, Severity, SuppressionReason};
+use crate::domain::{ImportReport, Severity, SuppressionReason};
 use crate::generate::{GenerateOptions, generate};
-use crate::ingest::{
-    EncodingChoice, ImportKind, ImportOptions, ProgressFactory, expand_paths, import_file,
-    import_jobs,
+use crate::ingest::{EncodingChoice, ImportKind, ImportOptions, ProgressFactory, import_file};
+use crate::pipeline::{BatchOptions, Phase};
+use crate::service::emails::Messages;
+use crate::service::exports::PicksFormat;
+use crate::service::{
+    create_store, demo as demo_service, emails as email_service, exports,
+    imports as import_service, jobs as job_service, open_store, parse_address,
+    parse_date as parse_date_arg, parse_job_id, parse_user as parse_user_arg, runs,
+    status as status_service, suppressions as suppression_service,
 };
-use crate::pipeline::{BatchOptions, Phase, run_batch};
-use crate::scoring::SectionKind;
-use crate::store::redb::RedbStore;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// `println!` and `print!` that return the write's error instead of panicking: a reader
 /// that stops reading (`| head -1`) closes the pipe, and `main` turns the `BrokenPipe`
@@ -478,11 +481,14 @@ pub enum BatchCommand {
     },
 }
 
+/// [`PicksFormat`] on the command line (`picks export --format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
     Csv,
     Jsonl,
 }
+
+mirror!(ExportFormat <=> PicksFormat { Csv, Jsonl });
 
 #[derive(Debug, Subcommand)]
 pub enum PicksCommand {
@@ -623,52 +629,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
     }
 }
 
-/// The daily run of `date` as the settings configure it: scoring, email, the subject
-/// endpoint, and the inbox of the data directory.
-fn batch_options(
-    settings: &Settings,
-    date: jiff::civil::Date,
-    signer: crate::tokens::TokenSigner,
-) -> BatchOptions {
-    BatchOptions {
-        config: settings.scoring.clone(),
-        email: settings.email.clone(),
-        inbox: Some(settings.data_dir.join("inbox")),
-        max_shrink_percent: settings.import_max_shrink_percent,
-        import_encoding: settings.import_encoding,
-        llm: settings.llm.clone(),
-        ..BatchOptions::new(date, settings.time_zone.clone(), signer)
-    }
-}
-
-/// Opens the data directory's store for a command that reads it or runs on it. A missing
-/// store is an error and nothing is created: a mistyped `--data-dir` must not become a new,
-/// empty store whose daily run "succeeds" with no email.
-fn open_store(settings: &Settings) -> Result<RedbStore> {
-    RedbStore::open_existing(&settings.data_dir, cache_bytes(settings)).map_err(|error| {
-        match error {
-            StoreError::Missing { .. } => anyhow::anyhow!(
-                "{error}\nhint: check --data-dir / MAILSCORE_DATA_DIR (or data_dir in the \
-                 configuration file), or create a store with `mailscore import …` or `mailscore demo`"
-            ),
-            other => other.into(),
-        }
-    })
-}
-
-/// Opens the data directory's store, creating the directory, the database and the key
-/// that signs links when they are missing: for the commands that fill a store (`import`,
-/// `demo`).
-fn create_store(settings: &Settings) -> Result<RedbStore> {
-    let store = RedbStore::open_with_cache(&settings.data_dir, cache_bytes(settings))?;
-    settings.create_secret_key_bytes()?;
-    Ok(store)
-}
-
-fn cache_bytes(settings: &Settings) -> usize {
-    settings.storage_cache_mb.saturating_mul(1024 * 1024)
-}
-
 fn progress_bars() -> Option<ProgressFactory> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -701,59 +661,28 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
     let mut options = ImportOptions::new(settings.time_zone.clone());
     options.encoding = settings.import_encoding;
     options.progress = if args.json { None } else { progress_bars() };
-    let files = expand_paths(&args.files)?;
-    if files.is_empty() {
-        bail!(
-            "no input files found in {}",
-            args.files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    let groups = import_service::plan_imports(args.kind, &args.files)?;
     options.max_shrink_percent = (!args.allow_shrink).then_some(settings.import_max_shrink_percent);
-    // The files of one `import jobs` are one feed split over files: one snapshot.
-    let groups: Vec<Vec<PathBuf>> = if args.kind == ImportKind::Jobs {
-        vec![files]
-    } else {
-        files.into_iter().map(|file| vec![file]).collect()
-    };
     let mut reports = Vec::new();
     let mut failed = 0;
     for group in &groups {
-        let started = Instant::now();
-        let outcome = match args.kind {
-            ImportKind::Jobs => import_jobs(&store, group, &options).await,
-            kind => import_file(&store, kind, &group[0], &options).await,
-        };
-        let names = group
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        match outcome {
-            Ok(report) => {
+        let outcome = import_service::import_group(&store, group, &options).await;
+        match &outcome.error {
+            None => {
                 if !args.json {
-                    print_report_summary(&report)?;
+                    print_report_summary(&outcome.report)?;
                     outln!(
                         "  committed in {:.2} s in all",
-                        started.elapsed().as_secs_f64()
+                        outcome.elapsed.as_secs_f64()
                     );
                 }
-                reports.push(report);
             }
-            Err(error) => {
+            Some(error) => {
                 failed += 1;
-                tracing::error!(file = %names, "import rejected");
                 errln!("error: {error}");
-                let mut report =
-                    ImportReport::new(args.kind.as_str(), &names, crate::ingest::now_micros());
-                report.status = ImportStatus::Rejected;
-                report.error = Some(error.to_string());
-                reports.push(report);
             }
         }
+        reports.push(outcome.report);
     }
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&reports)?);
@@ -846,7 +775,7 @@ async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     match command {
         ImportsCommand::List { limit } => {
-            for summary in store.import_summaries(limit).await? {
+            for summary in import_service::list_imports(&store, limit).await? {
                 outln!(
                     "#{:<5} {} {:<16} read {:>9} imported {:>9} skipped {:>6} warnings {:>6}  {}",
                     summary.id,
@@ -861,9 +790,7 @@ async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
             }
         }
         ImportsCommand::Show { id, json } => {
-            let Some(report) = store.import_report(id).await? else {
-                bail!("no import #{id}; `mailscore imports list` shows the known ones");
-            };
+            let report = import_service::show_import(&store, id).await?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -881,27 +808,18 @@ async fn jobs(command: JobsCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     match command {
         JobsCommand::Show { job_id } => {
-            let id =
-                JobId::parse(&job_id).map_err(|e| anyhow::anyhow!("job id {job_id:?}: {e}"))?;
-            match store.jobs(&[id]).await?.pop().flatten() {
-                Some(record) => outln!("{}", serde_json::to_string_pretty(&record)?),
-                None => bail!("no job {id} is stored"),
-            }
+            let record = job_service::show_job(&store, parse_job_id(&job_id)?).await?;
+            outln!("{}", serde_json::to_string_pretty(&record)?);
         }
     }
     Ok(0)
-}
-
-fn parse_address(address: &str) -> Result<crate::domain::EmailAddress> {
-    crate::domain::EmailAddress::parse(address)
-        .map_err(|e| anyhow::anyhow!("address {address:?}: {e}"))
 }
 
 async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     match command {
         SuppressionsCommand::List => {
-            let list = store.suppressions().await?;
+            let list = suppression_service::list_suppressions(&store).await?;
             outln!("address,reason,created_at,note");
             for entry in &list {
                 let at = jiff::Timestamp::from_microsecond(entry.created_at)
@@ -924,14 +842,14 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
             note,
         } => {
             let address = parse_address(&address)?;
-            let marked = store
-                .suppress(crate::domain::Suppression {
-                    address: address.clone(),
-                    reason,
-                    created_at: jiff::Timestamp::now().as_microsecond(),
-                    note,
-                })
-                .await?;
+            let marked = suppression_service::suppress_address(
+                &store,
+                address.clone(),
+                reason,
+                note,
+                jiff::Timestamp::now().as_microsecond(),
+            )
+            .await?;
             outln!(
                 "{} suppressed ({}); {marked} queued emails marked suppressed",
                 address.as_str(),
@@ -940,9 +858,7 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
         }
         SuppressionsCommand::Remove { address } => {
             let address = parse_address(&address)?;
-            if !store.unsuppress(&address).await? {
-                bail!("{} is not on the suppression list", address.as_str());
-            }
+            suppression_service::unsuppress_address(&store, &address).await?;
             outln!("{} is no longer suppressed", address.as_str());
         }
     }
@@ -951,11 +867,9 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
 
 async fn status(settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
-    let jobs = store.job_counts().await?;
-    let users = store.users().await?.len();
-    let actions = store.action_count().await?;
-    let masters = store.masters().await?;
-    let space = store.storage_stats().await?;
+    let status = status_service::store_status(&store).await?;
+    let space = status.space;
+    let masters = &status.masters;
     let mb = |bytes: u64| bytes as f64 / 1e6;
     outln!(
         "database: {} ({:.1} MB on disk: {:.1} MB data, {:.1} MB metadata, {:.1} MB unused)",
@@ -965,9 +879,13 @@ async fn status(settings: &Settings) -> Result<i32> {
         mb(space.metadata_bytes),
         mb(space.fragmented_bytes)
     );
-    outln!("jobs: {} active, {} known", jobs.active, jobs.total);
-    outln!("users: {users}");
-    outln!("actions: {actions}");
+    outln!(
+        "jobs: {} active, {} known",
+        status.jobs.active,
+        status.jobs.total
+    );
+    outln!("users: {}", status.users);
+    outln!("actions: {}", status.actions);
     outln!(
         "masters: {} prefectures, {} cities, {} adjacency pairs, {} occupations, {} employment types, {} salary types, {} features, {} keywords",
         masters.prefectures.len(),
@@ -979,14 +897,11 @@ async fn status(settings: &Settings) -> Result<i32> {
         masters.features.len(),
         masters.keywords.len()
     );
-    print_unknown_codes(&crate::ingest::unknown_codes_in_use(
-        &masters,
-        &store.job_columns().await?,
-    ))?;
+    print_unknown_codes(&status.unknown_codes)?;
     Ok(0)
 }
 
-/// The current jobs' codes that no master names, most used first.
+/// The current jobs' codes that no master names, in the order given (most used first).
 fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) -> std::io::Result<()> {
     const SHOWN: usize = 20;
     if unknown.is_empty() {
@@ -997,14 +912,7 @@ fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) -> std::io::Re
         "unknown codes in use: {} (kept and matched; they have no name until a master names them)",
         unknown.len()
     );
-    let mut by_use: Vec<&crate::ingest::UnknownCodeUse> = unknown.iter().collect();
-    by_use.sort_by(|a, b| {
-        b.jobs
-            .cmp(&a.jobs)
-            .then(a.column.cmp(&b.column))
-            .then(a.code.cmp(&b.code))
-    });
-    for code in by_use.iter().take(SHOWN) {
+    for code in unknown.iter().take(SHOWN) {
         outln!(
             "  {} {}: {} jobs",
             code.column.as_str(),
@@ -1012,8 +920,8 @@ fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) -> std::io::Re
             code.jobs
         );
     }
-    if by_use.len() > SHOWN {
-        outln!("  … and {} more", by_use.len() - SHOWN);
+    if unknown.len() > SHOWN {
+        outln!("  … and {} more", unknown.len() - SHOWN);
     }
     Ok(())
 }
@@ -1058,105 +966,6 @@ fn print_phases(run: &crate::domain::batch::RunRecord) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Why a date has no stored picks, and what to do; `None` when a run of the date finished
-/// its picks (so the date's picks are whatever it stored).
-async fn explain_no_day(store: &RedbStore, date: jiff::civil::Date) -> Result<Option<String>> {
-    use crate::domain::batch::RunStatus;
-    let run = format!("run `mailscore batch run --date {date}`");
-    if let Some(checkpoint) = store.day_checkpoint(date).await? {
-        return Ok(Some(format!(
-            "the daily run of {date} did not finish ({} chunks of {} users stored); {run} to complete it",
-            checkpoint.chunks_done, checkpoint.chunk_users
-        )));
-    }
-    let last_finished =
-        store.runs(RUNS_SEARCHED).await?.into_iter().find(|r| {
-            r.date == date && !matches!(r.status, RunStatus::Running | RunStatus::Failed)
-        });
-    Ok(match last_finished {
-        Some(last) if last.until == Phase::Profiles || last.until == Phase::Scores => {
-            Some(format!(
-                "the last daily run of {date} (#{}) stopped before the picks (`--until {}`); {run}",
-                last.id, last.until
-            ))
-        }
-        Some(_) => None,
-        None if store.job_scores(date).await?.is_some() => None,
-        None => Some(format!(
-            "no daily run has stored picks for {date}; {run} first"
-        )),
-    })
-}
-
-/// How many recent run records are searched for a date's last run.
-const RUNS_SEARCHED: usize = 100;
-
-/// Why one user has no picks (or no `what`: `"email"`) on a date, as the store tells it:
-/// the user is not known, gets none (inactive, unsubscribed, suppressed), the date was not
-/// run, or the user was not eligible when it ran; and what to do.
-async fn explain_no_picks(
-    store: &RedbStore,
-    date: jiff::civil::Date,
-    user: &crate::domain::UserId,
-    what: &str,
-) -> Result<String> {
-    let none = format!("user {user} has no {what} for {date}");
-    let known = store.user(user).await?;
-    let Some(known) = known else {
-        return Ok(format!(
-            "{none}: no user {user} is stored; check the id (`mailscore picks export --date {date} --out -` lists the users with picks), or import the users file that has them"
-        ));
-    };
-    let suppression = store.suppressions().await?.into_iter().find(|s| {
-        s.address
-            .as_str()
-            .eq_ignore_ascii_case(known.email.as_str())
-    });
-    if let Some(suppression) = suppression {
-        return Ok(format!(
-            "{none}: their address {} is on the suppression list ({}), so daily runs leave them out; `mailscore suppressions remove {}` lifts it from the next run on",
-            known.email.as_str(),
-            suppression.reason.as_str(),
-            known.email.as_str()
-        ));
-    }
-    if !known.is_active || !known.subscribed {
-        let state = if known.is_active {
-            "unsubscribed (subscribed is false in the users file)"
-        } else {
-            "inactive (is_active is false in the users file)"
-        };
-        return Ok(format!(
-            "{none}: they are {state}, so daily runs give them no picks and no email; import a users file that changes it, then rerun `mailscore batch run --date {date}`"
-        ));
-    }
-    let picks = store.picks(date, Some(user)).await?;
-    if what == "email" && picks.first().is_some_and(|p| !p.picks.is_empty()) {
-        return Ok(format!(
-            "{none}, though it has picks: the run of {date} stopped before rendering (`--until picks`), or the email failed to render (see `mailscore batch list`); rerun `mailscore batch run --date {date}`"
-        ));
-    }
-    if !picks.is_empty() {
-        return Ok(format!(
-            "{none}: no eligible job matched them on that date (their pick list is empty), so no email either"
-        ));
-    }
-    Ok(match explain_no_day(store, date).await? {
-        Some(day) => format!("{none}: {day}"),
-        None => format!(
-            "{none}: they were not eligible when the date ran (imported, reactivated, resubscribed or unsuppressed since); rerun `mailscore batch run --date {date}`"
-        ),
-    })
-}
-
-fn parse_user_arg(text: &str) -> Result<crate::domain::UserId> {
-    crate::domain::UserId::parse(text).map_err(|e| anyhow::anyhow!("user {text:?}: {e}"))
-}
-
-fn parse_date_arg(text: &str) -> Result<jiff::civil::Date> {
-    parse_date(text).map_err(|e| anyhow::anyhow!("date {text:?}: {e}"))
-}
-
 async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
     match command {
@@ -1173,7 +982,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             let options = BatchOptions {
                 until,
                 chunk_users: chunk_users as usize,
-                ..batch_options(settings, date, signer)
+                ..runs::batch_options(settings, date, signer)
             };
             let started = Instant::now();
             let watcher = std::io::stderr().is_terminal().then(|| {
@@ -1196,7 +1005,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                     }
                 })
             });
-            let outcome = run_batch(&store, &options).await;
+            let outcome = runs::run_date(&store, &options).await;
             if let Some(watcher) = watcher {
                 watcher.abort();
             }
@@ -1219,7 +1028,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             return Ok(run_exit_status(&run));
         }
         BatchCommand::List { limit } => {
-            for run in store.runs(limit).await? {
+            for run in runs::list_runs(&store, limit).await? {
                 let total: u64 = run.phases.iter().map(|p| p.duration_ms).sum();
                 outln!(
                     "#{:<5} {} {} until {} started {} ({:.2} s)",
@@ -1278,102 +1087,17 @@ async fn export_picks(
     format: ExportFormat,
     out: &Path,
 ) -> Result<i32> {
-    use std::io::Write;
     let store = open_store(settings)?;
     let date = parse_date_arg(date)?;
     let user = user.map(parse_user_arg).transpose()?;
-    let user = user.as_ref();
-    let users = store.picks(date, user).await?;
-    if users.is_empty() {
-        match user {
-            Some(user) => bail!("{}", explain_no_picks(&store, date, user, "picks").await?),
-            None => match explain_no_day(&store, date).await? {
-                Some(day) => bail!("no picks stored for {date}: {day}"),
-                None => bail!(
-                    "no picks stored for {date}: its daily run found no active, subscribed and unsuppressed user (see `mailscore batch list`)"
-                ),
-            },
-        }
-    }
+    let export = exports::load_picks(&store, date, user.as_ref()).await?;
     let mut output = create_output(out)?;
-    let mut rows = 0usize;
-    let six = |v: f64| format!("{v:.6}");
-    match format {
-        ExportFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut output);
-            writer.write_record([
-                "date",
-                "user_id",
-                "section",
-                "rank",
-                "job_id",
-                "tier",
-                "personalized",
-                "basic",
-                "seo",
-                "total",
-                "editorial",
-                "reasons",
-            ])?;
-            for user_picks in &users {
-                let mut picks = user_picks.picks.clone();
-                picks.sort_by_key(|p| (p.section, p.rank));
-                for pick in picks {
-                    writer.write_record([
-                        date.to_string(),
-                        user_picks.user_id.to_string(),
-                        SectionKind::from_code(pick.section)
-                            .map_or("?", SectionKind::as_str)
-                            .to_owned(),
-                        pick.rank.to_string(),
-                        pick.job_id.to_string(),
-                        crate::matching::Tier::from_code(pick.tier)
-                            .map_or("?", |t| t.as_str())
-                            .to_owned(),
-                        six(pick.personalized),
-                        six(pick.basic),
-                        six(pick.seo),
-                        six(pick.total),
-                        six(pick.editorial),
-                        crate::matching::reasons::Reason::labels(pick.reasons).join("|"),
-                    ])?;
-                    rows += 1;
-                }
-            }
-            writer.flush()?;
-        }
-        ExportFormat::Jsonl => {
-            for user_picks in &users {
-                let mut picks = user_picks.picks.clone();
-                picks.sort_by_key(|p| (p.section, p.rank));
-                for pick in picks {
-                    let line = serde_json::json!({
-                        "date": date.to_string(),
-                        "user_id": user_picks.user_id,
-                        "section": SectionKind::from_code(pick.section).map_or("?", SectionKind::as_str),
-                        "rank": pick.rank,
-                        "job_id": pick.job_id,
-                        "tier": crate::matching::Tier::from_code(pick.tier).map_or("?", |t| t.as_str()),
-                        "personalized": pick.personalized,
-                        "basic": pick.basic,
-                        "seo": pick.seo,
-                        "total": pick.total,
-                        "editorial": pick.editorial,
-                        "reasons": crate::matching::reasons::Reason::labels(pick.reasons),
-                        "fallback": user_picks.fallback,
-                    });
-                    writeln!(output, "{line}")?;
-                    rows += 1;
-                }
-            }
-        }
-    }
-    output.flush()?;
+    let rows = export.write(format.into(), &mut output)?;
     report_written(
         out,
         format_args!(
             "wrote {rows} picks of {} users to {}",
-            users.len(),
+            export.users.len(),
             out.display()
         ),
     )?;
@@ -1383,145 +1107,51 @@ async fn export_picks(
 async fn export_scores(settings: &Settings, date: &str, out: &Path) -> Result<i32> {
     let store = open_store(settings)?;
     let date = parse_date_arg(date)?;
-    let Some(table) = store.job_scores(date).await? else {
-        bail!(
-            "no job scores stored for {date}; run `mailscore batch run --date {date} --until scores` first"
-        );
-    };
+    let export = exports::load_scores(&store, date).await?;
     let mut output = create_output(out)?;
-    {
-        let mut writer = csv::Writer::from_writer(&mut output);
-        writer.write_record([
-            "job_id",
-            "basic",
-            "wage",
-            "fee",
-            "popularity",
-            "seo",
-            "needs_categories",
-            "occupation_category",
-            "matched_keywords",
-        ])?;
-        let six = |v: f64| format!("{v:.6}");
-        for i in 0..table.len() {
-            writer.write_record([
-                table.job_id[i].to_string(),
-                six(table.basic[i]),
-                six(table.wage[i]),
-                six(table.fee[i]),
-                six(table.popularity[i]),
-                six(table.seo[i]),
-                table.needs.get(i).to_owned(),
-                if table.occupation_category[i] == 0 {
-                    String::new()
-                } else {
-                    table.occupation_category[i].to_string()
-                },
-                table.matched_keywords.get(i).to_owned(),
-            ])?;
-        }
-        writer.flush()?;
-    }
-    std::io::Write::flush(&mut output)?;
+    let jobs = export.write(&mut output)?;
     report_written(
         out,
-        format_args!(
-            "wrote the scores of {} jobs to {}",
-            table.len(),
-            out.display()
-        ),
+        format_args!("wrote the scores of {jobs} jobs to {}", out.display()),
     )?;
     Ok(0)
 }
 
-/// Renders a stored email again and builds its message.
-fn stored_message(
-    email: &crate::domain::batch::QueuedEmail,
-    signer: &crate::tokens::TokenSigner,
-    settings: &Settings,
-    renderer: &crate::render::Renderer,
-) -> Result<Vec<u8>> {
-    let user_id = email.user_id.as_str();
-    let view = crate::render::unpack_view(&email.content, signer, &settings.email, user_id)?;
-    let mut rendered = renderer.render(&view, user_id);
-    rendered.subject = email.subject.clone();
-    let message_id = format!("{}.{}", email.date, email.user_id);
-    let sent_date =
-        std::time::UNIX_EPOCH + std::time::Duration::from_micros(email.scheduled_at.max(0) as u64);
-    let message = crate::render::message::build_message(
-        &rendered,
-        email.to.as_str(),
-        &settings.email,
-        &message_id,
-        sent_date,
-    )?;
-    Ok(message.formatted())
-}
-
 async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
     let store = open_store(settings)?;
-    let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
-    let renderer = crate::templates::load_renderer(&settings.email);
-    for error in &renderer.load_errors {
+    let messages = Messages::load(settings)?;
+    for error in &messages.renderer.load_errors {
         errln!("warning: {error}");
     }
     match command {
         EmailsCommand::Preview { user, date, out } => {
             let date = parse_date_arg(&date)?;
             let user = parse_user_arg(&user)?;
-            let Some(email) = store.emails(date, Some(&user)).await?.pop() else {
-                bail!("{}", explain_no_picks(&store, date, &user, "email").await?);
-            };
-            let bytes = stored_message(&email, &signer, settings, &renderer)?;
+            let preview = email_service::preview_email(&store, &messages, date, &user).await?;
             let mut output = create_output(&out)?;
-            std::io::Write::write_all(&mut output, &bytes)?;
+            std::io::Write::write_all(&mut output, &preview.message)?;
             std::io::Write::flush(&mut output)?;
             report_written(
                 &out,
                 format_args!(
                     "wrote {} ({} bytes, status {}, subject {:?})",
                     out.display(),
-                    bytes.len(),
-                    email.status.as_str(),
-                    email.subject
+                    preview.message.len(),
+                    preview.status.as_str(),
+                    preview.subject
                 ),
             )?;
         }
         EmailsCommand::Export { date, out } => {
             let date = parse_date_arg(&date)?;
-            let emails = store.emails(date, None).await?;
-            if emails.is_empty() {
-                match explain_no_day(&store, date).await? {
-                    Some(day) => bail!("no emails are queued for {date}: {day}"),
-                    None => bail!(
-                        "no emails are queued for {date}: its daily run queued none (it ran `--until picks`, or no user got picks; see `mailscore batch list`)"
-                    ),
-                }
-            }
+            let export = email_service::load_emails(&store, date).await?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            let mut index = csv::Writer::from_path(out.join("index.csv"))?;
-            index.write_record(["user_id", "to", "subject", "status", "scheduled_at", "file"])?;
-            for email in &emails {
-                let file = format!("{}.eml", email.user_id.as_str().replace(['/', '\\'], "_"));
-                std::fs::write(
-                    out.join(&file),
-                    stored_message(email, &signer, settings, &renderer)?,
-                )?;
-                index.write_record([
-                    email.user_id.as_str(),
-                    email.to.as_str(),
-                    email.subject.as_str(),
-                    email.status.as_str(),
-                    &settings.time_zone.format(email.scheduled_at),
-                    &file,
-                ])?;
-            }
-            index.flush()?;
-            outln!(
-                "wrote {} emails of {date} to {}",
-                emails.len(),
-                out.display()
-            );
+            let index_path = out.join("index.csv");
+            let mut index = std::fs::File::create(&index_path)?;
+            let n_emails = export.write(&messages, &mut index, &mut |file, bytes| {
+                std::fs::write(out.join(file), bytes)
+            })?;
+            outln!("wrote {n_emails} emails of {date} to {}", out.display());
         }
     }
     Ok(0)
@@ -1529,9 +1159,9 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
 
 async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     let started = Instant::now();
-    let dataset = settings.data_dir.join("demo-dataset");
+    let dataset = demo_service::dataset_dir(settings);
     let date = today(&settings.time_zone);
-    if !dataset.join("actions.csv").exists() {
+    if demo_service::needs_dataset(&dataset) {
         outln!(
             "generating the demo dataset ({} jobs, {} users, {} days of actions) into {} …",
             args.size.jobs,
@@ -1539,48 +1169,27 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
             args.size.days,
             dataset.display()
         );
-        let options = args.size.options(date, false);
-        generate(&options, &dataset).with_context(|| format!("writing {}", dataset.display()))?;
+        demo_service::generate_dataset(&args.size.options(date, false), &dataset)?;
     }
     let store = create_store(settings)?;
     let mut options = ImportOptions::new(settings.time_zone.clone());
     options.progress = progress_bars();
+    let plan = demo_service::plan_demo_imports(&store, &dataset).await?;
+    if !plan.fresh {
+        outln!("the store already holds jobs; importing only today's feed");
+    }
     // Users the importer skipped for their address, when this demo imported the users.
     let mut invalid_addresses = None;
-    if store.job_counts().await?.total == 0 {
-        for (kind, file) in [
-            (ImportKind::Jobs, "jobs.csv"),
-            (ImportKind::Users, "users.csv"),
-            (ImportKind::Actions, "actions.csv"),
-        ] {
-            let report = import_file(&store, kind, &dataset.join(file), &options).await?;
-            print_report_summary(&report)?;
-            if kind == ImportKind::Users {
-                invalid_addresses = Some(
-                    report
-                        .issues
-                        .iter()
-                        .filter(|i| {
-                            i.severity == Severity::Error && i.column.as_deref() == Some("email")
-                        })
-                        .count() as u64,
-                );
-            }
-        }
-    } else {
-        outln!("the store already holds jobs; importing only today's feed");
-        let report = import_file(
-            &store,
-            ImportKind::Jobs,
-            &dataset.join("jobs.csv"),
-            &options,
-        )
-        .await?;
+    for (kind, file) in &plan.files {
+        let report = import_file(&store, *kind, file, &options).await?;
         print_report_summary(&report)?;
+        if *kind == ImportKind::Users {
+            invalid_addresses = Some(demo_service::invalid_addresses(&report));
+        }
     }
     let signer = crate::tokens::TokenSigner::new(&settings.secret_key_bytes()?);
-    let batch_options = batch_options(settings, date, signer.clone());
-    let run = run_batch(&store, &batch_options).await?;
+    let batch_options = runs::batch_options(settings, date, signer.clone());
+    let run = runs::run_date(&store, &batch_options).await?;
     outln!(
         "\ndaily run #{} for {}: {}",
         run.id,
@@ -1590,12 +1199,16 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     print_phases(&run)?;
     print_run_warnings(&run);
     let emails = store.emails(date, None).await?;
-    print_recipients(&run, emails.len() as u64, invalid_addresses)?;
+    print_recipients(&demo_service::recipients(
+        &run,
+        emails.len() as u64,
+        invalid_addresses,
+    ))?;
     let mailscore = invoked_command(settings);
     if let Some(sample) = emails.first() {
-        let renderer = crate::templates::load_renderer(&settings.email);
+        let messages = Messages::with_signer(settings, signer);
         let path = settings.data_dir.join("sample.eml");
-        std::fs::write(&path, stored_message(sample, &signer, settings, &renderer)?)?;
+        std::fs::write(&path, messages.stored_message(sample)?)?;
         outln!(
             "\n{} emails queued for {date}; a sample ({}): {}",
             emails.len(),
@@ -1616,43 +1229,26 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     Ok(0)
 }
 
-/// Who of the stored users got an email from `run` and why the others did not, from the
-/// run record's counts (and the users import's skipped addresses, when known).
-fn print_recipients(
-    run: &crate::domain::batch::RunRecord,
-    n_emails: u64,
-    invalid_addresses: Option<u64>,
-) -> std::io::Result<()> {
-    let count = |phase: &str, key: &str| {
-        run.phases
-            .iter()
-            .find(|p| p.name == phase)
-            .and_then(|p| p.counts.get(key).copied())
-            .unwrap_or(0)
-    };
-    let suppressed = count("load", "suppressed_users");
-    let n_users = count("load", "users") + suppressed;
-    let reasons = [
-        ("inactive", count("load", "inactive_users")),
-        ("unsubscribed", count("load", "unsubscribed_users")),
-        ("on the suppression list", suppressed),
-        (
-            "no eligible job matched",
-            count("picks", "users_without_picks"),
-        ),
-    ];
-    let explained: u64 = reasons.iter().map(|(_, n)| n).sum();
-    let n_without = n_users.saturating_sub(n_emails);
-    outln!("\n{n_users} users stored: {n_emails} got an email, {n_without} did not");
-    for (reason, n) in reasons {
-        if n > 0 {
+/// Who of the stored users got an email from a run and why the others did not.
+fn print_recipients(recipients: &demo_service::Recipients) -> std::io::Result<()> {
+    outln!(
+        "\n{} users stored: {} got an email, {} did not",
+        recipients.users,
+        recipients.emails,
+        recipients.without_email
+    );
+    for (reason, n) in &recipients.reasons {
+        if *n > 0 {
             outln!("  {reason}: {n}");
         }
     }
-    if let Some(rest) = n_without.checked_sub(explained).filter(|&n| n > 0) {
-        outln!("  other (matching or rendering failed: see the phases above): {rest}");
+    if recipients.unexplained > 0 {
+        outln!(
+            "  other (matching or rendering failed: see the phases above): {}",
+            recipients.unexplained
+        );
     }
-    if let Some(n) = invalid_addresses.filter(|&n| n > 0) {
+    if let Some(n) = recipients.invalid_addresses.filter(|&n| n > 0) {
         outln!("  and {n} rows of the users file were skipped for an invalid address (not stored)");
     }
     Ok(())
@@ -1689,16 +1285,11 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
     let schedule = crate::schedule::Schedule::parse(&settings.schedule)?;
     let zone = settings.time_zone.zone().clone();
     if let Some(n) = print {
-        let mut after = jiff::Timestamp::now();
-        for _ in 0..n {
-            let Some(next) = schedule.next_after(after, &zone) else {
-                break;
-            };
+        for next in runs::next_runs(&schedule, &zone, jiff::Timestamp::now(), n) {
             outln!(
                 "{}",
                 next.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z")
             );
-            after = next;
         }
         return Ok(0);
     }
@@ -1706,34 +1297,11 @@ async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {
     // the store is opened again for each run so that the commands in between can use it.
     drop(open_store(settings)?);
     let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
-    tracing::info!(
-        schedule = schedule.expression(),
-        zone = settings.time_zone.name(),
-        "scheduler started"
-    );
-    loop {
-        let now = jiff::Timestamp::now();
-        let Some(next) = schedule.next_after(now, &zone) else {
-            bail!("the schedule {:?} never fires", schedule.expression());
-        };
-        tracing::info!(next = %next.to_zoned(zone.clone()), "next daily run");
-        let wait = next.duration_since(now).unsigned_abs();
-        tokio::time::sleep(wait).await;
-        let date = next.to_zoned(zone.clone()).date();
-        let store = open_store(settings)?;
-        let options = batch_options(settings, date, signer.clone());
-        match run_batch(&store, &options).await {
-            Ok(run) => tracing::info!(
-                run = run.id,
-                date = %date,
-                status = run.status.as_str(),
-                warnings = run.warnings.len(),
-                "scheduled run finished"
-            ),
-            Err(error) => tracing::error!(%error, date = %date, "scheduled run failed"),
-        }
-        drop(store);
-    }
+    runs::run_scheduler(&schedule, settings, signer, || {
+        Ok(Arc::new(open_store(settings)?) as Arc<dyn Store>)
+    })
+    .await?;
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod render;
 pub mod schedule;
 pub mod scoring;
+pub mod service;
 pub mod store;
 pub mod subject_llm;
 pub mod telemetry;

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     let broken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
     error.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(broken)
+        cause
+            .downcast_ref::<mailscore::service::ServiceError>()
+            .is_some_and(mailscore::service::ServiceError::is_broken_pipe)
+            || cause.downcast_ref::<std::io::Error>().is_some_and(broken)
             || cause
                 .downcast_ref::<csv::Error>()
                 .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))

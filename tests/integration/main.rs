@@ -10,5 +10,6 @@ mod llm;
 mod matching;
 mod pure_core;
 mod render;
+mod service;
 mod stale_masters;
 mod store_contract;
