@@ -919,20 +919,69 @@ pub async fn run_batch(
     Ok(run)
 }
 
+/// The daily run once it holds the lease: the record of its start, the inbox import, the
+/// load, the profiles and job scores, the date's results chunk by chunk, the record of its
+/// end, then retention.
 async fn run_batch_locked(
     store: &dyn Store,
     options: &BatchOptions,
     lease: &RunLease<'_>,
 ) -> Result<RunRecord, PipelineError> {
     let date = options.date;
-    let fail = |action: &'static str| {
-        move |source| PipelineError::Store {
-            date,
-            action,
-            source,
-        }
-    };
-    let mut run = RunRecord {
+    let mut run = record_run_start(store, options).await?;
+    if let Some(inbox) = &options.inbox {
+        run_inbox_import(store, options, inbox, &mut run).await;
+    }
+
+    lease.keep().await?;
+    let (loaded, action_days) = load_day(store, options, &mut run).await?;
+    let mut results = prepare_loaded_day(&loaded, action_days, options, &mut run);
+
+    let mut storing = Pieces::default();
+    let mut n_picks = 0usize;
+    let chunks_done = store_day_results(
+        store,
+        lease,
+        options,
+        run.id,
+        &loaded,
+        &mut results,
+        &mut storing,
+    )
+    .await?;
+    if let Some(done) = chunks_done {
+        n_picks = done.n_picks;
+        run.phases.extend(done.phases);
+        run.failed_users = done.failed_users;
+    }
+
+    let mut run = finish_run(store, options, run, &mut storing, n_picks).await?;
+    lease.keep().await?;
+    if let (Some(retention), Phase::Render) = (options.retention, options.until) {
+        run = apply_retention(store, options, retention, run).await?;
+    }
+    tracing::info!(date = %date, run = run.id, picks = n_picks, "daily run finished");
+    Ok(run)
+}
+
+/// The error of a store call that failed while the run of `date` was doing `action`.
+fn fail_while(date: Date, action: &'static str) -> impl FnOnce(StoreError) -> PipelineError {
+    move |source| PipelineError::Store {
+        date,
+        action,
+        source,
+    }
+}
+
+/// Records the run's start, which gives it its id, and marks failed every earlier record
+/// still `running`: this run holds the lease, so such a run was killed or failed before it
+/// could say so.
+async fn record_run_start(
+    store: &dyn Store,
+    options: &BatchOptions,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let run = RunRecord {
         id: 0,
         date,
         started_at: now(),
@@ -945,17 +994,15 @@ async fn run_batch_locked(
         error: None,
         warnings: Vec::new(),
     };
-    run = store
+    let run = store
         .save_run(run)
         .await
-        .map_err(fail("recording the run's start"))?;
+        .map_err(fail_while(date, "recording the run's start"))?;
     tracing::info!(date = %date, run = run.id, "daily run started");
-    // This run holds the lock, so a record still `running` is of a run that was killed or
-    // failed before it could say so.
     for mut stale in store
         .runs(STALE_RUNS_CHECKED)
         .await
-        .map_err(fail("reading earlier run records"))?
+        .map_err(fail_while(date, "reading earlier run records"))?
         .into_iter()
         .filter(|r| r.status == RunStatus::Running && r.id != run.id)
     {
@@ -968,39 +1015,92 @@ async fn run_batch_locked(
         store
             .save_run(stale)
             .await
-            .map_err(fail("marking an unfinished earlier run"))?;
+            .map_err(fail_while(date, "marking an unfinished earlier run"))?;
     }
+    Ok(run)
+}
 
-    if let Some(inbox) = &options.inbox {
-        let (started_at, clock) = (now(), Instant::now());
-        tracing::info!(phase = "import", "phase started");
-        let mut record = phase("import", started_at, clock, &[]);
-        let import_options = crate::ingest::ImportOptions {
-            max_shrink_percent: Some(options.max_shrink_percent),
-            encoding: options.import_encoding,
-            ..crate::ingest::ImportOptions::new(options.time_zone.clone())
-        };
-        let inbox_outcome = import_inbox(store, inbox, &import_options).await;
-        record.duration_ms = clock.elapsed().as_millis() as u64;
-        record.finished_at = Some(now());
-        record
-            .counts
-            .insert("files".into(), inbox_outcome.imported.len() as u64);
-        record.counts.insert(
-            "rows".into(),
-            inbox_outcome.imported.iter().map(|r| r.rows_imported).sum(),
-        );
-        for error in &inbox_outcome.errors {
-            tracing::error!(phase = "import", error = %error, "an inbox file was not imported");
-            run.warnings.push(format!(
-                "inbox: {error}; the run used the data stored before it (the file is in inbox/failed/)"
-            ));
+/// The import phase: imports the files waiting in `inbox` and adds the phase to `run`. A
+/// file refused or rejected does not stop the run, which uses the stored data and says so
+/// in a warning.
+async fn run_inbox_import(
+    store: &dyn Store,
+    options: &BatchOptions,
+    inbox: &std::path::Path,
+    run: &mut RunRecord,
+) {
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "import", "phase started");
+    let mut record = phase("import", started_at, clock, &[]);
+    let import_options = crate::ingest::ImportOptions {
+        max_shrink_percent: Some(options.max_shrink_percent),
+        encoding: options.import_encoding,
+        ..crate::ingest::ImportOptions::new(options.time_zone.clone())
+    };
+    let inbox_outcome = import_inbox(store, inbox, &import_options).await;
+    record.duration_ms = clock.elapsed().as_millis() as u64;
+    record.finished_at = Some(now());
+    record
+        .counts
+        .insert("files".into(), inbox_outcome.imported.len() as u64);
+    record.counts.insert(
+        "rows".into(),
+        inbox_outcome.imported.iter().map(|r| r.rows_imported).sum(),
+    );
+    for error in &inbox_outcome.errors {
+        tracing::error!(phase = "import", error = %error, "an inbox file was not imported");
+        run.warnings.push(format!(
+            "inbox: {error}; the run used the data stored before it (the file is in inbox/failed/)"
+        ));
+    }
+    record.errors = inbox_outcome.errors;
+    run.phases.push(record);
+}
+
+/// The day's inputs as loaded from the store, held for the rest of the run (the year of
+/// actions apart: it is freed once the job scores are computed).
+struct LoadedDay {
+    /// The store's data version, read before the inputs.
+    data_version: u64,
+    windows: DayWindows,
+    masters: crate::domain::Masters,
+    jobs: crate::domain::JobColumns,
+    /// The users, without those whose address is suppressed.
+    users: Vec<crate::domain::User>,
+    /// The suppressed addresses in ASCII lower case, sorted.
+    suppressed: Vec<String>,
+    previous: PreviousPicks,
+}
+
+impl LoadedDay {
+    /// The inputs of the pure core, with `action_days` (all of them for the profiles and
+    /// the job scores, none after).
+    fn inputs<'a>(
+        &'a self,
+        action_days: &'a [crate::domain::action::PackedActionDay],
+        config: &'a ScoringConfig,
+    ) -> DayInputs<'a> {
+        DayInputs {
+            jobs: &self.jobs,
+            masters: &self.masters,
+            users: &self.users,
+            action_days,
+            previous: &self.previous,
+            windows: self.windows,
+            config,
         }
-        record.errors = inbox_outcome.errors;
-        run.phases.push(record);
     }
+}
 
-    lease.keep().await?;
+/// The load phase: reads the day's inputs and the year of actions before it from the
+/// store, leaves out the users whose address is suppressed (they get no picks and no
+/// email), and adds the phase to `run`.
+async fn load_day(
+    store: &dyn Store,
+    options: &BatchOptions,
+    run: &mut RunRecord,
+) -> Result<(LoadedDay, Vec<crate::domain::action::PackedActionDay>), PipelineError> {
+    let date = options.date;
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
     tracing::info!(phase = "load", "phase started");
@@ -1011,32 +1111,20 @@ async fn run_batch_locked(
     let data_version = store
         .data_version()
         .await
-        .map_err(fail("reading the data version"))?;
-    let masters = store.masters().await.map_err(fail("loading masters"))?;
-    let jobs = store.job_columns().await.map_err(fail("loading jobs"))?;
-    let users = store.users().await.map_err(fail("loading users"))?;
-    // Suppressed addresses (unsubscribed, complained, hard-bounced) get no picks and no email.
-    let mut suppressed: Vec<String> = store
-        .suppressions()
+        .map_err(fail_while(date, "reading the data version"))?;
+    let masters = store
+        .masters()
         .await
-        .map_err(fail("loading the suppression list"))?
-        .into_iter()
-        .map(|s| s.address.as_str().to_ascii_lowercase())
-        .collect();
-    suppressed.sort_unstable();
-    let n_loaded = users.len();
-    let users: Vec<crate::domain::User> = users
-        .into_iter()
-        .filter(|u| {
-            suppressed
-                .binary_search(&u.email.as_str().to_ascii_lowercase())
-                .is_err()
-        })
-        .collect();
+        .map_err(fail_while(date, "loading masters"))?;
+    let jobs = store
+        .job_columns()
+        .await
+        .map_err(fail_while(date, "loading jobs"))?;
+    let (users, suppressed, n_loaded) = load_unsuppressed_users(store, date).await?;
     let action_days = store
         .action_days(windows.history_start, windows.day_start)
         .await
-        .map_err(fail("loading actions"))?;
+        .map_err(fail_while(date, "loading actions"))?;
     let previous = previous_picks(store, date).await?;
     let packed_bytes: usize = action_days.iter().map(|d| d.bytes.len()).sum();
     run.phases.push(phase(
@@ -1063,106 +1151,182 @@ async fn run_batch_locked(
             ("action_bytes", packed_bytes as u64),
         ],
     ));
-
-    let inputs = DayInputs {
-        jobs: &jobs,
-        masters: &masters,
-        users: &users,
-        action_days: &action_days,
-        previous: &previous,
+    let loaded = LoadedDay {
+        data_version,
         windows,
-        config: &options.config,
+        masters,
+        jobs,
+        users,
+        suppressed,
+        previous,
     };
+    Ok((loaded, action_days))
+}
+
+/// The users whose address is not suppressed (unsubscribed, complained, hard-bounced: they
+/// get no picks and no email), with the suppressed addresses in ASCII lower case, sorted,
+/// and how many users are stored.
+async fn load_unsuppressed_users(
+    store: &dyn Store,
+    date: Date,
+) -> Result<(Vec<crate::domain::User>, Vec<String>, usize), PipelineError> {
+    let users = store
+        .users()
+        .await
+        .map_err(fail_while(date, "loading users"))?;
+    let mut suppressed: Vec<String> = store
+        .suppressions()
+        .await
+        .map_err(fail_while(date, "loading the suppression list"))?
+        .into_iter()
+        .map(|s| s.address.as_str().to_ascii_lowercase())
+        .collect();
+    suppressed.sort_unstable();
+    let n_loaded = users.len();
+    let users: Vec<crate::domain::User> = users
+        .into_iter()
+        .filter(|u| {
+            suppressed
+                .binary_search(&u.email.as_str().to_ascii_lowercase())
+                .is_err()
+        })
+        .collect();
+    Ok((users, suppressed, n_loaded))
+}
+
+/// The profiles and (up to `options.until`) the job scores, their phases and the skipped
+/// keywords added to `run`; takes the year of actions and frees it before matching.
+fn prepare_loaded_day(
+    loaded: &LoadedDay,
+    action_days: Vec<crate::domain::action::PackedActionDay>,
+    options: &BatchOptions,
+    run: &mut RunRecord,
+) -> DayResults {
+    let inputs = loaded.inputs(&action_days, &options.config);
     let mut results =
         cpu_bound(|| prepare_day(&inputs, options.until.min(Phase::Scores), &options.progress));
-    // The year of actions is no longer needed: free it before matching.
     drop(action_days);
-    let inputs = DayInputs {
-        jobs: &jobs,
-        masters: &masters,
-        users: &users,
-        action_days: &[],
-        previous: &previous,
-        windows,
-        config: &options.config,
-    };
     run.phases.append(&mut results.phases);
     run.skipped_keywords = results.skipped_keywords.clone();
+    results
+}
 
-    let mut storing = Pieces::default();
-    let mut n_picks = 0usize;
-    if options.until >= Phase::Scores {
-        let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
-        let n_chunks = users.len().div_ceil(chunk_users);
-        let mut checkpoint = DayCheckpoint {
-            run_id: run.id,
-            data_version,
-            chunk_users: chunk_users as u32,
-            chunks_done: 0,
-            until: options.until,
-            settings: fingerprint(options, &previous, &suppressed),
-        };
-        let stored = store
-            .day_checkpoint(date)
-            .await
-            .map_err(fail("reading the date's checkpoint"))?;
-        let resume_from = match &stored {
-            Some(previous)
-                if options.until >= Phase::Picks
-                    && previous.data_version == checkpoint.data_version
-                    && previous.chunk_users == checkpoint.chunk_users
-                    && previous.until == checkpoint.until
-                    && previous.settings == checkpoint.settings
-                    && previous.chunks_done > 0
-                    && previous.chunks_done as usize <= n_chunks =>
-            {
-                previous.chunks_done as usize
-            }
-            _ => 0,
-        };
-        let clock = storing.begin();
-        if resume_from == 0 {
-            if let Some(previous) = &stored {
-                tracing::info!(
-                    date = %date,
-                    previous_run = previous.run_id,
-                    chunks_done = previous.chunks_done,
-                    "an unfinished run of the date does not match this one (other data, settings, chunk size or phase): the date starts over"
-                );
-            }
-            store
-                .begin_day(date, results.score_table.take(), checkpoint.clone())
-                .await
-                .map_err(fail("beginning the date's results"))?;
-        } else {
+/// The date's results in the store, for a run that goes on to scores: begins the date (or
+/// resumes it), then, when the run goes on to picks, the chunks; `None` when it does not
+/// pick.
+async fn store_day_results(
+    store: &dyn Store,
+    lease: &RunLease<'_>,
+    options: &BatchOptions,
+    run_id: u64,
+    loaded: &LoadedDay,
+    results: &mut DayResults,
+    storing: &mut Pieces,
+) -> Result<Option<ChunksDone>, PipelineError> {
+    if options.until < Phase::Scores {
+        return Ok(None);
+    }
+    let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
+    let n_chunks = loaded.users.len().div_ceil(chunk_users);
+    let mut checkpoint = DayCheckpoint {
+        run_id,
+        data_version: loaded.data_version,
+        chunk_users: chunk_users as u32,
+        chunks_done: 0,
+        until: options.until,
+        settings: fingerprint(options, &loaded.previous, &loaded.suppressed),
+    };
+    let resume_from =
+        begin_or_resume_day(store, options, &checkpoint, n_chunks, results, storing).await?;
+    if options.until < Phase::Picks {
+        return Ok(None);
+    }
+    let inputs = loaded.inputs(&[], &options.config);
+    let chunks = ChunkRun {
+        store,
+        lease,
+        options,
+        inputs: &inputs,
+        results,
+        chunk_users,
+        n_chunks,
+        resume_from,
+    };
+    Ok(Some(chunks.run(&mut checkpoint, storing).await?))
+}
+
+/// The chunk this run of the date starts at: the one after the chunks an unfinished earlier
+/// run stored, when its checkpoint matches `checkpoint` (same data version, chunk size,
+/// `until` and settings, at least one chunk done and no more than there are) and the run
+/// picks; else 0, the date starts over.
+fn choose_resume_chunk(
+    stored: Option<&DayCheckpoint>,
+    checkpoint: &DayCheckpoint,
+    n_chunks: usize,
+) -> usize {
+    match stored {
+        Some(previous)
+            if checkpoint.until >= Phase::Picks
+                && previous.data_version == checkpoint.data_version
+                && previous.chunk_users == checkpoint.chunk_users
+                && previous.until == checkpoint.until
+                && previous.settings == checkpoint.settings
+                && previous.chunks_done > 0
+                && previous.chunks_done as usize <= n_chunks =>
+        {
+            previous.chunks_done as usize
+        }
+        _ => 0,
+    }
+}
+
+/// Begins the date (its job scores written, its earlier picks and unsent emails removed,
+/// `checkpoint` stored) unless an unfinished run's checkpoint lets this run resume it;
+/// returns the chunk to start at. Timed into `storing`.
+async fn begin_or_resume_day(
+    store: &dyn Store,
+    options: &BatchOptions,
+    checkpoint: &DayCheckpoint,
+    n_chunks: usize,
+    results: &mut DayResults,
+    storing: &mut Pieces,
+) -> Result<usize, PipelineError> {
+    let date = options.date;
+    let stored = store
+        .day_checkpoint(date)
+        .await
+        .map_err(fail_while(date, "reading the date's checkpoint"))?;
+    let resume_from = choose_resume_chunk(stored.as_ref(), checkpoint, n_chunks);
+    let clock = storing.begin();
+    if resume_from == 0 {
+        if let Some(previous) = &stored {
             tracing::info!(
                 date = %date,
-                previous_run = stored.as_ref().map_or(0, |c| c.run_id),
-                chunk = resume_from,
-                chunks = n_chunks,
-                "resuming the date after the last chunk an earlier run stored"
+                previous_run = previous.run_id,
+                chunks_done = previous.chunks_done,
+                "an unfinished run of the date does not match this one (other data, settings, chunk size or phase): the date starts over"
             );
         }
-        storing.end(clock);
-        if options.until >= Phase::Picks {
-            let chunks = ChunkRun {
-                store,
-                lease,
-                options,
-                inputs: &inputs,
-                results: &results,
-                chunk_users,
-                n_chunks,
-                resume_from,
-            };
-            let outcome = chunks.run(&mut checkpoint, &mut storing).await?;
-            n_picks = outcome.n_picks;
-            run.phases.extend(outcome.phases);
-            run.failed_users = outcome.failed_users;
-        }
+        store
+            .begin_day(date, results.score_table.take(), checkpoint.clone())
+            .await
+            .map_err(fail_while(date, "beginning the date's results"))?;
+    } else {
+        tracing::info!(
+            date = %date,
+            previous_run = stored.as_ref().map_or(0, |c| c.run_id),
+            chunk = resume_from,
+            chunks = n_chunks,
+            "resuming the date after the last chunk an earlier run stored"
+        );
     }
+    storing.end(clock);
+    Ok(resume_from)
+}
 
-    let mut stored_phase = storing.record("store", &[("picks", n_picks as u64)]);
+/// The run's status: `succeeded`, or `succeeded_with_warnings` when its input degraded
+/// (an inbox file not imported, users who fell back to the day before's picks).
+fn settle_run_status(run: &mut RunRecord) {
     if !run.failed_users.is_empty() {
         run.warnings.push(format!(
             "matching failed for {} users; they got their picks of the day before",
@@ -1173,10 +1337,25 @@ async fn run_batch_locked(
         RunStatus::Succeeded
     } else {
         for warning in &run.warnings {
-            tracing::warn!(date = %date, warning = %warning, "the daily run degraded");
+            tracing::warn!(date = %run.date, warning = %warning, "the daily run degraded");
         }
         RunStatus::SucceededWithWarnings
     };
+}
+
+/// Ends the run: its store phase and status; for a run that stored results, the date
+/// finished in the store (checkpoint deleted, record saved, in one transaction), that time
+/// counted in the store phase; then the record saved.
+async fn finish_run(
+    store: &dyn Store,
+    options: &BatchOptions,
+    mut run: RunRecord,
+    storing: &mut Pieces,
+    n_picks: usize,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let mut stored_phase = storing.record("store", &[("picks", n_picks as u64)]);
+    settle_run_status(&mut run);
     run.finished_at = Some(now());
     run.phases.push(stored_phase.clone());
     if options.until >= Phase::Scores {
@@ -1184,7 +1363,7 @@ async fn run_batch_locked(
         run = store
             .finish_day(date, run)
             .await
-            .map_err(fail("finishing the date's results"))?;
+            .map_err(fail_while(date, "finishing the date's results"))?;
         storing.end(clock);
         stored_phase.duration_ms = storing.elapsed_ms();
         stored_phase.finished_at = Some(now());
@@ -1193,70 +1372,87 @@ async fn run_batch_locked(
         }
         run.finished_at = Some(now());
     }
-    run = store
+    store
         .save_run(run)
         .await
-        .map_err(fail("recording the run's end"))?;
-    lease.keep().await?;
-    if let (Some(retention), Phase::Render) = (options.retention, options.until) {
+        .map_err(fail_while(date, "recording the run's end"))
+}
+
+/// The retention phase of a complete run: purges what is older than `retention` keeps,
+/// compacts the storage when that is worth it, and saves the record with those phases.
+async fn apply_retention(
+    store: &dyn Store,
+    options: &BatchOptions,
+    retention: Retention,
+    mut run: RunRecord,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let (started_at, clock) = (now(), Instant::now());
+    let days_before = |n: i64| {
+        date.checked_sub(jiff::Span::new().days(n))
+            .expect("date in range")
+    };
+    let limits = crate::store::RetentionLimits {
+        actions_before: options
+            .time_zone
+            .start_of_day(days_before(retention.action_days)),
+        picks_before: days_before(retention.pick_days),
+        emails_before: days_before(retention.email_days),
+        runs_before: options
+            .time_zone
+            .start_of_day(days_before(retention.run_days)),
+    };
+    let purged = store
+        .purge(limits)
+        .await
+        .map_err(fail_while(date, "purging old data"))?;
+    run.phases.push(phase(
+        "retention",
+        started_at,
+        clock,
+        &[
+            ("action_days", purged.action_days),
+            ("pick_dates", purged.pick_dates),
+            ("email_dates", purged.email_dates),
+            ("runs", purged.runs),
+            ("checkpoints", purged.checkpoints),
+        ],
+    ));
+    compact_when_worth_it(store, options, &mut run).await?;
+    store
+        .save_run(run)
+        .await
+        .map_err(fail_while(date, "recording the run's end"))
+}
+
+/// Gives the space freed by the day's rewrites and the purge back to the file system once
+/// it is at least `options.compact_above` and half the file (compacting takes about 2 s per
+/// GB), adding the compact phase to `run`.
+async fn compact_when_worth_it(
+    store: &dyn Store,
+    options: &BatchOptions,
+    run: &mut RunRecord,
+) -> Result<(), PipelineError> {
+    let date = options.date;
+    let stats = store
+        .storage_stats()
+        .await
+        .map_err(fail_while(date, "reading the storage statistics"))?;
+    let worth_it = options.compact_above.is_some_and(|above| {
+        stats.fragmented_bytes >= above && stats.fragmented_bytes * 2 >= stats.file_bytes
+    });
+    if worth_it {
         let (started_at, clock) = (now(), Instant::now());
-        let days_before = |n: i64| {
-            date.checked_sub(jiff::Span::new().days(n))
-                .expect("date in range")
-        };
-        let limits = crate::store::RetentionLimits {
-            actions_before: options
-                .time_zone
-                .start_of_day(days_before(retention.action_days)),
-            picks_before: days_before(retention.pick_days),
-            emails_before: days_before(retention.email_days),
-            runs_before: options
-                .time_zone
-                .start_of_day(days_before(retention.run_days)),
-        };
-        let purged = store
-            .purge(limits)
+        let (before, after) = store
+            .compact()
             .await
-            .map_err(fail("purging old data"))?;
+            .map_err(fail_while(date, "compacting the storage"))?;
         run.phases.push(phase(
-            "retention",
+            "compact",
             started_at,
             clock,
-            &[
-                ("action_days", purged.action_days),
-                ("pick_dates", purged.pick_dates),
-                ("email_dates", purged.email_dates),
-                ("runs", purged.runs),
-                ("checkpoints", purged.checkpoints),
-            ],
+            &[("file_bytes_before", before), ("file_bytes_after", after)],
         ));
-        // Space freed by the day's rewrites and the purge goes back to the file system once
-        // it is most of the file (compacting takes about 2 s per GB).
-        let stats = store
-            .storage_stats()
-            .await
-            .map_err(fail("reading the storage statistics"))?;
-        let worth_it = options.compact_above.is_some_and(|above| {
-            stats.fragmented_bytes >= above && stats.fragmented_bytes * 2 >= stats.file_bytes
-        });
-        if worth_it {
-            let (started_at, clock) = (now(), Instant::now());
-            let (before, after) = store
-                .compact()
-                .await
-                .map_err(fail("compacting the storage"))?;
-            run.phases.push(phase(
-                "compact",
-                started_at,
-                clock,
-                &[("file_bytes_before", before), ("file_bytes_after", after)],
-            ));
-        }
-        run = store
-            .save_run(run)
-            .await
-            .map_err(fail("recording the run's end"))?;
     }
-    tracing::info!(date = %date, run = run.id, picks = n_picks, "daily run finished");
-    Ok(run)
+    Ok(())
 }
