@@ -530,14 +530,101 @@ struct ChunksDone {
     failed_users: Vec<crate::domain::UserId>,
 }
 
+/// The picks phase so far: its time and what the chunks of this run picked.
+#[derive(Default)]
+struct PicksPhase {
+    pieces: Pieces,
+    users_picked: u64,
+    /// Users picked from no eligible job: they get no email.
+    users_without_picks: u64,
+    n_picks: usize,
+    failed_users: Vec<crate::domain::UserId>,
+}
+
+impl PicksPhase {
+    /// Adds a chunk's picks to the counts; returns how many picks the chunk has.
+    fn count(&mut self, chunk: &ChunkPicks) -> usize {
+        self.users_picked += chunk.picks.len() as u64;
+        self.users_without_picks +=
+            chunk.picks.iter().filter(|p| p.picks.is_empty()).count() as u64;
+        let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
+        self.n_picks += chunk_picks;
+        self.failed_users.extend(chunk.failed_users.iter().cloned());
+        chunk_picks
+    }
+}
+
+/// The render phase so far: its time, what the chunks of this run rendered, and the
+/// progress shown, which counts the users resumed too.
+struct RenderPhase {
+    pieces: Pieces,
+    /// Users rendered, those of the chunks resumed after included.
+    render_done: u64,
+    /// The users who get picks (active and subscribed, as `picks_for_user` decides): the
+    /// progress's total until the count replaces it at the end.
+    render_total: u64,
+    n_emails: u64,
+    email_bytes: u64,
+    /// Each distinct error once, in the order met.
+    errors: Vec<String>,
+    /// Whether an email was rendered in full, which reports template errors once a run.
+    templates_checked: bool,
+    llm_failed: usize,
+    llm_asked: usize,
+    /// The subject endpoint's first error.
+    llm_error: Option<String>,
+}
+
+impl RenderPhase {
+    fn new(users: &[crate::domain::User], users_resumed: usize) -> Self {
+        let gets_email = |users: &[crate::domain::User]| {
+            users.iter().filter(|u| u.is_active && u.subscribed).count() as u64
+        };
+        Self {
+            pieces: Pieces::default(),
+            render_done: gets_email(&users[..users_resumed]),
+            render_total: gets_email(users),
+            n_emails: 0,
+            email_bytes: 0,
+            errors: Vec::new(),
+            templates_checked: false,
+            llm_failed: 0,
+            llm_asked: 0,
+            llm_error: None,
+        }
+    }
+
+    /// The phase's record; a failing subject endpoint is one error with the first failure.
+    fn record(mut self) -> PhaseRecord {
+        let mut record = self.pieces.record(
+            "render",
+            &[
+                ("emails", self.n_emails),
+                ("stored_bytes", self.email_bytes),
+            ],
+        );
+        if self.llm_failed > 0 {
+            self.errors.push(format!(
+                "the subject endpoint failed for {} of {} emails (rule subjects used); first error: {}",
+                self.llm_failed,
+                self.llm_asked,
+                self.llm_error.unwrap_or_default()
+            ));
+        }
+        record.errors = self.errors;
+        record
+    }
+}
+
 impl ChunkRun<'_> {
+    /// Picks, renders and stores the chunks from `resume_from` on, each stored with
+    /// `checkpoint` counting it; the time the store takes goes into `storing`.
     async fn run(
         &self,
         checkpoint: &mut DayCheckpoint,
         storing: &mut Pieces,
     ) -> Result<ChunksDone, PipelineError> {
         let Self {
-            store,
             lease,
             options,
             inputs,
@@ -545,25 +632,100 @@ impl ChunkRun<'_> {
             chunk_users,
             n_chunks,
             resume_from,
+            ..
         } = *self;
-        let date = options.date;
         let users = inputs.users;
         let context = match_context(inputs, results).expect("the day's job scores are computed");
         let users_resumed = (resume_from * chunk_users).min(users.len());
-        // Progress of rendering counts the users who get picks (active and subscribed, as
-        // `picks_for_user` decides); the total is set to what was done at the end.
-        let gets_email = |range: std::ops::Range<usize>| {
-            users[range]
-                .iter()
-                .filter(|u| u.is_active && u.subscribed)
-                .count() as u64
-        };
-        let render_total = gets_email(0..users.len());
-        let mut render_done = gets_email(0..users_resumed);
-
         let renderer = (options.until >= Phase::Render)
             .then(|| crate::templates::load_renderer(&options.email));
-        let send_at = jiff::civil::DateTime::new(
+        let mut rendering = renderer.as_ref().map(|renderer| {
+            let queueing = EmailQueueing {
+                renderer,
+                signer: &options.signer,
+                settings: &options.email,
+                scheduled_at: self.scheduled_send_at(),
+                // Read from the clock for each chunk, in `render_chunk`.
+                queued_at: 0,
+                check_templates: true,
+            };
+            (queueing, RenderPhase::new(users, users_resumed))
+        });
+
+        tracing::info!(phase = "picks", "phase started");
+        options
+            .progress
+            .resume("picks", users_resumed as u64, users.len() as u64);
+        let mut picks = PicksPhase::default();
+        for k in resume_from..n_chunks {
+            lease.keep().await?;
+            let range = self.chunk_range(k);
+            options
+                .progress
+                .resume("picks", range.start as u64, users.len() as u64);
+            let chunk = self.pick_chunk(&context, range, &mut picks.pieces).await?;
+            let chunk_picks = picks.count(&chunk);
+            let emails = rendering
+                .as_mut()
+                .map(|(queueing, render)| self.render_chunk(queueing, &chunk, render));
+            checkpoint.chunks_done = (k + 1) as u32;
+            self.store_chunk(k, chunk.picks, emails, checkpoint, storing, chunk_picks)
+                .await?;
+        }
+
+        if let Some((_, render)) = &rendering {
+            // Done: the estimate of who gets an email gives way to the count.
+            options
+                .progress
+                .resume("render", render.render_done, render.render_done);
+        }
+
+        let mut phases = Vec::with_capacity(2);
+        phases.push(self.record_picks_phase(&picks, context.n_eligible(), users_resumed));
+        phases.extend(rendering.map(|(_, render)| render.record()));
+        Ok(ChunksDone {
+            n_picks: picks.n_picks,
+            phases,
+            failed_users: picks.failed_users,
+        })
+    }
+
+    /// The picks phase's record: what this run's chunks picked, how the date was chunked
+    /// and where this run resumed it; one error per user whose matching failed.
+    fn record_picks_phase(
+        &self,
+        picks: &PicksPhase,
+        eligible_jobs: usize,
+        users_resumed: usize,
+    ) -> PhaseRecord {
+        let mut record = picks.pieces.record(
+            "picks",
+            &[
+                ("users_picked", picks.users_picked),
+                ("users_without_picks", picks.users_without_picks),
+                ("picks", picks.n_picks as u64),
+                ("eligible_jobs", eligible_jobs as u64),
+                ("failed_users", picks.failed_users.len() as u64),
+                ("chunks", self.n_chunks as u64),
+                ("chunk_users", self.chunk_users as u64),
+                ("resumed_from_chunk", self.resume_from as u64),
+                ("users_resumed", users_resumed as u64),
+            ],
+        );
+        record.errors = compute::failure_messages(&picks.failed_users);
+        record
+    }
+
+    /// The positions in [`DayInputs::users`] of chunk `k`'s users.
+    fn chunk_range(&self, k: usize) -> std::ops::Range<usize> {
+        k * self.chunk_users..((k + 1) * self.chunk_users).min(self.inputs.users.len())
+    }
+
+    /// When the date's emails are scheduled (µs): the configured local send time on the
+    /// date, or the start of the day where that time does not exist in the zone.
+    fn scheduled_send_at(&self) -> i64 {
+        let (date, options) = (self.options.date, self.options);
+        jiff::civil::DateTime::new(
             date.year(),
             date.month(),
             date.day(),
@@ -574,175 +736,138 @@ impl ChunkRun<'_> {
         )
         .ok()
         .and_then(|local| local.to_zoned(options.time_zone.zone().clone()).ok())
-        .map_or(inputs.windows.day_start, |zoned| {
+        .map_or(self.inputs.windows.day_start, |zoned| {
             zoned.timestamp().as_microsecond()
-        });
-        let queueing = renderer.as_ref().map(|renderer| EmailQueueing {
-            renderer,
-            signer: &options.signer,
-            settings: &options.email,
-            scheduled_at: send_at,
-            // Read from the clock for each chunk, below.
-            queued_at: 0,
-            check_templates: true,
-        });
-
-        tracing::info!(phase = "picks", "phase started");
-        options
-            .progress
-            .resume("picks", users_resumed as u64, users.len() as u64);
-        let (mut picking, mut rendering) = (Pieces::default(), Pieces::default());
-        let mut failed_users = Vec::new();
-        let (mut users_picked, mut n_picks) = (0u64, 0usize);
-        // Users picked from no eligible job: they get no email.
-        let mut users_without_picks = 0u64;
-        let (mut n_emails, mut email_bytes) = (0u64, 0u64);
-        let mut render_errors: Vec<String> = Vec::new();
-        let mut templates_checked = false;
-        let (mut llm_failed, mut llm_asked, mut llm_error) = (0usize, 0usize, None);
-        for k in resume_from..n_chunks {
-            lease.keep().await?;
-            let range = k * chunk_users..((k + 1) * chunk_users).min(users.len());
-            options
-                .progress
-                .resume("picks", range.start as u64, users.len() as u64);
-            let clock = picking.begin();
-            let mut chunk = cpu_bound(|| {
-                picks_for_users(inputs, results, &context, range.clone(), &options.progress)
-            });
-            // A user whose matching failed gets yesterday's picks in yesterday's sections.
-            for user in &chunk.failed_users {
-                let yesterday = date
-                    .checked_sub(jiff::Span::new().days(1))
-                    .expect("date in range");
-                let stored = store.picks(yesterday, Some(user)).await.map_err(|source| {
-                    PipelineError::Store {
-                        date,
-                        action: "loading yesterday's picks of a user whose matching failed",
-                        source,
-                    }
-                })?;
-                if let (Some(stored), Some(slot)) = (
-                    stored.first(),
-                    chunk.picks.iter_mut().find(|p| &p.user_id == user),
-                ) {
-                    *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
-                }
-            }
-            picking.end(clock);
-            users_picked += chunk.picks.len() as u64;
-            users_without_picks += chunk.picks.iter().filter(|p| p.picks.is_empty()).count() as u64;
-            let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
-            n_picks += chunk_picks;
-            failed_users.extend(chunk.failed_users.iter().cloned());
-
-            let emails = match &queueing {
-                None => None,
-                Some(queueing) => {
-                    if !rendering.began() {
-                        tracing::info!(phase = "render", "phase started");
-                    }
-                    let clock = rendering.begin();
-                    options
-                        .progress
-                        .resume("render", render_done, render_total.max(render_done));
-                    let queueing = EmailQueueing {
-                        queued_at: now(),
-                        check_templates: !templates_checked,
-                        ..*queueing
-                    };
-                    let (mut emails, errors) = cpu_bound(|| {
-                        render_emails(inputs, results, &chunk, &queueing, &options.progress)
-                    });
-                    templates_checked |= !emails.is_empty();
-                    render_done += emails.len() as u64;
-                    for error in errors {
-                        if !render_errors.contains(&error) {
-                            render_errors.push(error);
-                        }
-                    }
-                    if let Some(llm) = &options.llm {
-                        let (failed, first_error) = cpu_bound(|| {
-                            llm_subjects(&mut emails, llm, &options.signer, &options.email)
-                        });
-                        llm_failed += failed;
-                        llm_asked += emails.len();
-                        if llm_error.is_none() {
-                            llm_error = first_error;
-                        }
-                    }
-                    n_emails += emails.len() as u64;
-                    email_bytes += emails
-                        .iter()
-                        .map(|e| (e.content.len() + e.subject.len() + e.to.as_str().len()) as u64)
-                        .sum::<u64>();
-                    rendering.end(clock);
-                    Some(emails)
-                }
-            };
-
-            checkpoint.chunks_done = (k + 1) as u32;
-            let clock = storing.begin();
-            store
-                .save_chunk(date, chunk.picks, emails, checkpoint.clone())
-                .await
-                .map_err(|source| PipelineError::Chunk {
-                    date,
-                    chunk: k + 1,
-                    chunks: n_chunks,
-                    first_user: users[range.start].user_id.as_str().to_owned(),
-                    source,
-                })?;
-            storing.end(clock);
-            tracing::info!(
-                chunk = k + 1,
-                chunks = n_chunks,
-                users = range.len(),
-                picks = chunk_picks,
-                "chunk stored"
-            );
-        }
-        if queueing.is_some() {
-            // Done: the estimate of who gets an email gives way to the count.
-            options.progress.resume("render", render_done, render_done);
-        }
-
-        let mut phases = Vec::with_capacity(2);
-        let mut picks_phase = picking.record(
-            "picks",
-            &[
-                ("users_picked", users_picked),
-                ("users_without_picks", users_without_picks),
-                ("picks", n_picks as u64),
-                ("eligible_jobs", context.n_eligible() as u64),
-                ("failed_users", failed_users.len() as u64),
-                ("chunks", n_chunks as u64),
-                ("chunk_users", chunk_users as u64),
-                ("resumed_from_chunk", resume_from as u64),
-                ("users_resumed", users_resumed as u64),
-            ],
-        );
-        picks_phase.errors = compute::failure_messages(&failed_users);
-        phases.push(picks_phase);
-        if queueing.is_some() {
-            let mut render_phase = rendering.record(
-                "render",
-                &[("emails", n_emails), ("stored_bytes", email_bytes)],
-            );
-            if llm_failed > 0 {
-                render_errors.push(format!(
-                    "the subject endpoint failed for {llm_failed} of {llm_asked} emails (rule subjects used); first error: {}",
-                    llm_error.unwrap_or_default()
-                ));
-            }
-            render_phase.errors = render_errors;
-            phases.push(render_phase);
-        }
-        Ok(ChunksDone {
-            n_picks,
-            phases,
-            failed_users,
         })
+    }
+
+    /// The picks of the users at `range`, timed into `picking`. A user whose matching failed
+    /// gets yesterday's picks in yesterday's sections (those still eligible), read from the
+    /// store.
+    async fn pick_chunk(
+        &self,
+        context: &crate::matching::MatchContext<'_>,
+        range: std::ops::Range<usize>,
+        picking: &mut Pieces,
+    ) -> Result<ChunkPicks, PipelineError> {
+        let (inputs, options) = (self.inputs, self.options);
+        let date = options.date;
+        let clock = picking.begin();
+        let mut chunk =
+            cpu_bound(|| picks_for_users(inputs, self.results, context, range, &options.progress));
+        for user in &chunk.failed_users {
+            let yesterday = date
+                .checked_sub(jiff::Span::new().days(1))
+                .expect("date in range");
+            let stored = self
+                .store
+                .picks(yesterday, Some(user))
+                .await
+                .map_err(fail_while(
+                    date,
+                    "loading yesterday's picks of a user whose matching failed",
+                ))?;
+            if let (Some(stored), Some(slot)) = (
+                stored.first(),
+                chunk.picks.iter_mut().find(|p| &p.user_id == user),
+            ) {
+                *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
+            }
+        }
+        picking.end(clock);
+        Ok(chunk)
+    }
+
+    /// The emails of a chunk's picks, queued now, with the endpoint's subjects when an LLM
+    /// is configured; timed and counted into `render`.
+    fn render_chunk(
+        &self,
+        queueing: &EmailQueueing<'_>,
+        chunk: &ChunkPicks,
+        render: &mut RenderPhase,
+    ) -> Vec<crate::domain::batch::QueuedEmail> {
+        let options = self.options;
+        if !render.pieces.began() {
+            tracing::info!(phase = "render", "phase started");
+        }
+        let clock = render.pieces.begin();
+        options.progress.resume(
+            "render",
+            render.render_done,
+            render.render_total.max(render.render_done),
+        );
+        let queueing = EmailQueueing {
+            queued_at: now(),
+            check_templates: !render.templates_checked,
+            ..*queueing
+        };
+        let (mut emails, errors) = cpu_bound(|| {
+            render_emails(
+                self.inputs,
+                self.results,
+                chunk,
+                &queueing,
+                &options.progress,
+            )
+        });
+        render.templates_checked |= !emails.is_empty();
+        render.render_done += emails.len() as u64;
+        for error in errors {
+            if !render.errors.contains(&error) {
+                render.errors.push(error);
+            }
+        }
+        if let Some(llm) = &options.llm {
+            let (failed, first_error) =
+                cpu_bound(|| llm_subjects(&mut emails, llm, &options.signer, &options.email));
+            render.llm_failed += failed;
+            render.llm_asked += emails.len();
+            if render.llm_error.is_none() {
+                render.llm_error = first_error;
+            }
+        }
+        render.n_emails += emails.len() as u64;
+        render.email_bytes += emails
+            .iter()
+            .map(|e| (e.content.len() + e.subject.len() + e.to.as_str().len()) as u64)
+            .sum::<u64>();
+        render.pieces.end(clock);
+        emails
+    }
+
+    /// Stores chunk `k`'s picks and emails with `checkpoint` (which counts the chunk), in
+    /// one transaction, timed into `storing`.
+    async fn store_chunk(
+        &self,
+        k: usize,
+        picks: Vec<crate::domain::batch::UserPicks>,
+        emails: Option<Vec<crate::domain::batch::QueuedEmail>>,
+        checkpoint: &DayCheckpoint,
+        storing: &mut Pieces,
+        chunk_picks: usize,
+    ) -> Result<(), PipelineError> {
+        let date = self.options.date;
+        let range = self.chunk_range(k);
+        let clock = storing.begin();
+        self.store
+            .save_chunk(date, picks, emails, checkpoint.clone())
+            .await
+            .map_err(|source| PipelineError::Chunk {
+                date,
+                chunk: k + 1,
+                chunks: self.n_chunks,
+                first_user: self.inputs.users[range.start].user_id.as_str().to_owned(),
+                source,
+            })?;
+        storing.end(clock);
+        tracing::info!(
+            chunk = k + 1,
+            chunks = self.n_chunks,
+            users = range.len(),
+            picks = chunk_picks,
+            "chunk stored"
+        );
+        Ok(())
     }
 }
 
