@@ -131,6 +131,205 @@ fn keyword_lines(cell: &str) -> Vec<String> {
 
 type RowResult<T> = Result<T, (String, String, String)>;
 
+/// A row's record and its key, or `None` when the row has no key code (a notes row).
+type KeyedRecord<T> = RowResult<Option<(T, String)>>;
+
+fn read_prefecture(cells: &Cells<'_>) -> KeyedRecord<Prefecture> {
+    let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
+        return Ok(None);
+    };
+    let prefecture = Prefecture {
+        pref_cd,
+        url_segment: cells.text("url_segment"),
+        name: cells.text("name"),
+        region: cells.text("region"),
+        category_id: cells.optional("category_id", |s| parse_int_in::<u32>(s, "category_id")),
+        latitude: cells.optional("latitude", parse_f64),
+        longitude: cells.optional("longitude", parse_f64),
+    };
+    Ok(Some((prefecture, pref_cd.to_string())))
+}
+
+/// A city needs its prefecture: a row without one is unusable.
+fn read_city(cells: &Cells<'_>) -> KeyedRecord<City> {
+    let Some(city_cd) = cells.parsed("city_cd", CityCode::parse)? else {
+        return Ok(None);
+    };
+    let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
+        return Err(("pref_cd".into(), String::new(), "pref_cd is missing".into()));
+    };
+    let flag = |name: &str| cells.optional(name, parse_bool).unwrap_or(false);
+    let city = City {
+        city_cd,
+        pref_cd,
+        pref_name: cells.text("pref_name"),
+        name: cells.text("name"),
+        name_with_gun: cells.text("name_with_gun"),
+        kana: cells.text("kana"),
+        latitude: cells.optional("latitude", parse_f64),
+        longitude: cells.optional("longitude", parse_f64),
+        is_conflicted_name: flag("is_conflicted_name"),
+        is_special_city: flag("is_special_city"),
+        is_special_city_top: flag("is_special_city_top"),
+        special_city_top_city_cd: cells.optional("special_city_top_city_cd", CityCode::parse),
+    };
+    Ok(Some((city, city_cd.to_string())))
+}
+
+/// Keyed by both cities: a pair needs its second city.
+fn read_adjacency(cells: &Cells<'_>) -> KeyedRecord<Adjacency> {
+    let Some(city_cd) = cells.parsed("city_cd", CityCode::parse)? else {
+        return Ok(None);
+    };
+    let Some(adjacent_city_cd) = cells.parsed("adjacent_city_cd", CityCode::parse)? else {
+        return Err((
+            "adjacent_city_cd".into(),
+            String::new(),
+            "adjacent_city_cd is missing".into(),
+        ));
+    };
+    let adjacency = Adjacency {
+        city_cd,
+        adjacent_city_cd,
+        distance_km: cells.optional("distance_km", parse_f64),
+    };
+    Ok(Some((adjacency, format!("{city_cd}-{adjacent_city_cd}"))))
+}
+
+/// Keyed by the first-level code and the job type detail, which several rows share.
+fn read_occupation(cells: &Cells<'_>) -> KeyedRecord<Occupation> {
+    let code = |s: &str| parse_int_in::<u32>(s, "occupation code");
+    let Some(occupation_cd1) = cells.parsed("occupation_cd1_v2", code)? else {
+        return Ok(None);
+    };
+    let jobtype_detail = cells.optional("jobtype_detail_v2", code);
+    let occupation = Occupation {
+        occupation_cd1,
+        occupation_cd2: cells.optional("occupation_cd2_v2", code),
+        occupation_cd3: cells.optional("occupation_cd3_v2", code),
+        occupation_cd_name: cells.text("occupation_cd_name"),
+        jobtype_detail,
+        jobtype_detail_name: cells.text("jobtype_detail_name"),
+    };
+    let key = format!(
+        "{occupation_cd1}-{}",
+        jobtype_detail.map_or(String::new(), |d| d.to_string())
+    );
+    Ok(Some((occupation, key)))
+}
+
+fn read_employment_type(cells: &Cells<'_>) -> KeyedRecord<EmploymentType> {
+    let Some(code) = cells.parsed("employment_type_cd", |s| {
+        parse_int_in::<u16>(s, "employment_type_cd")
+    })?
+    else {
+        return Ok(None);
+    };
+    let employment_type = EmploymentType {
+        employment_type_cd: code,
+        group_cd: cells.text("group_cd"),
+        json_ld_type: cells.text("json_ld_type"),
+        name: cells.text("name"),
+    };
+    Ok(Some((employment_type, code.to_string())))
+}
+
+fn read_salary_type(cells: &Cells<'_>) -> KeyedRecord<SalaryType> {
+    let Some(code) = cells.parsed("salary_type_cd", |s| {
+        parse_int_in::<u16>(s, "salary_type_cd")
+    })?
+    else {
+        return Ok(None);
+    };
+    let salary_type = SalaryType {
+        salary_type_cd: code,
+        json_ld_type: cells.text("json_ld_type"),
+        name: cells.text("name"),
+    };
+    Ok(Some((salary_type, code.to_string())))
+}
+
+/// A feature is enabled unless its row says otherwise.
+fn read_feature(cells: &Cells<'_>) -> KeyedRecord<Feature> {
+    let Some(code) = cells.parsed("feature_cd", |s| parse_int_in::<u32>(s, "feature_cd"))? else {
+        return Ok(None);
+    };
+    let feature = Feature {
+        feature_cd: code,
+        name: cells.text("name"),
+        group_name: cells.text("group_name"),
+        is_enabled: cells.optional("is_enabled", parse_bool).unwrap_or(true),
+        match_keywords: keyword_lines(&cells.raw("match_keywords")),
+        ng_keywords: keyword_lines(&cells.raw("ng_keywords")),
+    };
+    Ok(Some((feature, code.to_string())))
+}
+
+/// Keyed by the keyword itself; its intents are a comma-separated list.
+fn read_keyword(cells: &Cells<'_>) -> KeyedRecord<Keyword> {
+    let keyword = cells.text("Keyword");
+    if keyword.is_empty() {
+        return Ok(None);
+    }
+    // A volume that is not a count is no volume, which weighs as 0.
+    let volume = cells
+        .optional("Volume", |s| parse_int_in::<u64>(s, "Volume"))
+        .unwrap_or(0);
+    let intents = cells
+        .text("Intent")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let record = Keyword {
+        keyword: keyword.clone(),
+        intents,
+        volume,
+        keyword_difficulty: cells.optional("Keyword Difficulty", parse_f64),
+        cpc_usd: cells.optional("CPC (USD)", parse_f64),
+    };
+    Ok(Some((record, keyword)))
+}
+
+/// The empty set of master `kind` that its file's rows are appended to.
+fn empty_set_of(kind: ImportKind) -> MasterSet {
+    match kind {
+        ImportKind::Prefectures => MasterSet::Prefectures(Vec::new()),
+        ImportKind::Cities => MasterSet::Cities(Vec::new()),
+        ImportKind::Adjacency => MasterSet::Adjacency(Vec::new()),
+        ImportKind::Occupations => MasterSet::Occupations(Vec::new()),
+        ImportKind::EmploymentTypes => MasterSet::EmploymentTypes(Vec::new()),
+        ImportKind::SalaryTypes => MasterSet::SalaryTypes(Vec::new()),
+        ImportKind::Features => MasterSet::Features(Vec::new()),
+        ImportKind::Keywords => MasterSet::Keywords(Vec::new()),
+        other => unreachable!("{other:?} is not a master kind"),
+    }
+}
+
+/// Reads one row's cells as a record of `set`'s kind and appends it, returning its key;
+/// `Ok(None)` when its key code is empty and `Err` when a cell it cannot do without does not
+/// parse, both with nothing appended. The key code decides whether a row is data at all (a
+/// notes row is not).
+fn append_master_row(set: &mut MasterSet, cells: &Cells<'_>) -> RowResult<Option<String>> {
+    fn append<T>(rows: &mut Vec<T>, read: KeyedRecord<T>) -> RowResult<Option<String>> {
+        Ok(read?.map(|(record, key)| {
+            rows.push(record);
+            key
+        }))
+    }
+    match set {
+        MasterSet::Prefectures(rows) => append(rows, read_prefecture(cells)),
+        MasterSet::Cities(rows) => append(rows, read_city(cells)),
+        MasterSet::Adjacency(rows) => append(rows, read_adjacency(cells)),
+        MasterSet::Occupations(rows) => append(rows, read_occupation(cells)),
+        MasterSet::EmploymentTypes(rows) => append(rows, read_employment_type(cells)),
+        MasterSet::SalaryTypes(rows) => append(rows, read_salary_type(cells)),
+        MasterSet::Features(rows) => append(rows, read_feature(cells)),
+        MasterSet::Keywords(rows) => append(rows, read_keyword(cells)),
+    }
+}
+
 /// Parses a master file of `kind` into the set that replaces the current one.
 pub fn parse_master(
     kind: ImportKind,
@@ -147,14 +346,7 @@ pub fn parse_master(
     let header = source.header.clone();
     let mut row = Row::default();
     let mut seen_rows: HashSet<Vec<u8>> = HashSet::new();
-    let mut prefectures = Vec::new();
-    let mut cities = Vec::new();
-    let mut adjacency = Vec::new();
-    let mut occupations = Vec::new();
-    let mut employment_types = Vec::new();
-    let mut salary_types = Vec::new();
-    let mut features = Vec::new();
-    let mut keywords = Vec::new();
+    let mut set = empty_set_of(kind);
     let mut seen_keys: HashSet<String> = HashSet::new();
     while source.next_row(&mut row)? {
         if row.is_blank() {
@@ -181,163 +373,7 @@ pub fn parse_master(
             warnings: RefCell::new(Vec::new()),
         };
         let key_column = required[0];
-        // The key code decides whether a row is data at all (a notes row is not).
-        let parsed: RowResult<Option<String>> = (|| {
-            Ok(match kind {
-                ImportKind::Prefectures => {
-                    let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
-                        return Ok(None);
-                    };
-                    prefectures.push(Prefecture {
-                        pref_cd,
-                        url_segment: cells.text("url_segment"),
-                        name: cells.text("name"),
-                        region: cells.text("region"),
-                        category_id: cells
-                            .optional("category_id", |s| parse_int_in::<u32>(s, "category_id")),
-                        latitude: cells.optional("latitude", parse_f64),
-                        longitude: cells.optional("longitude", parse_f64),
-                    });
-                    Some(pref_cd.to_string())
-                }
-                ImportKind::Cities => {
-                    let Some(city_cd) = cells.parsed("city_cd", CityCode::parse)? else {
-                        return Ok(None);
-                    };
-                    let Some(pref_cd) = cells.parsed("pref_cd", PrefCode::parse)? else {
-                        return Err(("pref_cd".into(), String::new(), "pref_cd is missing".into()));
-                    };
-                    let flag = |name: &str| cells.optional(name, parse_bool).unwrap_or(false);
-                    cities.push(City {
-                        city_cd,
-                        pref_cd,
-                        pref_name: cells.text("pref_name"),
-                        name: cells.text("name"),
-                        name_with_gun: cells.text("name_with_gun"),
-                        kana: cells.text("kana"),
-                        latitude: cells.optional("latitude", parse_f64),
-                        longitude: cells.optional("longitude", parse_f64),
-                        is_conflicted_name: flag("is_conflicted_name"),
-                        is_special_city: flag("is_special_city"),
-                        is_special_city_top: flag("is_special_city_top"),
-                        special_city_top_city_cd: cells
-                            .optional("special_city_top_city_cd", CityCode::parse),
-                    });
-                    Some(city_cd.to_string())
-                }
-                ImportKind::Adjacency => {
-                    let Some(city_cd) = cells.parsed("city_cd", CityCode::parse)? else {
-                        return Ok(None);
-                    };
-                    let Some(adjacent_city_cd) =
-                        cells.parsed("adjacent_city_cd", CityCode::parse)?
-                    else {
-                        return Err((
-                            "adjacent_city_cd".into(),
-                            String::new(),
-                            "adjacent_city_cd is missing".into(),
-                        ));
-                    };
-                    adjacency.push(Adjacency {
-                        city_cd,
-                        adjacent_city_cd,
-                        distance_km: cells.optional("distance_km", parse_f64),
-                    });
-                    Some(format!("{city_cd}-{adjacent_city_cd}"))
-                }
-                ImportKind::Occupations => {
-                    let code = |s: &str| parse_int_in::<u32>(s, "occupation code");
-                    let Some(occupation_cd1) = cells.parsed("occupation_cd1_v2", code)? else {
-                        return Ok(None);
-                    };
-                    let jobtype_detail = cells.optional("jobtype_detail_v2", code);
-                    occupations.push(Occupation {
-                        occupation_cd1,
-                        occupation_cd2: cells.optional("occupation_cd2_v2", code),
-                        occupation_cd3: cells.optional("occupation_cd3_v2", code),
-                        occupation_cd_name: cells.text("occupation_cd_name"),
-                        jobtype_detail,
-                        jobtype_detail_name: cells.text("jobtype_detail_name"),
-                    });
-                    Some(format!(
-                        "{occupation_cd1}-{}",
-                        jobtype_detail.map_or(String::new(), |d| d.to_string())
-                    ))
-                }
-                ImportKind::EmploymentTypes => {
-                    let Some(code) = cells.parsed("employment_type_cd", |s| {
-                        parse_int_in::<u16>(s, "employment_type_cd")
-                    })?
-                    else {
-                        return Ok(None);
-                    };
-                    employment_types.push(EmploymentType {
-                        employment_type_cd: code,
-                        group_cd: cells.text("group_cd"),
-                        json_ld_type: cells.text("json_ld_type"),
-                        name: cells.text("name"),
-                    });
-                    Some(code.to_string())
-                }
-                ImportKind::SalaryTypes => {
-                    let Some(code) = cells.parsed("salary_type_cd", |s| {
-                        parse_int_in::<u16>(s, "salary_type_cd")
-                    })?
-                    else {
-                        return Ok(None);
-                    };
-                    salary_types.push(SalaryType {
-                        salary_type_cd: code,
-                        json_ld_type: cells.text("json_ld_type"),
-                        name: cells.text("name"),
-                    });
-                    Some(code.to_string())
-                }
-                ImportKind::Features => {
-                    let Some(code) =
-                        cells.parsed("feature_cd", |s| parse_int_in::<u32>(s, "feature_cd"))?
-                    else {
-                        return Ok(None);
-                    };
-                    features.push(Feature {
-                        feature_cd: code,
-                        name: cells.text("name"),
-                        group_name: cells.text("group_name"),
-                        is_enabled: cells.optional("is_enabled", parse_bool).unwrap_or(true),
-                        match_keywords: keyword_lines(&cells.raw("match_keywords")),
-                        ng_keywords: keyword_lines(&cells.raw("ng_keywords")),
-                    });
-                    Some(code.to_string())
-                }
-                ImportKind::Keywords => {
-                    let keyword = cells.text("Keyword");
-                    if keyword.is_empty() {
-                        return Ok(None);
-                    }
-                    // A volume that is not a count is no volume, which weighs as 0.
-                    let volume = cells
-                        .optional("Volume", |s| parse_int_in::<u64>(s, "Volume"))
-                        .unwrap_or(0);
-                    let intents = cells
-                        .text("Intent")
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                    keywords.push(Keyword {
-                        keyword: keyword.clone(),
-                        intents,
-                        volume,
-                        keyword_difficulty: cells.optional("Keyword Difficulty", parse_f64),
-                        cpc_usd: cells.optional("CPC (USD)", parse_f64),
-                    });
-                    Some(keyword)
-                }
-                _ => None,
-            })
-        })();
-        match parsed {
+        match append_master_row(&mut set, &cells) {
             Ok(Some(key)) => {
                 report_row_warnings(&row, header.names(), &mut report);
                 for (column, value, reason) in cells.warnings.take() {
@@ -367,17 +403,6 @@ pub fn parse_master(
             ),
         }
     }
-    let set = match kind {
-        ImportKind::Prefectures => MasterSet::Prefectures(prefectures),
-        ImportKind::Cities => MasterSet::Cities(cities),
-        ImportKind::Adjacency => MasterSet::Adjacency(adjacency),
-        ImportKind::Occupations => MasterSet::Occupations(occupations),
-        ImportKind::EmploymentTypes => MasterSet::EmploymentTypes(employment_types),
-        ImportKind::SalaryTypes => MasterSet::SalaryTypes(salary_types),
-        ImportKind::Features => MasterSet::Features(features),
-        ImportKind::Keywords => MasterSet::Keywords(keywords),
-        other => unreachable!("{other:?} is not a master kind"),
-    };
     report.rows_imported = set.len() as u64;
     Ok((set, report))
 }

@@ -530,14 +530,101 @@ struct ChunksDone {
     failed_users: Vec<crate::domain::UserId>,
 }
 
+/// The picks phase so far: its time and what the chunks of this run picked.
+#[derive(Default)]
+struct PicksPhase {
+    pieces: Pieces,
+    users_picked: u64,
+    /// Users picked from no eligible job: they get no email.
+    users_without_picks: u64,
+    n_picks: usize,
+    failed_users: Vec<crate::domain::UserId>,
+}
+
+impl PicksPhase {
+    /// Adds a chunk's picks to the counts; returns how many picks the chunk has.
+    fn count(&mut self, chunk: &ChunkPicks) -> usize {
+        self.users_picked += chunk.picks.len() as u64;
+        self.users_without_picks +=
+            chunk.picks.iter().filter(|p| p.picks.is_empty()).count() as u64;
+        let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
+        self.n_picks += chunk_picks;
+        self.failed_users.extend(chunk.failed_users.iter().cloned());
+        chunk_picks
+    }
+}
+
+/// The render phase so far: its time, what the chunks of this run rendered, and the
+/// progress shown, which counts the users resumed too.
+struct RenderPhase {
+    pieces: Pieces,
+    /// Users rendered, those of the chunks resumed after included.
+    render_done: u64,
+    /// The users who get picks (active and subscribed, as `picks_for_user` decides): the
+    /// progress's total until the count replaces it at the end.
+    render_total: u64,
+    n_emails: u64,
+    email_bytes: u64,
+    /// Each distinct error once, in the order met.
+    errors: Vec<String>,
+    /// Whether an email was rendered in full, which reports template errors once a run.
+    templates_checked: bool,
+    llm_failed: usize,
+    llm_asked: usize,
+    /// The subject endpoint's first error.
+    llm_error: Option<String>,
+}
+
+impl RenderPhase {
+    fn new(users: &[crate::domain::User], users_resumed: usize) -> Self {
+        let gets_email = |users: &[crate::domain::User]| {
+            users.iter().filter(|u| u.is_active && u.subscribed).count() as u64
+        };
+        Self {
+            pieces: Pieces::default(),
+            render_done: gets_email(&users[..users_resumed]),
+            render_total: gets_email(users),
+            n_emails: 0,
+            email_bytes: 0,
+            errors: Vec::new(),
+            templates_checked: false,
+            llm_failed: 0,
+            llm_asked: 0,
+            llm_error: None,
+        }
+    }
+
+    /// The phase's record; a failing subject endpoint is one error with the first failure.
+    fn record(mut self) -> PhaseRecord {
+        let mut record = self.pieces.record(
+            "render",
+            &[
+                ("emails", self.n_emails),
+                ("stored_bytes", self.email_bytes),
+            ],
+        );
+        if self.llm_failed > 0 {
+            self.errors.push(format!(
+                "the subject endpoint failed for {} of {} emails (rule subjects used); first error: {}",
+                self.llm_failed,
+                self.llm_asked,
+                self.llm_error.unwrap_or_default()
+            ));
+        }
+        record.errors = self.errors;
+        record
+    }
+}
+
 impl ChunkRun<'_> {
+    /// Picks, renders and stores the chunks from `resume_from` on, each stored with
+    /// `checkpoint` counting it; the time the store takes goes into `storing`.
     async fn run(
         &self,
         checkpoint: &mut DayCheckpoint,
         storing: &mut Pieces,
     ) -> Result<ChunksDone, PipelineError> {
         let Self {
-            store,
             lease,
             options,
             inputs,
@@ -545,25 +632,100 @@ impl ChunkRun<'_> {
             chunk_users,
             n_chunks,
             resume_from,
+            ..
         } = *self;
-        let date = options.date;
         let users = inputs.users;
         let context = match_context(inputs, results).expect("the day's job scores are computed");
         let users_resumed = (resume_from * chunk_users).min(users.len());
-        // Progress of rendering counts the users who get picks (active and subscribed, as
-        // `picks_for_user` decides); the total is set to what was done at the end.
-        let gets_email = |range: std::ops::Range<usize>| {
-            users[range]
-                .iter()
-                .filter(|u| u.is_active && u.subscribed)
-                .count() as u64
-        };
-        let render_total = gets_email(0..users.len());
-        let mut render_done = gets_email(0..users_resumed);
-
         let renderer = (options.until >= Phase::Render)
             .then(|| crate::templates::load_renderer(&options.email));
-        let send_at = jiff::civil::DateTime::new(
+        let mut rendering = renderer.as_ref().map(|renderer| {
+            let queueing = EmailQueueing {
+                renderer,
+                signer: &options.signer,
+                settings: &options.email,
+                scheduled_at: self.scheduled_send_at(),
+                // Read from the clock for each chunk, in `render_chunk`.
+                queued_at: 0,
+                check_templates: true,
+            };
+            (queueing, RenderPhase::new(users, users_resumed))
+        });
+
+        tracing::info!(phase = "picks", "phase started");
+        options
+            .progress
+            .resume("picks", users_resumed as u64, users.len() as u64);
+        let mut picks = PicksPhase::default();
+        for k in resume_from..n_chunks {
+            lease.keep().await?;
+            let range = self.chunk_range(k);
+            options
+                .progress
+                .resume("picks", range.start as u64, users.len() as u64);
+            let chunk = self.pick_chunk(&context, range, &mut picks.pieces).await?;
+            let chunk_picks = picks.count(&chunk);
+            let emails = rendering
+                .as_mut()
+                .map(|(queueing, render)| self.render_chunk(queueing, &chunk, render));
+            checkpoint.chunks_done = (k + 1) as u32;
+            self.store_chunk(k, chunk.picks, emails, checkpoint, storing, chunk_picks)
+                .await?;
+        }
+
+        if let Some((_, render)) = &rendering {
+            // Done: the estimate of who gets an email gives way to the count.
+            options
+                .progress
+                .resume("render", render.render_done, render.render_done);
+        }
+
+        let mut phases = Vec::with_capacity(2);
+        phases.push(self.record_picks_phase(&picks, context.n_eligible(), users_resumed));
+        phases.extend(rendering.map(|(_, render)| render.record()));
+        Ok(ChunksDone {
+            n_picks: picks.n_picks,
+            phases,
+            failed_users: picks.failed_users,
+        })
+    }
+
+    /// The picks phase's record: what this run's chunks picked, how the date was chunked
+    /// and where this run resumed it; one error per user whose matching failed.
+    fn record_picks_phase(
+        &self,
+        picks: &PicksPhase,
+        eligible_jobs: usize,
+        users_resumed: usize,
+    ) -> PhaseRecord {
+        let mut record = picks.pieces.record(
+            "picks",
+            &[
+                ("users_picked", picks.users_picked),
+                ("users_without_picks", picks.users_without_picks),
+                ("picks", picks.n_picks as u64),
+                ("eligible_jobs", eligible_jobs as u64),
+                ("failed_users", picks.failed_users.len() as u64),
+                ("chunks", self.n_chunks as u64),
+                ("chunk_users", self.chunk_users as u64),
+                ("resumed_from_chunk", self.resume_from as u64),
+                ("users_resumed", users_resumed as u64),
+            ],
+        );
+        record.errors = compute::failure_messages(&picks.failed_users);
+        record
+    }
+
+    /// The positions in [`DayInputs::users`] of chunk `k`'s users.
+    fn chunk_range(&self, k: usize) -> std::ops::Range<usize> {
+        k * self.chunk_users..((k + 1) * self.chunk_users).min(self.inputs.users.len())
+    }
+
+    /// When the date's emails are scheduled (µs): the configured local send time on the
+    /// date, or the start of the day where that time does not exist in the zone.
+    fn scheduled_send_at(&self) -> i64 {
+        let (date, options) = (self.options.date, self.options);
+        jiff::civil::DateTime::new(
             date.year(),
             date.month(),
             date.day(),
@@ -574,175 +736,138 @@ impl ChunkRun<'_> {
         )
         .ok()
         .and_then(|local| local.to_zoned(options.time_zone.zone().clone()).ok())
-        .map_or(inputs.windows.day_start, |zoned| {
+        .map_or(self.inputs.windows.day_start, |zoned| {
             zoned.timestamp().as_microsecond()
-        });
-        let queueing = renderer.as_ref().map(|renderer| EmailQueueing {
-            renderer,
-            signer: &options.signer,
-            settings: &options.email,
-            scheduled_at: send_at,
-            // Read from the clock for each chunk, below.
-            queued_at: 0,
-            check_templates: true,
-        });
-
-        tracing::info!(phase = "picks", "phase started");
-        options
-            .progress
-            .resume("picks", users_resumed as u64, users.len() as u64);
-        let (mut picking, mut rendering) = (Pieces::default(), Pieces::default());
-        let mut failed_users = Vec::new();
-        let (mut users_picked, mut n_picks) = (0u64, 0usize);
-        // Users picked from no eligible job: they get no email.
-        let mut users_without_picks = 0u64;
-        let (mut n_emails, mut email_bytes) = (0u64, 0u64);
-        let mut render_errors: Vec<String> = Vec::new();
-        let mut templates_checked = false;
-        let (mut llm_failed, mut llm_asked, mut llm_error) = (0usize, 0usize, None);
-        for k in resume_from..n_chunks {
-            lease.keep().await?;
-            let range = k * chunk_users..((k + 1) * chunk_users).min(users.len());
-            options
-                .progress
-                .resume("picks", range.start as u64, users.len() as u64);
-            let clock = picking.begin();
-            let mut chunk = cpu_bound(|| {
-                picks_for_users(inputs, results, &context, range.clone(), &options.progress)
-            });
-            // A user whose matching failed gets yesterday's picks in yesterday's sections.
-            for user in &chunk.failed_users {
-                let yesterday = date
-                    .checked_sub(jiff::Span::new().days(1))
-                    .expect("date in range");
-                let stored = store.picks(yesterday, Some(user)).await.map_err(|source| {
-                    PipelineError::Store {
-                        date,
-                        action: "loading yesterday's picks of a user whose matching failed",
-                        source,
-                    }
-                })?;
-                if let (Some(stored), Some(slot)) = (
-                    stored.first(),
-                    chunk.picks.iter_mut().find(|p| &p.user_id == user),
-                ) {
-                    *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
-                }
-            }
-            picking.end(clock);
-            users_picked += chunk.picks.len() as u64;
-            users_without_picks += chunk.picks.iter().filter(|p| p.picks.is_empty()).count() as u64;
-            let chunk_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
-            n_picks += chunk_picks;
-            failed_users.extend(chunk.failed_users.iter().cloned());
-
-            let emails = match &queueing {
-                None => None,
-                Some(queueing) => {
-                    if !rendering.began() {
-                        tracing::info!(phase = "render", "phase started");
-                    }
-                    let clock = rendering.begin();
-                    options
-                        .progress
-                        .resume("render", render_done, render_total.max(render_done));
-                    let queueing = EmailQueueing {
-                        queued_at: now(),
-                        check_templates: !templates_checked,
-                        ..*queueing
-                    };
-                    let (mut emails, errors) = cpu_bound(|| {
-                        render_emails(inputs, results, &chunk, &queueing, &options.progress)
-                    });
-                    templates_checked |= !emails.is_empty();
-                    render_done += emails.len() as u64;
-                    for error in errors {
-                        if !render_errors.contains(&error) {
-                            render_errors.push(error);
-                        }
-                    }
-                    if let Some(llm) = &options.llm {
-                        let (failed, first_error) = cpu_bound(|| {
-                            llm_subjects(&mut emails, llm, &options.signer, &options.email)
-                        });
-                        llm_failed += failed;
-                        llm_asked += emails.len();
-                        if llm_error.is_none() {
-                            llm_error = first_error;
-                        }
-                    }
-                    n_emails += emails.len() as u64;
-                    email_bytes += emails
-                        .iter()
-                        .map(|e| (e.content.len() + e.subject.len() + e.to.as_str().len()) as u64)
-                        .sum::<u64>();
-                    rendering.end(clock);
-                    Some(emails)
-                }
-            };
-
-            checkpoint.chunks_done = (k + 1) as u32;
-            let clock = storing.begin();
-            store
-                .save_chunk(date, chunk.picks, emails, checkpoint.clone())
-                .await
-                .map_err(|source| PipelineError::Chunk {
-                    date,
-                    chunk: k + 1,
-                    chunks: n_chunks,
-                    first_user: users[range.start].user_id.as_str().to_owned(),
-                    source,
-                })?;
-            storing.end(clock);
-            tracing::info!(
-                chunk = k + 1,
-                chunks = n_chunks,
-                users = range.len(),
-                picks = chunk_picks,
-                "chunk stored"
-            );
-        }
-        if queueing.is_some() {
-            // Done: the estimate of who gets an email gives way to the count.
-            options.progress.resume("render", render_done, render_done);
-        }
-
-        let mut phases = Vec::with_capacity(2);
-        let mut picks_phase = picking.record(
-            "picks",
-            &[
-                ("users_picked", users_picked),
-                ("users_without_picks", users_without_picks),
-                ("picks", n_picks as u64),
-                ("eligible_jobs", context.n_eligible() as u64),
-                ("failed_users", failed_users.len() as u64),
-                ("chunks", n_chunks as u64),
-                ("chunk_users", chunk_users as u64),
-                ("resumed_from_chunk", resume_from as u64),
-                ("users_resumed", users_resumed as u64),
-            ],
-        );
-        picks_phase.errors = compute::failure_messages(&failed_users);
-        phases.push(picks_phase);
-        if queueing.is_some() {
-            let mut render_phase = rendering.record(
-                "render",
-                &[("emails", n_emails), ("stored_bytes", email_bytes)],
-            );
-            if llm_failed > 0 {
-                render_errors.push(format!(
-                    "the subject endpoint failed for {llm_failed} of {llm_asked} emails (rule subjects used); first error: {}",
-                    llm_error.unwrap_or_default()
-                ));
-            }
-            render_phase.errors = render_errors;
-            phases.push(render_phase);
-        }
-        Ok(ChunksDone {
-            n_picks,
-            phases,
-            failed_users,
         })
+    }
+
+    /// The picks of the users at `range`, timed into `picking`. A user whose matching failed
+    /// gets yesterday's picks in yesterday's sections (those still eligible), read from the
+    /// store.
+    async fn pick_chunk(
+        &self,
+        context: &crate::matching::MatchContext<'_>,
+        range: std::ops::Range<usize>,
+        picking: &mut Pieces,
+    ) -> Result<ChunkPicks, PipelineError> {
+        let (inputs, options) = (self.inputs, self.options);
+        let date = options.date;
+        let clock = picking.begin();
+        let mut chunk =
+            cpu_bound(|| picks_for_users(inputs, self.results, context, range, &options.progress));
+        for user in &chunk.failed_users {
+            let yesterday = date
+                .checked_sub(jiff::Span::new().days(1))
+                .expect("date in range");
+            let stored = self
+                .store
+                .picks(yesterday, Some(user))
+                .await
+                .map_err(fail_while(
+                    date,
+                    "loading yesterday's picks of a user whose matching failed",
+                ))?;
+            if let (Some(stored), Some(slot)) = (
+                stored.first(),
+                chunk.picks.iter_mut().find(|p| &p.user_id == user),
+            ) {
+                *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
+            }
+        }
+        picking.end(clock);
+        Ok(chunk)
+    }
+
+    /// The emails of a chunk's picks, queued now, with the endpoint's subjects when an LLM
+    /// is configured; timed and counted into `render`.
+    fn render_chunk(
+        &self,
+        queueing: &EmailQueueing<'_>,
+        chunk: &ChunkPicks,
+        render: &mut RenderPhase,
+    ) -> Vec<crate::domain::batch::QueuedEmail> {
+        let options = self.options;
+        if !render.pieces.began() {
+            tracing::info!(phase = "render", "phase started");
+        }
+        let clock = render.pieces.begin();
+        options.progress.resume(
+            "render",
+            render.render_done,
+            render.render_total.max(render.render_done),
+        );
+        let queueing = EmailQueueing {
+            queued_at: now(),
+            check_templates: !render.templates_checked,
+            ..*queueing
+        };
+        let (mut emails, errors) = cpu_bound(|| {
+            render_emails(
+                self.inputs,
+                self.results,
+                chunk,
+                &queueing,
+                &options.progress,
+            )
+        });
+        render.templates_checked |= !emails.is_empty();
+        render.render_done += emails.len() as u64;
+        for error in errors {
+            if !render.errors.contains(&error) {
+                render.errors.push(error);
+            }
+        }
+        if let Some(llm) = &options.llm {
+            let (failed, first_error) =
+                cpu_bound(|| llm_subjects(&mut emails, llm, &options.signer, &options.email));
+            render.llm_failed += failed;
+            render.llm_asked += emails.len();
+            if render.llm_error.is_none() {
+                render.llm_error = first_error;
+            }
+        }
+        render.n_emails += emails.len() as u64;
+        render.email_bytes += emails
+            .iter()
+            .map(|e| (e.content.len() + e.subject.len() + e.to.as_str().len()) as u64)
+            .sum::<u64>();
+        render.pieces.end(clock);
+        emails
+    }
+
+    /// Stores chunk `k`'s picks and emails with `checkpoint` (which counts the chunk), in
+    /// one transaction, timed into `storing`.
+    async fn store_chunk(
+        &self,
+        k: usize,
+        picks: Vec<crate::domain::batch::UserPicks>,
+        emails: Option<Vec<crate::domain::batch::QueuedEmail>>,
+        checkpoint: &DayCheckpoint,
+        storing: &mut Pieces,
+        chunk_picks: usize,
+    ) -> Result<(), PipelineError> {
+        let date = self.options.date;
+        let range = self.chunk_range(k);
+        let clock = storing.begin();
+        self.store
+            .save_chunk(date, picks, emails, checkpoint.clone())
+            .await
+            .map_err(|source| PipelineError::Chunk {
+                date,
+                chunk: k + 1,
+                chunks: self.n_chunks,
+                first_user: self.inputs.users[range.start].user_id.as_str().to_owned(),
+                source,
+            })?;
+        storing.end(clock);
+        tracing::info!(
+            chunk = k + 1,
+            chunks = self.n_chunks,
+            users = range.len(),
+            picks = chunk_picks,
+            "chunk stored"
+        );
+        Ok(())
     }
 }
 
@@ -919,20 +1044,69 @@ pub async fn run_batch(
     Ok(run)
 }
 
+/// The daily run once it holds the lease: the record of its start, the inbox import, the
+/// load, the profiles and job scores, the date's results chunk by chunk, the record of its
+/// end, then retention.
 async fn run_batch_locked(
     store: &dyn Store,
     options: &BatchOptions,
     lease: &RunLease<'_>,
 ) -> Result<RunRecord, PipelineError> {
     let date = options.date;
-    let fail = |action: &'static str| {
-        move |source| PipelineError::Store {
-            date,
-            action,
-            source,
-        }
-    };
-    let mut run = RunRecord {
+    let mut run = record_run_start(store, options).await?;
+    if let Some(inbox) = &options.inbox {
+        run_inbox_import(store, options, inbox, &mut run).await;
+    }
+
+    lease.keep().await?;
+    let (loaded, action_days) = load_day(store, options, &mut run).await?;
+    let mut results = prepare_loaded_day(&loaded, action_days, options, &mut run);
+
+    let mut storing = Pieces::default();
+    let mut n_picks = 0usize;
+    let chunks_done = store_day_results(
+        store,
+        lease,
+        options,
+        run.id,
+        &loaded,
+        &mut results,
+        &mut storing,
+    )
+    .await?;
+    if let Some(done) = chunks_done {
+        n_picks = done.n_picks;
+        run.phases.extend(done.phases);
+        run.failed_users = done.failed_users;
+    }
+
+    let mut run = finish_run(store, options, run, &mut storing, n_picks).await?;
+    lease.keep().await?;
+    if let (Some(retention), Phase::Render) = (options.retention, options.until) {
+        run = apply_retention(store, options, retention, run).await?;
+    }
+    tracing::info!(date = %date, run = run.id, picks = n_picks, "daily run finished");
+    Ok(run)
+}
+
+/// The error of a store call that failed while the run of `date` was doing `action`.
+fn fail_while(date: Date, action: &'static str) -> impl FnOnce(StoreError) -> PipelineError {
+    move |source| PipelineError::Store {
+        date,
+        action,
+        source,
+    }
+}
+
+/// Records the run's start, which gives it its id, and marks failed every earlier record
+/// still `running`: this run holds the lease, so such a run was killed or failed before it
+/// could say so.
+async fn record_run_start(
+    store: &dyn Store,
+    options: &BatchOptions,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let run = RunRecord {
         id: 0,
         date,
         started_at: now(),
@@ -945,17 +1119,15 @@ async fn run_batch_locked(
         error: None,
         warnings: Vec::new(),
     };
-    run = store
+    let run = store
         .save_run(run)
         .await
-        .map_err(fail("recording the run's start"))?;
+        .map_err(fail_while(date, "recording the run's start"))?;
     tracing::info!(date = %date, run = run.id, "daily run started");
-    // This run holds the lock, so a record still `running` is of a run that was killed or
-    // failed before it could say so.
     for mut stale in store
         .runs(STALE_RUNS_CHECKED)
         .await
-        .map_err(fail("reading earlier run records"))?
+        .map_err(fail_while(date, "reading earlier run records"))?
         .into_iter()
         .filter(|r| r.status == RunStatus::Running && r.id != run.id)
     {
@@ -968,39 +1140,92 @@ async fn run_batch_locked(
         store
             .save_run(stale)
             .await
-            .map_err(fail("marking an unfinished earlier run"))?;
+            .map_err(fail_while(date, "marking an unfinished earlier run"))?;
     }
+    Ok(run)
+}
 
-    if let Some(inbox) = &options.inbox {
-        let (started_at, clock) = (now(), Instant::now());
-        tracing::info!(phase = "import", "phase started");
-        let mut record = phase("import", started_at, clock, &[]);
-        let import_options = crate::ingest::ImportOptions {
-            max_shrink_percent: Some(options.max_shrink_percent),
-            encoding: options.import_encoding,
-            ..crate::ingest::ImportOptions::new(options.time_zone.clone())
-        };
-        let inbox_outcome = import_inbox(store, inbox, &import_options).await;
-        record.duration_ms = clock.elapsed().as_millis() as u64;
-        record.finished_at = Some(now());
-        record
-            .counts
-            .insert("files".into(), inbox_outcome.imported.len() as u64);
-        record.counts.insert(
-            "rows".into(),
-            inbox_outcome.imported.iter().map(|r| r.rows_imported).sum(),
-        );
-        for error in &inbox_outcome.errors {
-            tracing::error!(phase = "import", error = %error, "an inbox file was not imported");
-            run.warnings.push(format!(
-                "inbox: {error}; the run used the data stored before it (the file is in inbox/failed/)"
-            ));
+/// The import phase: imports the files waiting in `inbox` and adds the phase to `run`. A
+/// file refused or rejected does not stop the run, which uses the stored data and says so
+/// in a warning.
+async fn run_inbox_import(
+    store: &dyn Store,
+    options: &BatchOptions,
+    inbox: &std::path::Path,
+    run: &mut RunRecord,
+) {
+    let (started_at, clock) = (now(), Instant::now());
+    tracing::info!(phase = "import", "phase started");
+    let mut record = phase("import", started_at, clock, &[]);
+    let import_options = crate::ingest::ImportOptions {
+        max_shrink_percent: Some(options.max_shrink_percent),
+        encoding: options.import_encoding,
+        ..crate::ingest::ImportOptions::new(options.time_zone.clone())
+    };
+    let inbox_outcome = import_inbox(store, inbox, &import_options).await;
+    record.duration_ms = clock.elapsed().as_millis() as u64;
+    record.finished_at = Some(now());
+    record
+        .counts
+        .insert("files".into(), inbox_outcome.imported.len() as u64);
+    record.counts.insert(
+        "rows".into(),
+        inbox_outcome.imported.iter().map(|r| r.rows_imported).sum(),
+    );
+    for error in &inbox_outcome.errors {
+        tracing::error!(phase = "import", error = %error, "an inbox file was not imported");
+        run.warnings.push(format!(
+            "inbox: {error}; the run used the data stored before it (the file is in inbox/failed/)"
+        ));
+    }
+    record.errors = inbox_outcome.errors;
+    run.phases.push(record);
+}
+
+/// The day's inputs as loaded from the store, held for the rest of the run (the year of
+/// actions apart: it is freed once the job scores are computed).
+struct LoadedDay {
+    /// The store's data version, read before the inputs.
+    data_version: u64,
+    windows: DayWindows,
+    masters: crate::domain::Masters,
+    jobs: crate::domain::JobColumns,
+    /// The users, without those whose address is suppressed.
+    users: Vec<crate::domain::User>,
+    /// The suppressed addresses in ASCII lower case, sorted.
+    suppressed: Vec<String>,
+    previous: PreviousPicks,
+}
+
+impl LoadedDay {
+    /// The inputs of the pure core, with `action_days` (all of them for the profiles and
+    /// the job scores, none after).
+    fn inputs<'a>(
+        &'a self,
+        action_days: &'a [crate::domain::action::PackedActionDay],
+        config: &'a ScoringConfig,
+    ) -> DayInputs<'a> {
+        DayInputs {
+            jobs: &self.jobs,
+            masters: &self.masters,
+            users: &self.users,
+            action_days,
+            previous: &self.previous,
+            windows: self.windows,
+            config,
         }
-        record.errors = inbox_outcome.errors;
-        run.phases.push(record);
     }
+}
 
-    lease.keep().await?;
+/// The load phase: reads the day's inputs and the year of actions before it from the
+/// store, leaves out the users whose address is suppressed (they get no picks and no
+/// email), and adds the phase to `run`.
+async fn load_day(
+    store: &dyn Store,
+    options: &BatchOptions,
+    run: &mut RunRecord,
+) -> Result<(LoadedDay, Vec<crate::domain::action::PackedActionDay>), PipelineError> {
+    let date = options.date;
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
     tracing::info!(phase = "load", "phase started");
@@ -1011,32 +1236,20 @@ async fn run_batch_locked(
     let data_version = store
         .data_version()
         .await
-        .map_err(fail("reading the data version"))?;
-    let masters = store.masters().await.map_err(fail("loading masters"))?;
-    let jobs = store.job_columns().await.map_err(fail("loading jobs"))?;
-    let users = store.users().await.map_err(fail("loading users"))?;
-    // Suppressed addresses (unsubscribed, complained, hard-bounced) get no picks and no email.
-    let mut suppressed: Vec<String> = store
-        .suppressions()
+        .map_err(fail_while(date, "reading the data version"))?;
+    let masters = store
+        .masters()
         .await
-        .map_err(fail("loading the suppression list"))?
-        .into_iter()
-        .map(|s| s.address.as_str().to_ascii_lowercase())
-        .collect();
-    suppressed.sort_unstable();
-    let n_loaded = users.len();
-    let users: Vec<crate::domain::User> = users
-        .into_iter()
-        .filter(|u| {
-            suppressed
-                .binary_search(&u.email.as_str().to_ascii_lowercase())
-                .is_err()
-        })
-        .collect();
+        .map_err(fail_while(date, "loading masters"))?;
+    let jobs = store
+        .job_columns()
+        .await
+        .map_err(fail_while(date, "loading jobs"))?;
+    let (users, suppressed, n_loaded) = load_unsuppressed_users(store, date).await?;
     let action_days = store
         .action_days(windows.history_start, windows.day_start)
         .await
-        .map_err(fail("loading actions"))?;
+        .map_err(fail_while(date, "loading actions"))?;
     let previous = previous_picks(store, date).await?;
     let packed_bytes: usize = action_days.iter().map(|d| d.bytes.len()).sum();
     run.phases.push(phase(
@@ -1063,106 +1276,182 @@ async fn run_batch_locked(
             ("action_bytes", packed_bytes as u64),
         ],
     ));
-
-    let inputs = DayInputs {
-        jobs: &jobs,
-        masters: &masters,
-        users: &users,
-        action_days: &action_days,
-        previous: &previous,
+    let loaded = LoadedDay {
+        data_version,
         windows,
-        config: &options.config,
+        masters,
+        jobs,
+        users,
+        suppressed,
+        previous,
     };
+    Ok((loaded, action_days))
+}
+
+/// The users whose address is not suppressed (unsubscribed, complained, hard-bounced: they
+/// get no picks and no email), with the suppressed addresses in ASCII lower case, sorted,
+/// and how many users are stored.
+async fn load_unsuppressed_users(
+    store: &dyn Store,
+    date: Date,
+) -> Result<(Vec<crate::domain::User>, Vec<String>, usize), PipelineError> {
+    let users = store
+        .users()
+        .await
+        .map_err(fail_while(date, "loading users"))?;
+    let mut suppressed: Vec<String> = store
+        .suppressions()
+        .await
+        .map_err(fail_while(date, "loading the suppression list"))?
+        .into_iter()
+        .map(|s| s.address.as_str().to_ascii_lowercase())
+        .collect();
+    suppressed.sort_unstable();
+    let n_loaded = users.len();
+    let users: Vec<crate::domain::User> = users
+        .into_iter()
+        .filter(|u| {
+            suppressed
+                .binary_search(&u.email.as_str().to_ascii_lowercase())
+                .is_err()
+        })
+        .collect();
+    Ok((users, suppressed, n_loaded))
+}
+
+/// The profiles and (up to `options.until`) the job scores, their phases and the skipped
+/// keywords added to `run`; takes the year of actions and frees it before matching.
+fn prepare_loaded_day(
+    loaded: &LoadedDay,
+    action_days: Vec<crate::domain::action::PackedActionDay>,
+    options: &BatchOptions,
+    run: &mut RunRecord,
+) -> DayResults {
+    let inputs = loaded.inputs(&action_days, &options.config);
     let mut results =
         cpu_bound(|| prepare_day(&inputs, options.until.min(Phase::Scores), &options.progress));
-    // The year of actions is no longer needed: free it before matching.
     drop(action_days);
-    let inputs = DayInputs {
-        jobs: &jobs,
-        masters: &masters,
-        users: &users,
-        action_days: &[],
-        previous: &previous,
-        windows,
-        config: &options.config,
-    };
     run.phases.append(&mut results.phases);
     run.skipped_keywords = results.skipped_keywords.clone();
+    results
+}
 
-    let mut storing = Pieces::default();
-    let mut n_picks = 0usize;
-    if options.until >= Phase::Scores {
-        let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
-        let n_chunks = users.len().div_ceil(chunk_users);
-        let mut checkpoint = DayCheckpoint {
-            run_id: run.id,
-            data_version,
-            chunk_users: chunk_users as u32,
-            chunks_done: 0,
-            until: options.until,
-            settings: fingerprint(options, &previous, &suppressed),
-        };
-        let stored = store
-            .day_checkpoint(date)
-            .await
-            .map_err(fail("reading the date's checkpoint"))?;
-        let resume_from = match &stored {
-            Some(previous)
-                if options.until >= Phase::Picks
-                    && previous.data_version == checkpoint.data_version
-                    && previous.chunk_users == checkpoint.chunk_users
-                    && previous.until == checkpoint.until
-                    && previous.settings == checkpoint.settings
-                    && previous.chunks_done > 0
-                    && previous.chunks_done as usize <= n_chunks =>
-            {
-                previous.chunks_done as usize
-            }
-            _ => 0,
-        };
-        let clock = storing.begin();
-        if resume_from == 0 {
-            if let Some(previous) = &stored {
-                tracing::info!(
-                    date = %date,
-                    previous_run = previous.run_id,
-                    chunks_done = previous.chunks_done,
-                    "an unfinished run of the date does not match this one (other data, settings, chunk size or phase): the date starts over"
-                );
-            }
-            store
-                .begin_day(date, results.score_table.take(), checkpoint.clone())
-                .await
-                .map_err(fail("beginning the date's results"))?;
-        } else {
+/// The date's results in the store, for a run that goes on to scores: begins the date (or
+/// resumes it), then, when the run goes on to picks, the chunks; `None` when it does not
+/// pick.
+async fn store_day_results(
+    store: &dyn Store,
+    lease: &RunLease<'_>,
+    options: &BatchOptions,
+    run_id: u64,
+    loaded: &LoadedDay,
+    results: &mut DayResults,
+    storing: &mut Pieces,
+) -> Result<Option<ChunksDone>, PipelineError> {
+    if options.until < Phase::Scores {
+        return Ok(None);
+    }
+    let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
+    let n_chunks = loaded.users.len().div_ceil(chunk_users);
+    let mut checkpoint = DayCheckpoint {
+        run_id,
+        data_version: loaded.data_version,
+        chunk_users: chunk_users as u32,
+        chunks_done: 0,
+        until: options.until,
+        settings: fingerprint(options, &loaded.previous, &loaded.suppressed),
+    };
+    let resume_from =
+        begin_or_resume_day(store, options, &checkpoint, n_chunks, results, storing).await?;
+    if options.until < Phase::Picks {
+        return Ok(None);
+    }
+    let inputs = loaded.inputs(&[], &options.config);
+    let chunks = ChunkRun {
+        store,
+        lease,
+        options,
+        inputs: &inputs,
+        results,
+        chunk_users,
+        n_chunks,
+        resume_from,
+    };
+    Ok(Some(chunks.run(&mut checkpoint, storing).await?))
+}
+
+/// The chunk this run of the date starts at: the one after the chunks an unfinished earlier
+/// run stored, when its checkpoint matches `checkpoint` (same data version, chunk size,
+/// `until` and settings, at least one chunk done and no more than there are) and the run
+/// picks; else 0, the date starts over.
+fn choose_resume_chunk(
+    stored: Option<&DayCheckpoint>,
+    checkpoint: &DayCheckpoint,
+    n_chunks: usize,
+) -> usize {
+    match stored {
+        Some(previous)
+            if checkpoint.until >= Phase::Picks
+                && previous.data_version == checkpoint.data_version
+                && previous.chunk_users == checkpoint.chunk_users
+                && previous.until == checkpoint.until
+                && previous.settings == checkpoint.settings
+                && previous.chunks_done > 0
+                && previous.chunks_done as usize <= n_chunks =>
+        {
+            previous.chunks_done as usize
+        }
+        _ => 0,
+    }
+}
+
+/// Begins the date (its job scores written, its earlier picks and unsent emails removed,
+/// `checkpoint` stored) unless an unfinished run's checkpoint lets this run resume it;
+/// returns the chunk to start at. Timed into `storing`.
+async fn begin_or_resume_day(
+    store: &dyn Store,
+    options: &BatchOptions,
+    checkpoint: &DayCheckpoint,
+    n_chunks: usize,
+    results: &mut DayResults,
+    storing: &mut Pieces,
+) -> Result<usize, PipelineError> {
+    let date = options.date;
+    let stored = store
+        .day_checkpoint(date)
+        .await
+        .map_err(fail_while(date, "reading the date's checkpoint"))?;
+    let resume_from = choose_resume_chunk(stored.as_ref(), checkpoint, n_chunks);
+    let clock = storing.begin();
+    if resume_from == 0 {
+        if let Some(previous) = &stored {
             tracing::info!(
                 date = %date,
-                previous_run = stored.as_ref().map_or(0, |c| c.run_id),
-                chunk = resume_from,
-                chunks = n_chunks,
-                "resuming the date after the last chunk an earlier run stored"
+                previous_run = previous.run_id,
+                chunks_done = previous.chunks_done,
+                "an unfinished run of the date does not match this one (other data, settings, chunk size or phase): the date starts over"
             );
         }
-        storing.end(clock);
-        if options.until >= Phase::Picks {
-            let chunks = ChunkRun {
-                store,
-                lease,
-                options,
-                inputs: &inputs,
-                results: &results,
-                chunk_users,
-                n_chunks,
-                resume_from,
-            };
-            let outcome = chunks.run(&mut checkpoint, &mut storing).await?;
-            n_picks = outcome.n_picks;
-            run.phases.extend(outcome.phases);
-            run.failed_users = outcome.failed_users;
-        }
+        store
+            .begin_day(date, results.score_table.take(), checkpoint.clone())
+            .await
+            .map_err(fail_while(date, "beginning the date's results"))?;
+    } else {
+        tracing::info!(
+            date = %date,
+            previous_run = stored.as_ref().map_or(0, |c| c.run_id),
+            chunk = resume_from,
+            chunks = n_chunks,
+            "resuming the date after the last chunk an earlier run stored"
+        );
     }
+    storing.end(clock);
+    Ok(resume_from)
+}
 
-    let mut stored_phase = storing.record("store", &[("picks", n_picks as u64)]);
+/// The run's status: `succeeded`, or `succeeded_with_warnings` when its input degraded
+/// (an inbox file not imported, users who fell back to the day before's picks).
+fn settle_run_status(run: &mut RunRecord) {
     if !run.failed_users.is_empty() {
         run.warnings.push(format!(
             "matching failed for {} users; they got their picks of the day before",
@@ -1173,10 +1462,25 @@ async fn run_batch_locked(
         RunStatus::Succeeded
     } else {
         for warning in &run.warnings {
-            tracing::warn!(date = %date, warning = %warning, "the daily run degraded");
+            tracing::warn!(date = %run.date, warning = %warning, "the daily run degraded");
         }
         RunStatus::SucceededWithWarnings
     };
+}
+
+/// Ends the run: its store phase and status; for a run that stored results, the date
+/// finished in the store (checkpoint deleted, record saved, in one transaction), that time
+/// counted in the store phase; then the record saved.
+async fn finish_run(
+    store: &dyn Store,
+    options: &BatchOptions,
+    mut run: RunRecord,
+    storing: &mut Pieces,
+    n_picks: usize,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let mut stored_phase = storing.record("store", &[("picks", n_picks as u64)]);
+    settle_run_status(&mut run);
     run.finished_at = Some(now());
     run.phases.push(stored_phase.clone());
     if options.until >= Phase::Scores {
@@ -1184,7 +1488,7 @@ async fn run_batch_locked(
         run = store
             .finish_day(date, run)
             .await
-            .map_err(fail("finishing the date's results"))?;
+            .map_err(fail_while(date, "finishing the date's results"))?;
         storing.end(clock);
         stored_phase.duration_ms = storing.elapsed_ms();
         stored_phase.finished_at = Some(now());
@@ -1193,70 +1497,87 @@ async fn run_batch_locked(
         }
         run.finished_at = Some(now());
     }
-    run = store
+    store
         .save_run(run)
         .await
-        .map_err(fail("recording the run's end"))?;
-    lease.keep().await?;
-    if let (Some(retention), Phase::Render) = (options.retention, options.until) {
+        .map_err(fail_while(date, "recording the run's end"))
+}
+
+/// The retention phase of a complete run: purges what is older than `retention` keeps,
+/// compacts the storage when that is worth it, and saves the record with those phases.
+async fn apply_retention(
+    store: &dyn Store,
+    options: &BatchOptions,
+    retention: Retention,
+    mut run: RunRecord,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
+    let (started_at, clock) = (now(), Instant::now());
+    let days_before = |n: i64| {
+        date.checked_sub(jiff::Span::new().days(n))
+            .expect("date in range")
+    };
+    let limits = crate::store::RetentionLimits {
+        actions_before: options
+            .time_zone
+            .start_of_day(days_before(retention.action_days)),
+        picks_before: days_before(retention.pick_days),
+        emails_before: days_before(retention.email_days),
+        runs_before: options
+            .time_zone
+            .start_of_day(days_before(retention.run_days)),
+    };
+    let purged = store
+        .purge(limits)
+        .await
+        .map_err(fail_while(date, "purging old data"))?;
+    run.phases.push(phase(
+        "retention",
+        started_at,
+        clock,
+        &[
+            ("action_days", purged.action_days),
+            ("pick_dates", purged.pick_dates),
+            ("email_dates", purged.email_dates),
+            ("runs", purged.runs),
+            ("checkpoints", purged.checkpoints),
+        ],
+    ));
+    compact_when_worth_it(store, options, &mut run).await?;
+    store
+        .save_run(run)
+        .await
+        .map_err(fail_while(date, "recording the run's end"))
+}
+
+/// Gives the space freed by the day's rewrites and the purge back to the file system once
+/// it is at least `options.compact_above` and half the file (compacting takes about 2 s per
+/// GB), adding the compact phase to `run`.
+async fn compact_when_worth_it(
+    store: &dyn Store,
+    options: &BatchOptions,
+    run: &mut RunRecord,
+) -> Result<(), PipelineError> {
+    let date = options.date;
+    let stats = store
+        .storage_stats()
+        .await
+        .map_err(fail_while(date, "reading the storage statistics"))?;
+    let worth_it = options.compact_above.is_some_and(|above| {
+        stats.fragmented_bytes >= above && stats.fragmented_bytes * 2 >= stats.file_bytes
+    });
+    if worth_it {
         let (started_at, clock) = (now(), Instant::now());
-        let days_before = |n: i64| {
-            date.checked_sub(jiff::Span::new().days(n))
-                .expect("date in range")
-        };
-        let limits = crate::store::RetentionLimits {
-            actions_before: options
-                .time_zone
-                .start_of_day(days_before(retention.action_days)),
-            picks_before: days_before(retention.pick_days),
-            emails_before: days_before(retention.email_days),
-            runs_before: options
-                .time_zone
-                .start_of_day(days_before(retention.run_days)),
-        };
-        let purged = store
-            .purge(limits)
+        let (before, after) = store
+            .compact()
             .await
-            .map_err(fail("purging old data"))?;
+            .map_err(fail_while(date, "compacting the storage"))?;
         run.phases.push(phase(
-            "retention",
+            "compact",
             started_at,
             clock,
-            &[
-                ("action_days", purged.action_days),
-                ("pick_dates", purged.pick_dates),
-                ("email_dates", purged.email_dates),
-                ("runs", purged.runs),
-                ("checkpoints", purged.checkpoints),
-            ],
+            &[("file_bytes_before", before), ("file_bytes_after", after)],
         ));
-        // Space freed by the day's rewrites and the purge goes back to the file system once
-        // it is most of the file (compacting takes about 2 s per GB).
-        let stats = store
-            .storage_stats()
-            .await
-            .map_err(fail("reading the storage statistics"))?;
-        let worth_it = options.compact_above.is_some_and(|above| {
-            stats.fragmented_bytes >= above && stats.fragmented_bytes * 2 >= stats.file_bytes
-        });
-        if worth_it {
-            let (started_at, clock) = (now(), Instant::now());
-            let (before, after) = store
-                .compact()
-                .await
-                .map_err(fail("compacting the storage"))?;
-            run.phases.push(phase(
-                "compact",
-                started_at,
-                clock,
-                &[("file_bytes_before", before), ("file_bytes_after", after)],
-            ));
-        }
-        run = store
-            .save_run(run)
-            .await
-            .map_err(fail("recording the run's end"))?;
     }
-    tracing::info!(date = %date, run = run.id, picks = n_picks, "daily run finished");
-    Ok(run)
+    Ok(())
 }

@@ -175,21 +175,59 @@ struct NormalizedJob {
     hours: String,
 }
 
-/// Scores every job of the snapshot for the batch date.
-pub fn score_jobs(
-    jobs: &JobColumns,
-    masters: &Masters,
-    stats: &ActionStats,
-    job_company: &[u32],
-    seo: &SeoMatcher,
-    windows: &DayWindows,
-    config: &ScoringConfig,
-) -> JobScores {
-    let n = jobs.len();
-    let eligible: Vec<bool> = (0..n)
-        .map(|i| is_eligible(jobs, i, windows, config))
-        .collect();
-    let wage: Vec<f64> = (0..n)
+impl NormalizedJob {
+    /// The normalised texts of job `index` that SEO keywords and needs words are looked for in.
+    fn of(jobs: &JobColumns, index: usize) -> Self {
+        Self {
+            title: normalize(jobs.application_name.get(index)),
+            company: normalize(jobs.company_name.get(index)),
+            catch_copy: normalize(jobs.catch_copy.get(index)),
+            station: normalize(jobs.station_name_eki.get(index)),
+            salary: normalize(jobs.salary_text.get(index)),
+            hours: normalize(jobs.hours.get(index)),
+        }
+    }
+}
+
+/// The words of the configured needs categories in one automaton, each pattern with the bit
+/// of its category, and the bit of the high-wage category, which is decided by the wage.
+struct NeedsMatcher {
+    /// Normalised, non-empty words and their category bits, in automaton pattern order.
+    words: Vec<(String, usize)>,
+    automaton: AhoCorasick,
+    high_wage_bit: Option<usize>,
+}
+
+impl NeedsMatcher {
+    fn new(config: &ScoringConfig) -> Self {
+        let words: Vec<(String, usize)> = config
+            .needs
+            .iter()
+            .enumerate()
+            .flat_map(|(bit, category)| {
+                category
+                    .keywords
+                    .iter()
+                    .map(move |word| (normalize(word), bit))
+            })
+            .filter(|(word, _)| !word.is_empty())
+            .collect();
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(words.iter().map(|(word, _)| word))
+            .expect("needs words build an automaton");
+        let high_wage_bit = config.needs.iter().position(|c| c.name == HIGH_WAGE);
+        Self {
+            words,
+            automaton,
+            high_wage_bit,
+        }
+    }
+}
+
+/// Every job's hourly equivalent, NaN where the job has no wage.
+fn compute_hourly_wages(jobs: &JobColumns) -> Vec<f64> {
+    (0..jobs.len())
         .map(|i| {
             hourly_wage(
                 jobs.salary_type_cd[i],
@@ -198,107 +236,109 @@ pub fn score_jobs(
             )
             .unwrap_or(f64::NAN)
         })
-        .collect();
+        .collect()
+}
 
-    // Area statistics over eligible jobs with a wage.
+/// Area statistics over eligible jobs with a wage: nationwide, and per prefecture where it
+/// has at least `config.min_area_jobs` of them.
+fn compute_area_stats(
+    jobs: &JobColumns,
+    eligible: &[bool],
+    wage: &[f64],
+    config: &ScoringConfig,
+) -> AreaStats {
     let mut all_wages = Vec::new();
     let mut by_pref: HashMap<u16, Vec<f64>> = HashMap::new();
-    for i in (0..n).filter(|&i| eligible[i] && !wage[i].is_nan()) {
+    for i in (0..jobs.len()).filter(|&i| eligible[i] && !wage[i].is_nan()) {
         all_wages.push(wage[i]);
         if jobs.pref_cd[i] != none::SMALL_CODE {
             by_pref.entry(jobs.pref_cd[i]).or_default().push(wage[i]);
         }
     }
-    let area = AreaStats {
+    AreaStats {
         nationwide: MeanStd::of(&all_wages),
         by_prefecture: by_pref
             .into_iter()
             .filter(|(_, wages)| wages.len() >= config.min_area_jobs)
             .map(|(pref, wages)| (pref, MeanStd::of(&wages)))
             .collect(),
-    };
+    }
+}
 
-    let feature_names: HashMap<u32, String> = masters
-        .features
+/// The day's shared inputs of [`match_job_texts`], built once before the parallel pass.
+struct TextMatching<'a> {
+    jobs: &'a JobColumns,
+    /// Normalised names of the enabled features.
+    feature_names: HashMap<u32, String>,
+    seo: &'a SeoMatcher,
+    needs: NeedsMatcher,
+    wage: &'a [f64],
+    area: &'a AreaStats,
+    config: &'a ScoringConfig,
+}
+
+/// Every SEO keyword match of eligible job `index` (before any keyword is skipped) and the
+/// bits of its needs categories: words in its title, catch copy, hours and feature names,
+/// and the high-wage category when its wage reaches the configured ratio of its area's mean.
+fn match_job_texts(matching: &TextMatching<'_>, index: usize) -> (Vec<KeywordMatch>, u16) {
+    let TextMatching {
+        jobs,
+        feature_names,
+        seo,
+        needs: needs_matcher,
+        wage,
+        area,
+        config,
+    } = matching;
+    let text = NormalizedJob::of(jobs, index);
+    let features: Vec<&str> = jobs
+        .feature_codes
+        .get(index)
         .iter()
-        .filter(|f| f.is_enabled)
-        .map(|f| (f.feature_cd, normalize(&f.name)))
+        .filter_map(|code| feature_names.get(code).map(String::as_str))
         .collect();
-    let needs_words: Vec<(String, usize)> = config
-        .needs
-        .iter()
-        .enumerate()
-        .flat_map(|(bit, category)| {
-            category
-                .keywords
-                .iter()
-                .map(move |word| (normalize(word), bit))
-        })
-        .filter(|(word, _)| !word.is_empty())
-        .collect();
-    let needs_automaton = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .build(needs_words.iter().map(|(word, _)| word))
-        .expect("needs words build an automaton");
-    let high_wage_bit = config.needs.iter().position(|c| c.name == HIGH_WAGE);
+    let fields = [
+        (SeoField::ApplicationName, text.title.as_str()),
+        (SeoField::CompanyName, text.company.as_str()),
+        (SeoField::CatchCopy, text.catch_copy.as_str()),
+        (SeoField::Station, text.station.as_str()),
+        (SeoField::Salary, text.salary.as_str()),
+        (SeoField::Hours, text.hours.as_str()),
+    ]
+    .into_iter()
+    .chain(features.iter().map(|name| (SeoField::FeatureName, *name)));
+    let matches = seo.matches(fields);
+    let mut needs = 0u16;
+    for haystack in [
+        text.title.as_str(),
+        text.catch_copy.as_str(),
+        text.hours.as_str(),
+    ]
+    .into_iter()
+    .chain(features.iter().copied())
+    {
+        for found in needs_matcher.automaton.find_overlapping_iter(haystack) {
+            needs |= 1 << needs_matcher.words[found.pattern().as_usize()].1;
+        }
+    }
+    if let Some(bit) = needs_matcher.high_wage_bit
+        && !wage[index].is_nan()
+        && wage[index] >= config.high_wage_ratio * area.for_prefecture(jobs.pref_cd[index]).mean
+    {
+        needs |= 1 << bit;
+    }
+    (matches, needs)
+}
 
-    // Per eligible job: normalised texts, SEO matches and needs (in parallel).
-    let per_job: Vec<Option<(Vec<KeywordMatch>, u16)>> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            if !eligible[i] {
-                return None;
-            }
-            let text = NormalizedJob {
-                title: normalize(jobs.application_name.get(i)),
-                company: normalize(jobs.company_name.get(i)),
-                catch_copy: normalize(jobs.catch_copy.get(i)),
-                station: normalize(jobs.station_name_eki.get(i)),
-                salary: normalize(jobs.salary_text.get(i)),
-                hours: normalize(jobs.hours.get(i)),
-            };
-            let features: Vec<&str> = jobs
-                .feature_codes
-                .get(i)
-                .iter()
-                .filter_map(|code| feature_names.get(code).map(String::as_str))
-                .collect();
-            let fields = [
-                (SeoField::ApplicationName, text.title.as_str()),
-                (SeoField::CompanyName, text.company.as_str()),
-                (SeoField::CatchCopy, text.catch_copy.as_str()),
-                (SeoField::Station, text.station.as_str()),
-                (SeoField::Salary, text.salary.as_str()),
-                (SeoField::Hours, text.hours.as_str()),
-            ]
-            .into_iter()
-            .chain(features.iter().map(|name| (SeoField::FeatureName, *name)));
-            let matches = seo.matches(fields);
-            let mut needs = 0u16;
-            for haystack in [
-                text.title.as_str(),
-                text.catch_copy.as_str(),
-                text.hours.as_str(),
-            ]
-            .into_iter()
-            .chain(features.iter().copied())
-            {
-                for found in needs_automaton.find_overlapping_iter(haystack) {
-                    needs |= 1 << needs_words[found.pattern().as_usize()].1;
-                }
-            }
-            if let Some(bit) = high_wage_bit
-                && !wage[i].is_nan()
-                && wage[i] >= config.high_wage_ratio * area.for_prefecture(jobs.pref_cd[i]).mean
-            {
-                needs |= 1 << bit;
-            }
-            Some((matches, needs))
-        })
-        .collect();
-
-    // Keywords matching more than the configured share of eligible jobs say nothing.
-    let n_eligible = eligible.iter().filter(|e| **e).count();
+/// Which SEO keywords (by rank) say nothing and are not counted: the ignored ones and those
+/// matching more than `config.seo_max_job_share` of the eligible jobs; with the names of the
+/// latter, which the run record lists.
+fn choose_skipped_keywords(
+    per_job: &[Option<(Vec<KeywordMatch>, u16)>],
+    seo: &SeoMatcher,
+    n_eligible: usize,
+    config: &ScoringConfig,
+) -> (Vec<bool>, Vec<String>) {
     let mut match_counts = vec![0usize; seo.keywords.len()];
     for (matches, _) in per_job.iter().flatten() {
         for m in matches {
@@ -326,6 +366,97 @@ pub fn score_jobs(
         .filter(|(rank, keyword)| skip[*rank] && !ignored.contains(&keyword.normalized))
         .map(|(_, keyword)| keyword.keyword.clone())
         .collect();
+    (skip, skipped_keywords)
+}
+
+/// The SEO score of a job from its matches in rank order: the first
+/// `config.seo_max_keywords` keywords not skipped, each worth its points times its field's
+/// weight, capped at 100; with the matches counted.
+fn score_seo(
+    matches: Vec<KeywordMatch>,
+    skip: &[bool],
+    seo: &SeoMatcher,
+    config: &ScoringConfig,
+) -> (f64, Vec<KeywordMatch>) {
+    let counted: Vec<KeywordMatch> = matches
+        .into_iter()
+        .filter(|m| !skip[m.rank as usize])
+        .take(config.seo_max_keywords)
+        .collect();
+    let sum: f64 = counted
+        .iter()
+        .map(|m| seo.keywords[m.rank as usize].points * m.field.weight())
+        .sum();
+    (sum.min(100.0), counted)
+}
+
+/// Fills eligible job `index`'s wage, fee, popularity and basic scores into `scores`, whose
+/// wages and area statistics are already computed.
+fn fill_component_scores(
+    scores: &mut JobScores,
+    index: usize,
+    jobs: &JobColumns,
+    stats: &ActionStats,
+    job_company: &[u32],
+) {
+    let wage = (!scores.wage[index].is_nan()).then_some(scores.wage[index]);
+    scores.wage_score[index] = wage_score(wage, scores.area.for_prefecture(jobs.pref_cd[index]));
+    scores.fee_score[index] = fee_score(jobs.fee[index]);
+    let company = job_company[index];
+    scores.popularity[index] = if company == NO_COMPANY {
+        30.0
+    } else {
+        popularity_score(
+            stats.company_applicants[company as usize],
+            stats.company_actions[company as usize],
+        )
+    };
+    scores.basic[index] = 0.40 * scores.wage_score[index]
+        + 0.30 * scores.fee_score[index]
+        + 0.30 * scores.popularity[index];
+}
+
+/// Scores every job of the snapshot for the batch date.
+pub fn score_jobs(
+    jobs: &JobColumns,
+    masters: &Masters,
+    stats: &ActionStats,
+    job_company: &[u32],
+    seo: &SeoMatcher,
+    windows: &DayWindows,
+    config: &ScoringConfig,
+) -> JobScores {
+    let n = jobs.len();
+    let eligible: Vec<bool> = (0..n)
+        .map(|i| is_eligible(jobs, i, windows, config))
+        .collect();
+    let wage = compute_hourly_wages(jobs);
+    let area = compute_area_stats(jobs, &eligible, &wage, config);
+
+    let matching = TextMatching {
+        jobs,
+        feature_names: masters
+            .features
+            .iter()
+            .filter(|f| f.is_enabled)
+            .map(|f| (f.feature_cd, normalize(&f.name)))
+            .collect(),
+        seo,
+        needs: NeedsMatcher::new(config),
+        wage: &wage,
+        area: &area,
+        config,
+    };
+    // Per eligible job: normalised texts, SEO matches and needs (in parallel).
+    let per_job: Vec<Option<(Vec<KeywordMatch>, u16)>> = (0..n)
+        .into_par_iter()
+        .map(|i| eligible[i].then(|| match_job_texts(&matching, i)))
+        .collect();
+    // Ends the borrows of the wages and area statistics, which the scores take over.
+    drop(matching);
+
+    let n_eligible = eligible.iter().filter(|e| **e).count();
+    let (skip, skipped_keywords) = choose_skipped_keywords(&per_job, seo, n_eligible, config);
 
     let mut scores = JobScores {
         eligible,
@@ -346,31 +477,8 @@ pub fn score_jobs(
         let Some((matches, needs)) = job else {
             continue;
         };
-        let wage = (!scores.wage[i].is_nan()).then_some(scores.wage[i]);
-        scores.wage_score[i] = wage_score(wage, scores.area.for_prefecture(jobs.pref_cd[i]));
-        scores.fee_score[i] = fee_score(jobs.fee[i]);
-        let company = job_company[i];
-        scores.popularity[i] = if company == NO_COMPANY {
-            30.0
-        } else {
-            popularity_score(
-                stats.company_applicants[company as usize],
-                stats.company_actions[company as usize],
-            )
-        };
-        scores.basic[i] =
-            0.40 * scores.wage_score[i] + 0.30 * scores.fee_score[i] + 0.30 * scores.popularity[i];
-        let counted: Vec<KeywordMatch> = matches
-            .into_iter()
-            .filter(|m| !skip[m.rank as usize])
-            .take(config.seo_max_keywords)
-            .collect();
-        let sum: f64 = counted
-            .iter()
-            .map(|m| seo.keywords[m.rank as usize].points * m.field.weight())
-            .sum();
-        scores.seo[i] = sum.min(100.0);
-        scores.seo_matches[i] = counted;
+        fill_component_scores(&mut scores, i, jobs, stats, job_company);
+        (scores.seo[i], scores.seo_matches[i]) = score_seo(matches, &skip, seo, config);
         scores.needs[i] = needs;
         scores.occupation_category[i] = occupation_category(jobs.occupation_cd1[i]).unwrap_or(0);
     }
