@@ -1550,28 +1550,23 @@ async fn apply_retention(
         .map_err(fail_while(date, "recording the run's end"))
 }
 
-/// Gives the space freed by the day's rewrites and the purge back to the file system once
-/// it is at least `options.compact_above` and half the file (compacting takes about 2 s per
-/// GB), adding the compact phase to `run`.
+/// Gives the space freed by the day's rewrites and the purge back when the store finds it
+/// worth it ([`Store::reclaim_space`], at least `options.compact_above` unused), adding the
+/// compact phase to `run`.
 async fn compact_when_worth_it(
     store: &dyn Store,
     options: &BatchOptions,
     run: &mut RunRecord,
 ) -> Result<(), PipelineError> {
-    let date = options.date;
-    let stats = store
-        .storage_stats()
+    let Some(at_least) = options.compact_above else {
+        return Ok(());
+    };
+    let (started_at, clock) = (now(), Instant::now());
+    let reclaimed = store
+        .reclaim_space(at_least)
         .await
-        .map_err(fail_while(date, "reading the storage statistics"))?;
-    let worth_it = options.compact_above.is_some_and(|above| {
-        stats.fragmented_bytes >= above && stats.fragmented_bytes * 2 >= stats.file_bytes
-    });
-    if worth_it {
-        let (started_at, clock) = (now(), Instant::now());
-        let (before, after) = store
-            .compact()
-            .await
-            .map_err(fail_while(date, "compacting the storage"))?;
+        .map_err(fail_while(options.date, "giving unused storage space back"))?;
+    if let Some((before, after)) = reclaimed {
         run.phases.push(phase(
             "compact",
             started_at,

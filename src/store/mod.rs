@@ -327,6 +327,12 @@ pub trait Store: Send + Sync {
     /// file system; other calls wait meanwhile. Returns the file size before and after.
     async fn compact(&self) -> Result<(u64, u64), StoreError>;
 
+    /// Gives unused space back to the file system when this engine finds it worth the
+    /// cost, and at least `at_least` bytes are unused; returns the storage's size before and
+    /// after when it did, `None` when it did nothing. The embedded store rewrites its file
+    /// ([`Store::compact`], about 2 s per GB) once at least half of it is unused too.
+    async fn reclaim_space(&self, at_least: u64) -> Result<Option<(u64, u64)>, StoreError>;
+
     /// How much space the data takes, for `status` and metrics.
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
 }

@@ -1607,6 +1607,17 @@ impl Store for RedbStore {
         })?
     }
 
+    async fn reclaim_space(&self, at_least: u64) -> Result<Option<(u64, u64)>, StoreError> {
+        let stats = self.storage_stats().await?;
+        // A rewrite of the whole file pays off only once most of it is unused.
+        let worth_it =
+            stats.fragmented_bytes >= at_least && stats.fragmented_bytes * 2 >= stats.file_bytes;
+        if !worth_it {
+            return Ok(None);
+        }
+        self.compact().await.map(Some)
+    }
+
     async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
         let path = self.path.clone();
         self.run(move |db| {
