@@ -283,10 +283,10 @@ pub async fn import_file(
         path: path.to_path_buf(),
         source,
     };
-    let masters = store.masters().await.map_err(store_error)?;
     let report = match kind {
         ImportKind::Jobs => import_job_sources(store, vec![source], report, options, clock).await?,
         ImportKind::Users => {
+            let masters = store.masters().await.map_err(store_error)?;
             let zone = options.time_zone.clone();
             let (users, report) = run_blocking(path, move || {
                 users::parse_users(source, &masters, &zone, report)
@@ -298,6 +298,7 @@ pub async fn import_file(
                 .map_err(store_error)?
         }
         ImportKind::Actions => {
+            let masters = store.masters().await.map_err(store_error)?;
             let zone = options.time_zone.clone();
             let (mut actions, report) = run_blocking(path, move || {
                 actions::parse_actions(source, &masters, &zone, report)
