@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::jobs::parse_job_fields;
 use super::source::{CsvSource, Row};
 use super::{
-    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
+    CodeCheck, CodedValues, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
     unknown_columns,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionRow, NO_REF, flags};
@@ -237,7 +237,15 @@ pub fn parse_actions(
             extra: (!extra_json.is_empty()).then_some(extra_json.as_str()),
             ..action
         };
-        note_unknown_codes(&codes, &action, line, &mut unknown_codes);
+        let values = CodedValues {
+            pref_cd: action.pref_cd,
+            city_cd: action.city_cd,
+            occupation_cd1: action.occupation_cd1,
+            employment_type_cd: action.employment_type_cd,
+            salary_type_cd: action.salary_type_cd,
+            feature_codes: action.feature_codes.unwrap_or_default(),
+        };
+        codes.note_unknown(&values, line, &mut unknown_codes);
         builder.push(&action);
         for (column, value, reason) in warnings {
             report.warn(line, column, &value, reason);
@@ -247,41 +255,6 @@ pub fn parse_actions(
     let actions = builder.finish();
     report.rows_imported = actions.len() as u64;
     Ok((actions, report))
-}
-
-/// Notes the snapshot codes of an action row that the masters do not know (they are kept).
-fn note_unknown_codes(
-    codes: &CodeCheck,
-    action: &ActionRow<'_>,
-    line: u64,
-    unknown: &mut UnknownCodes,
-) {
-    let mut note = |column: CodeColumn, code: u32| {
-        if !codes.knows(column, code) {
-            unknown.note(column, code, line);
-        }
-    };
-    if action.pref_cd != none::SMALL_CODE {
-        note(CodeColumn::PrefCd, u32::from(action.pref_cd));
-    }
-    if action.city_cd != none::CODE {
-        note(CodeColumn::CityCd, action.city_cd);
-    }
-    if action.occupation_cd1 != none::CODE {
-        note(CodeColumn::OccupationCd1, action.occupation_cd1);
-    }
-    if action.employment_type_cd != none::SMALL_CODE {
-        note(
-            CodeColumn::EmploymentTypeCd,
-            u32::from(action.employment_type_cd),
-        );
-    }
-    if action.salary_type_cd != none::SMALL_CODE {
-        note(CodeColumn::SalaryTypeCd, u32::from(action.salary_type_cd));
-    }
-    for &code in action.feature_codes.unwrap_or_default() {
-        note(CodeColumn::FeatureCodes, code);
-    }
 }
 
 /// The snapshot fields of a job that an action copies.

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::domain::job::none;
 use crate::domain::master::MasterKind;
 use crate::domain::{ImportReport, JobColumns, JobFields, Masters};
 
@@ -69,6 +70,62 @@ impl CodeColumn {
     }
 }
 
+/// The coded values of one job or action, in the stored form: `none::SMALL_CODE` /
+/// `none::CODE` where a value is missing.
+pub struct CodedValues<'a> {
+    pub pref_cd: u16,
+    pub city_cd: u32,
+    pub occupation_cd1: u32,
+    pub employment_type_cd: u16,
+    pub salary_type_cd: u16,
+    pub feature_codes: &'a [u32],
+}
+
+impl<'a> CodedValues<'a> {
+    pub fn of_fields(fields: &'a JobFields) -> Self {
+        Self {
+            pref_cd: fields.pref_cd.map_or(none::SMALL_CODE, |c| c.get()),
+            city_cd: fields.city_cd.map_or(none::CODE, |c| c.get()),
+            occupation_cd1: fields.occupation_cd1.unwrap_or(none::CODE),
+            employment_type_cd: fields.employment_type_cd.unwrap_or(none::SMALL_CODE),
+            salary_type_cd: fields.salary_type_cd.unwrap_or(none::SMALL_CODE),
+            feature_codes: &fields.feature_codes,
+        }
+    }
+
+    pub fn of_row(jobs: &'a JobColumns, row: usize) -> Self {
+        Self {
+            pref_cd: jobs.pref_cd[row],
+            city_cd: jobs.city_cd[row],
+            occupation_cd1: jobs.occupation_cd1[row],
+            employment_type_cd: jobs.employment_type_cd[row],
+            salary_type_cd: jobs.salary_type_cd[row],
+            feature_codes: jobs.feature_codes.get(row),
+        }
+    }
+
+    /// Calls `each` with every value present, by column (feature codes as given, repeats
+    /// included).
+    pub fn for_each(&self, mut each: impl FnMut(CodeColumn, u32)) {
+        let small = |code: u16| (code != none::SMALL_CODE).then_some(u32::from(code));
+        let large = |code: u32| (code != none::CODE).then_some(code);
+        for (column, code) in [
+            (CodeColumn::PrefCd, small(self.pref_cd)),
+            (CodeColumn::CityCd, large(self.city_cd)),
+            (CodeColumn::OccupationCd1, large(self.occupation_cd1)),
+            (CodeColumn::EmploymentTypeCd, small(self.employment_type_cd)),
+            (CodeColumn::SalaryTypeCd, small(self.salary_type_cd)),
+        ] {
+            if let Some(code) = code {
+                each(column, code);
+            }
+        }
+        for &code in self.feature_codes {
+            each(CodeColumn::FeatureCodes, code);
+        }
+    }
+}
+
 /// The codes the masters know, to check input values against.
 pub struct CodeCheck {
     /// `None` for a column that is not checked: the built-in city, occupation and feature
@@ -121,32 +178,13 @@ impl CodeCheck {
             .is_none_or(|codes| codes.contains(&code))
     }
 
-    /// Notes every code of a job's fields that the masters do not know.
-    pub fn note_job(&self, fields: &JobFields, line: u64, unknown: &mut UnknownCodes) {
-        let mut note = |column: CodeColumn, code: Option<u32>| {
-            if let Some(code) = code
-                && !self.knows(column, code)
-            {
+    /// Notes every code of `values` (of the row at `line`) that the masters do not know.
+    pub fn note_unknown(&self, values: &CodedValues<'_>, line: u64, unknown: &mut UnknownCodes) {
+        values.for_each(|column, code| {
+            if !self.knows(column, code) {
                 unknown.note(column, code, line);
             }
-        };
-        note(
-            CodeColumn::PrefCd,
-            fields.pref_cd.map(|c| u32::from(c.get())),
-        );
-        note(CodeColumn::CityCd, fields.city_cd.map(|c| c.get()));
-        note(CodeColumn::OccupationCd1, fields.occupation_cd1);
-        note(
-            CodeColumn::EmploymentTypeCd,
-            fields.employment_type_cd.map(u32::from),
-        );
-        note(
-            CodeColumn::SalaryTypeCd,
-            fields.salary_type_cd.map(u32::from),
-        );
-        for &code in &fields.feature_codes {
-            note(CodeColumn::FeatureCodes, Some(code));
-        }
+        });
     }
 }
 
@@ -235,7 +273,6 @@ pub struct UnknownCodeUse {
 /// The codes of the current snapshot's jobs that the masters do not know, by column and
 /// then by code.
 pub fn unknown_codes_in_use(masters: &Masters, jobs: &JobColumns) -> Vec<UnknownCodeUse> {
-    use crate::domain::job::none;
     let check = CodeCheck::new(masters);
     let mut counts: BTreeMap<(CodeColumn, u32), u64> = BTreeMap::new();
     let mut count = |column: CodeColumn, code: u32| {
@@ -243,33 +280,15 @@ pub fn unknown_codes_in_use(masters: &Masters, jobs: &JobColumns) -> Vec<Unknown
             *counts.entry((column, code)).or_default() += 1;
         }
     };
+    let mut seen: Vec<(CodeColumn, u32)> = Vec::new();
     for row in 0..jobs.len() {
-        if jobs.pref_cd[row] != none::SMALL_CODE {
-            count(CodeColumn::PrefCd, u32::from(jobs.pref_cd[row]));
-        }
-        if jobs.city_cd[row] != none::CODE {
-            count(CodeColumn::CityCd, jobs.city_cd[row]);
-        }
-        if jobs.occupation_cd1[row] != none::CODE {
-            count(CodeColumn::OccupationCd1, jobs.occupation_cd1[row]);
-        }
-        if jobs.employment_type_cd[row] != none::SMALL_CODE {
-            count(
-                CodeColumn::EmploymentTypeCd,
-                u32::from(jobs.employment_type_cd[row]),
-            );
-        }
-        if jobs.salary_type_cd[row] != none::SMALL_CODE {
-            count(
-                CodeColumn::SalaryTypeCd,
-                u32::from(jobs.salary_type_cd[row]),
-            );
-        }
-        let mut features = jobs.feature_codes.get(row).to_vec();
-        features.sort_unstable();
-        features.dedup();
-        for code in features {
-            count(CodeColumn::FeatureCodes, code);
+        // A job counts once per code, though its feature list may repeat one.
+        seen.clear();
+        CodedValues::of_row(jobs, row).for_each(|column, code| seen.push((column, code)));
+        seen.sort_unstable();
+        seen.dedup();
+        for &(column, code) in &seen {
+            count(column, code);
         }
     }
     counts
@@ -329,7 +348,7 @@ mod tests {
                 city_cd: Some(CityCode::new(22138)),
                 ..JobFields::default()
             };
-            check.note_job(&fields, line, &mut unknown);
+            check.note_unknown(&CodedValues::of_fields(&fields), line, &mut unknown);
         }
         let mut report = ImportReport::new("jobs", "jobs.csv", 0);
         unknown.report_into(&mut report);

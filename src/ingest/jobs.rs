@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
 use super::{
-    CodeCheck, IngestError, UnknownCodes, report_row_warnings, row_is_usable, unknown_columns,
+    CodeCheck, CodedValues, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
+    unknown_columns,
 };
 use crate::domain::job::{DICTIONARY_SAMPLES, RowEncoder, job_row_values, train_row_dictionary};
 use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
@@ -338,7 +339,7 @@ pub fn parse_jobs(
             let fields = parse_job_fields(cell, zone, |column, value, reason| {
                 warnings.push((column.to_owned(), value.to_owned(), reason));
             });
-            codes.note_job(&fields, line, &mut unknown_codes);
+            codes.note_unknown(&CodedValues::of_fields(&fields), line, &mut unknown_codes);
             for (column, value, reason) in warnings {
                 report.warn(line, &column, &value, reason);
             }

@@ -20,7 +20,9 @@ use thiserror::Error;
 use crate::domain::time::Micros;
 use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::store::{Store, StoreError};
-pub use codes::{CodeCheck, CodeColumn, UnknownCodeUse, UnknownCodes, unknown_codes_in_use};
+pub use codes::{
+    CodeCheck, CodeColumn, CodedValues, UnknownCodeUse, UnknownCodes, unknown_codes_in_use,
+};
 pub use source::EncodingChoice;
 use source::{CsvSource, Header, Row, RowShape};
 

@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use super::source::{CsvSource, Row};
 use super::{
-    CodeCheck, CodeColumn, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
+    CodeCheck, CodedValues, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
     unknown_columns,
 };
+use crate::domain::job::none;
 use crate::domain::value::{is_null, parse_bool};
 use crate::domain::{
     CityCode, EmailAddress, ImportReport, Masters, PrefCode, TimeZoneSetting, User, UserId,
@@ -129,16 +130,15 @@ pub fn parse_users(
                 .ok()
         });
         // Kept whether or not the masters know them (SPEC §2.1), reported once per value.
-        if let Some(code) = pref_cd
-            && !codes.knows(CodeColumn::PrefCd, u32::from(code.get()))
-        {
-            unknown_codes.note(CodeColumn::PrefCd, u32::from(code.get()), line);
-        }
-        if let Some(code) = city_cd
-            && !codes.knows(CodeColumn::CityCd, code.get())
-        {
-            unknown_codes.note(CodeColumn::CityCd, code.get(), line);
-        }
+        let place = CodedValues {
+            pref_cd: pref_cd.map_or(none::SMALL_CODE, |c| c.get()),
+            city_cd: city_cd.map_or(none::CODE, |c| c.get()),
+            occupation_cd1: none::CODE,
+            employment_type_cd: none::SMALL_CODE,
+            salary_type_cd: none::SMALL_CODE,
+            feature_codes: &[],
+        };
+        codes.note_unknown(&place, line, &mut unknown_codes);
         let is_active = optional(p_active)
             .and_then(|raw| {
                 parse_bool(&raw)
