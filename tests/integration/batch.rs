@@ -4,19 +4,18 @@ use std::path::Path;
 
 use jiff::civil::Date;
 use mailscore::columnar::StrColumn;
+use mailscore::domain::TimeZoneSetting;
 use mailscore::domain::batch::{
-    DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, RunStatus, StoredPick,
-    UserPicks,
+    DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, RunStatus, UserPicks,
 };
 use mailscore::domain::time::parse_date;
-use mailscore::domain::{EmailAddress, TimeZoneSetting, UserId};
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, Phase, fingerprint, previous_picks, run_batch};
 use mailscore::render::EmailSettings;
 use mailscore::store::Store;
 use mailscore::tokens::TokenSigner;
 
-use crate::helpers::{TestStore, job_row, jobs_csv, test_signer};
+use crate::helpers::{TestStore, job_row, jobs_csv, queued, test_signer, user_picks};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_date_runs_stores_its_picks_and_reruns_to_the_same_result() {
@@ -274,42 +273,6 @@ async fn retention_deletes_whole_days_of_actions_before_the_limit_and_keeps_the_
     assert_eq!(purged.action_days, 2);
     assert_eq!(t.store.action_count().await.unwrap(), 1);
     assert_eq!(t.store.actions_between(0, i64::MAX).await.unwrap().len(), 1);
-}
-
-fn queued(user: &str, date: &str, status: EmailStatus, subject: &str) -> QueuedEmail {
-    QueuedEmail {
-        user_id: UserId::parse(user).unwrap(),
-        date: parse_date(date).unwrap(),
-        to: EmailAddress::parse(&format!("{user}@example.jp")).unwrap(),
-        subject: subject.to_owned(),
-        scheduled_at: 0,
-        status,
-        attempts: 0,
-        last_error: None,
-        created_at: 0,
-        updated_at: 0,
-        sent_at: None,
-        content: subject.as_bytes().to_vec(),
-    }
-}
-
-fn user_picks(user: &str, job_id: u64) -> UserPicks {
-    UserPicks {
-        user_id: UserId::parse(user).unwrap(),
-        picks: vec![StoredPick {
-            section: 1,
-            rank: 1,
-            job_id,
-            tier: 0,
-            personalized: 0.0,
-            basic: 0.0,
-            seo: 0.0,
-            total: 0.0,
-            editorial: 0.0,
-            reasons: 0,
-        }],
-        fallback: false,
-    }
 }
 
 fn checkpoint(chunks_done: u32, until: &str) -> DayCheckpoint {

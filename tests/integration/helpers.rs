@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mailscore::domain::{ImportReport, TimeZoneSetting};
+use mailscore::domain::batch::{EmailStatus, QueuedEmail, StoredPick, UserPicks};
+use mailscore::domain::time::parse_date;
+use mailscore::domain::{EmailAddress, ImportReport, TimeZoneSetting, UserId};
 use mailscore::ingest::{EncodingChoice, ImportKind, ImportOptions, IngestError, import_file};
 use mailscore::store::redb::RedbStore;
 
@@ -129,4 +131,42 @@ pub fn jobs_csv(rows: &[String]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// A queued email of `user` for `date`, its content the subject's bytes.
+pub fn queued(user: &str, date: &str, status: EmailStatus, subject: &str) -> QueuedEmail {
+    QueuedEmail {
+        user_id: UserId::parse(user).unwrap(),
+        date: parse_date(date).unwrap(),
+        to: EmailAddress::parse(&format!("{user}@example.jp")).unwrap(),
+        subject: subject.to_owned(),
+        scheduled_at: 0,
+        status,
+        attempts: 0,
+        last_error: None,
+        created_at: 0,
+        updated_at: 0,
+        sent_at: None,
+        content: subject.as_bytes().to_vec(),
+    }
+}
+
+/// `user`'s picks: the one job `job_id`, first in the first section.
+pub fn user_picks(user: &str, job_id: u64) -> UserPicks {
+    UserPicks {
+        user_id: UserId::parse(user).unwrap(),
+        picks: vec![StoredPick {
+            section: 1,
+            rank: 1,
+            job_id,
+            tier: 0,
+            personalized: 0.0,
+            basic: 0.0,
+            seo: 0.0,
+            total: 0.0,
+            editorial: 0.0,
+            reasons: 0,
+        }],
+        fallback: false,
+    }
 }

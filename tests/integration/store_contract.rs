@@ -6,9 +6,7 @@ use std::path::Path;
 
 use jiff::civil::Date;
 use mailscore::domain::action::{ActionColumnsBuilder, ActionRow};
-use mailscore::domain::batch::{
-    DayCheckpoint, EmailStatus, Phase, QueuedEmail, RunRecord, RunStatus, StoredPick, UserPicks,
-};
+use mailscore::domain::batch::{DayCheckpoint, EmailStatus, Phase, RunRecord, RunStatus};
 use mailscore::domain::time::parse_date;
 use mailscore::domain::{
     ActionType, EmailAddress, JobId, Suppression, SuppressionReason, TimeZoneSetting, UserId,
@@ -16,7 +14,7 @@ use mailscore::domain::{
 use mailscore::ingest::{ImportKind, ImportOptions, import_file, import_jobs};
 use mailscore::store::{RetentionLimits, Store, StoreError};
 
-use crate::helpers::{job_row, jobs_csv};
+use crate::helpers::{job_row, jobs_csv, queued, user_picks};
 
 /// Runs every part of the contract on `store`, which must be empty; `files` is a scratch
 /// directory for the input files the importers read.
@@ -160,7 +158,14 @@ async fn check_users_and_suppressions(store: &dyn Store, files: &Path) {
 
     let day = date("2025-06-01");
     let emails = ["u1", "u2"]
-        .map(|id| queued(id, day, EmailStatus::Pending))
+        .map(|id| {
+            queued(
+                id,
+                &day.to_string(),
+                EmailStatus::Pending,
+                &format!("件名 {}", id),
+            )
+        })
         .to_vec();
     store
         .begin_day(day, None, checkpoint(Phase::Render, 0))
@@ -277,42 +282,6 @@ fn checkpoint(until: Phase, chunks_done: u32) -> DayCheckpoint {
     }
 }
 
-fn queued(id: &str, date: Date, status: EmailStatus) -> QueuedEmail {
-    QueuedEmail {
-        user_id: user(id),
-        date,
-        to: EmailAddress::parse(&format!("{id}@example.jp")).unwrap(),
-        subject: format!("件名 {id}"),
-        scheduled_at: 0,
-        status,
-        attempts: 0,
-        last_error: None,
-        created_at: 0,
-        updated_at: 0,
-        sent_at: None,
-        content: id.as_bytes().to_vec(),
-    }
-}
-
-fn picks_of(id: &str, job_id: u64) -> UserPicks {
-    UserPicks {
-        user_id: user(id),
-        picks: vec![StoredPick {
-            section: 1,
-            rank: 1,
-            job_id,
-            tier: 0,
-            personalized: 50.0,
-            basic: 40.0,
-            seo: 0.0,
-            total: 33.0,
-            editorial: 1.0,
-            reasons: 0,
-        }],
-        fallback: false,
-    }
-}
-
 fn run_record(day: Date, started_at: i64) -> RunRecord {
     RunRecord {
         id: 0,
@@ -338,8 +307,13 @@ async fn check_daily_run_records(store: &dyn Store) {
     store
         .save_chunk(
             day,
-            vec![picks_of("u1", 2)],
-            Some(vec![queued("u1", day, EmailStatus::Sent)]),
+            vec![user_picks("u1", 2)],
+            Some(vec![queued(
+                "u1",
+                &day.to_string(),
+                EmailStatus::Sent,
+                &format!("件名 {}", "u1"),
+            )]),
             checkpoint(Phase::Render, 1),
         )
         .await
@@ -347,8 +321,13 @@ async fn check_daily_run_records(store: &dyn Store) {
     store
         .save_chunk(
             day,
-            vec![picks_of("u2", 4)],
-            Some(vec![queued("u2", day, EmailStatus::Pending)]),
+            vec![user_picks("u2", 4)],
+            Some(vec![queued(
+                "u2",
+                &day.to_string(),
+                EmailStatus::Pending,
+                &format!("件名 {}", "u2"),
+            )]),
             checkpoint(Phase::Render, 2),
         )
         .await
@@ -375,12 +354,17 @@ async fn check_daily_run_records(store: &dyn Store) {
     let kept = store.emails(day, None).await.unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].status, EmailStatus::Sent);
-    let mut again = queued("u1", day, EmailStatus::Pending);
+    let mut again = queued(
+        "u1",
+        &day.to_string(),
+        EmailStatus::Pending,
+        &format!("件名 {}", "u1"),
+    );
     again.subject = "別の件名".into();
     store
         .save_chunk(
             day,
-            vec![picks_of("u1", 2)],
+            vec![user_picks("u1", 2)],
             Some(vec![again]),
             checkpoint(Phase::Render, 1),
         )
