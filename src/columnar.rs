@@ -111,6 +111,10 @@ impl Default for ListColumn {
 }
 
 impl ListColumn {
+    pub fn heap_bytes(&self) -> usize {
+        self.offsets.capacity() * 4 + self.values.capacity() * 4
+    }
+
     pub fn new() -> Self {
         Self {
             offsets: vec![0],

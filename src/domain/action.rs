@@ -1,14 +1,15 @@
-//! Actions (applications, clicks, opens …) and the columnar form they are stored in.
+//! Actions (applications, clicks, opens …) and their columnar form.
 //!
 //! An action is identified by (user, job, type, instant): ingesting it twice keeps one.
-//! Actions are stored in blobs of [`ActionColumns`], one per UTC day, sorted by identity.
+//! Stores hand actions over as [`ActionDay`]s: one UTC day each, sorted by identity.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::value::ValueError;
-use crate::columnar::{BlobReader, BlobWriter, ColumnarError, ListColumn, StrColumn};
+use crate::columnar::{ListColumn, StrColumn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,13 +151,40 @@ pub struct ActionColumns {
     pub extras: StrColumn,
 }
 
-const ACTION_COLUMNS_MAGIC: &[u8; 4] = b"MAC1";
-
 fn lookup(dictionary: &StrColumn, reference: u32) -> Option<&str> {
     (reference != NO_REF).then(|| dictionary.get(reference as usize))
 }
 
 impl ActionColumns {
+    /// Bytes the columns hold on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        fn bytes<T>(column: &[T]) -> usize {
+            std::mem::size_of_val(column)
+        }
+        bytes(&self.action_at)
+            + bytes(&self.user)
+            + bytes(&self.job_id)
+            + bytes(&self.action_type)
+            + bytes(&self.source)
+            + bytes(&self.section)
+            + bytes(&self.endcl_cd)
+            + bytes(&self.pref_cd)
+            + bytes(&self.city_cd)
+            + bytes(&self.occupation_cd1)
+            + bytes(&self.employment_type_cd)
+            + bytes(&self.salary_type_cd)
+            + bytes(&self.min_salary)
+            + bytes(&self.max_salary)
+            + bytes(&self.fee)
+            + self.feature_codes.heap_bytes()
+            + bytes(&self.flags)
+            + bytes(&self.extra)
+            + [&self.users, &self.companies, &self.sections, &self.extras]
+                .iter()
+                .map(|dictionary| dictionary.heap_bytes())
+                .sum::<usize>()
+    }
+
     pub fn len(&self) -> usize {
         self.action_at.len()
     }
@@ -219,113 +247,40 @@ impl ActionColumns {
             .then_with(|| self.job_id[a].cmp(&self.job_id[b]))
             .then_with(|| self.action_type[a].cmp(&self.action_type[b]))
     }
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut writer = BlobWriter::new(ACTION_COLUMNS_MAGIC);
-        writer.put_u64(self.len() as u64);
-        writer.put_i64s(&self.action_at);
-        writer.put_u32s(&self.user);
-        writer.put_u64s(&self.job_id);
-        writer.put_u8s(&self.action_type);
-        writer.put_u8s(&self.source);
-        writer.put_u32s(&self.section);
-        writer.put_u32s(&self.endcl_cd);
-        writer.put_u16s(&self.pref_cd);
-        writer.put_u32s(&self.city_cd);
-        writer.put_u32s(&self.occupation_cd1);
-        writer.put_u16s(&self.employment_type_cd);
-        writer.put_u16s(&self.salary_type_cd);
-        writer.put_u32s(&self.min_salary);
-        writer.put_u32s(&self.max_salary);
-        writer.put_i32s(&self.fee);
-        writer.put_lists(&self.feature_codes);
-        writer.put_u8s(&self.flags);
-        writer.put_u32s(&self.extra);
-        for dictionary in [&self.users, &self.companies, &self.sections, &self.extras] {
-            writer.put_u64(dictionary.len() as u64);
-            writer.put_strs(dictionary);
-        }
-        writer.finish()
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Self, ColumnarError> {
-        let mut reader = BlobReader::new(bytes, ACTION_COLUMNS_MAGIC, "action columns")?;
-        let n = reader.take_u64("row count")? as usize;
-        let mut columns = Self {
-            action_at: reader.take_i64s("action_at", n)?,
-            user: reader.take_u32s("user", n)?,
-            job_id: reader.take_u64s("job_id", n)?,
-            action_type: reader.take_u8s("action_type", n)?,
-            source: reader.take_u8s("source", n)?,
-            section: reader.take_u32s("section", n)?,
-            endcl_cd: reader.take_u32s("endcl_cd", n)?,
-            pref_cd: reader.take_u16s("pref_cd", n)?,
-            city_cd: reader.take_u32s("city_cd", n)?,
-            occupation_cd1: reader.take_u32s("occupation_cd1", n)?,
-            employment_type_cd: reader.take_u16s("employment_type_cd", n)?,
-            salary_type_cd: reader.take_u16s("salary_type_cd", n)?,
-            min_salary: reader.take_u32s("min_salary", n)?,
-            max_salary: reader.take_u32s("max_salary", n)?,
-            fee: reader.take_i32s("fee", n)?,
-            feature_codes: reader.take_lists("feature_codes", n)?,
-            flags: reader.take_u8s("flags", n)?,
-            extra: reader.take_u32s("extra", n)?,
-            ..Self::default()
-        };
-        for (what, dictionary) in [
-            ("users", &mut columns.users),
-            ("companies", &mut columns.companies),
-            ("sections", &mut columns.sections),
-            ("extras", &mut columns.extras),
-        ] {
-            let len = reader.take_u64(what)? as usize;
-            *dictionary = reader.take_strs(what, len)?;
-        }
-        let refs_valid = |refs: &[u32], dictionary: &StrColumn| {
-            refs.iter()
-                .all(|&r| r == NO_REF || (r as usize) < dictionary.len())
-        };
-        let users_valid = columns
-            .user
-            .iter()
-            .all(|&r| (r as usize) < columns.users.len());
-        if !(users_valid
-            && refs_valid(&columns.section, &columns.sections)
-            && refs_valid(&columns.endcl_cd, &columns.companies)
-            && refs_valid(&columns.extra, &columns.extras))
-        {
-            return Err(ColumnarError::Truncated {
-                what: "dictionary reference",
-            });
-        }
-        Ok(columns)
-    }
 }
 
-/// One UTC day of actions as the store keeps it: [`ActionColumns`] LZ4-compressed (the
-/// columns of a day shrink about threefold). Scoring decodes one day at a time, so a year of
-/// actions is never held decoded at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedActionDay {
+/// One UTC day of actions as a store hands it over for aggregation. A store may keep the
+/// day in its own compact form until [`ActionDay::columns`] is called: scoring opens one
+/// day at a time, so a year of actions is never held decoded at once.
+pub trait ActionDay: Send + Sync {
+    /// The UTC day number ([`crate::domain::time::utc_day`]).
+    fn day(&self) -> i64;
+
+    /// The day's actions, sorted by identity; an error says why they cannot be read.
+    fn columns(&self) -> Result<Cow<'_, ActionColumns>, String>;
+
+    /// Bytes of memory the day holds until it is opened (for the run's record).
+    fn held_bytes(&self) -> usize;
+}
+
+/// A day of actions held decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedActionDay {
     pub day: i64,
-    pub bytes: Vec<u8>,
+    pub columns: ActionColumns,
 }
 
-impl PackedActionDay {
-    pub fn pack(day: i64, columns: &ActionColumns) -> Self {
-        Self {
-            day,
-            bytes: lz4_flex::compress_prepend_size(&columns.encode()),
-        }
+impl ActionDay for DecodedActionDay {
+    fn day(&self) -> i64 {
+        self.day
     }
 
-    pub fn unpack(&self) -> Result<ActionColumns, ColumnarError> {
-        let raw = lz4_flex::decompress_size_prepended(&self.bytes).map_err(|_| {
-            ColumnarError::Truncated {
-                what: "compressed day of actions",
-            }
-        })?;
-        ActionColumns::decode(&raw)
+    fn columns(&self) -> Result<Cow<'_, ActionColumns>, String> {
+        Ok(Cow::Borrowed(&self.columns))
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.columns.heap_bytes()
     }
 }
 
@@ -492,21 +447,6 @@ mod tests {
     fn action_types_parse_case_insensitively() {
         assert_eq!(ActionType::parse(" Applied "), Ok(ActionType::Applied));
         assert!(ActionType::parse("purchase").is_err());
-    }
-
-    #[test]
-    fn columns_round_trip_through_a_blob() {
-        let mut builder = ActionColumnsBuilder::new();
-        builder.push(&row("u1", 10, 5));
-        let mut second = row("u2", 11, 6);
-        second.section = None;
-        second.feature_codes = None;
-        second.extra = Some(r#"{"device":"ios"}"#);
-        builder.push(&second);
-        let columns = builder.finish();
-        let decoded = ActionColumns::decode(&columns.encode()).unwrap();
-        assert_eq!(decoded, columns);
-        assert_eq!(decoded.row(1), second);
     }
 
     #[test]

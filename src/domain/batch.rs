@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::time::Micros;
 use super::{EmailAddress, UserId};
-use crate::columnar::{BlobReader, BlobWriter, ColumnarError, StrColumn};
+use crate::columnar::StrColumn;
 use jiff::civil::Date;
 
 /// One stored pick (SPEC §4): scores as computed (rounded to 6 decimals), reasons as bits
@@ -146,8 +146,6 @@ pub struct JobScoreTable {
     pub matched_keywords: StrColumn,
 }
 
-const JOB_SCORES_MAGIC: &[u8; 4] = b"MJS1";
-
 impl JobScoreTable {
     pub fn len(&self) -> usize {
         self.job_id.len()
@@ -155,56 +153,6 @@ impl JobScoreTable {
 
     pub fn is_empty(&self) -> bool {
         self.job_id.is_empty()
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut writer = BlobWriter::new(JOB_SCORES_MAGIC);
-        writer.put_u64(self.len() as u64);
-        writer.put_u64s(&self.job_id);
-        for column in [
-            &self.basic,
-            &self.wage,
-            &self.fee,
-            &self.popularity,
-            &self.seo,
-        ] {
-            writer.put_u64s(&column.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-        }
-        writer.put_strs(&self.needs);
-        writer.put_u16s(&self.occupation_category);
-        writer.put_strs(&self.matched_keywords);
-        writer.finish()
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Self, ColumnarError> {
-        let mut reader = BlobReader::new(bytes, JOB_SCORES_MAGIC, "job scores")?;
-        let n = reader.take_u64("row count")? as usize;
-        let job_id = reader.take_u64s("job_id", n)?;
-        let mut floats = |what| -> Result<Vec<f64>, ColumnarError> {
-            Ok(reader
-                .take_u64s(what, n)?
-                .into_iter()
-                .map(f64::from_bits)
-                .collect())
-        };
-        let (basic, wage, fee, popularity, seo) = (
-            floats("basic")?,
-            floats("wage")?,
-            floats("fee")?,
-            floats("popularity")?,
-            floats("seo")?,
-        );
-        Ok(Self {
-            job_id,
-            basic,
-            wage,
-            fee,
-            popularity,
-            seo,
-            needs: reader.take_strs("needs", n)?,
-            occupation_category: reader.take_u16s("occupation_category", n)?,
-            matched_keywords: reader.take_strs("matched_keywords", n)?,
-        })
     }
 }
 

@@ -7,12 +7,12 @@ use super::{
     CodeCheck, CodedValues, IngestError, UnknownCodes, report_row_warnings, row_is_usable,
     unknown_columns,
 };
-use crate::domain::job::{DICTIONARY_SAMPLES, RowEncoder, job_row_values, train_row_dictionary};
+use crate::domain::job::JobRow;
 use crate::domain::value::{is_null, parse_bool, parse_code_list, parse_f64, parse_int_in};
 use crate::domain::{
     CityCode, Fee, ImportReport, JobColumns, JobFields, JobId, Masters, PrefCode, TimeZoneSetting,
 };
-use crate::store::JobSnapshot;
+use crate::store::{JobSnapshot, PackedRow, RowPacker};
 
 pub const REQUIRED_COLUMNS: [&str; 15] = [
     "job_id",
@@ -53,20 +53,6 @@ pub const OPTIONAL_COLUMNS: [&str; 18] = [
     "is_delivery",
     "del_flg",
 ];
-
-/// A stable id of a header list (FNV-1a, 64 bits, over the names joined by U+001F).
-pub fn header_id(names: &[String]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, name) in names.iter().enumerate() {
-        if i > 0 {
-            hash = (hash ^ 0x1f).wrapping_mul(0x0100_0000_01b3);
-        }
-        for byte in name.bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    hash
-}
 
 /// Reads the typed fields of one job from its cells (`cell(name)` is the raw text of a
 /// column, empty where absent). Cells that cannot be used are reported through `warn` as
@@ -171,7 +157,7 @@ pub fn parse_jobs(
     masters: &Masters,
     zone: &TimeZoneSetting,
     mut report: ImportReport,
-    dictionary: Option<Vec<u8>>,
+    packer: Box<dyn RowPacker>,
 ) -> Result<(JobSnapshot, ImportReport), IngestError> {
     let Some(first) = sources.first() else {
         return Err(IngestError::NoFiles);
@@ -196,7 +182,6 @@ pub fn parse_jobs(
         .collect();
 
     let headers: Vec<String> = first.header.names().to_vec();
-    let header_id = header_id(&headers);
     let positions: HashMap<&str, usize> = headers
         .iter()
         .enumerate()
@@ -208,24 +193,20 @@ pub fn parse_jobs(
     let codes = CodeCheck::new(masters);
     let mut unknown_codes = UnknownCodes::default();
 
-    let mut rows: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut rows: Vec<(u64, PackedRow)> = Vec::new();
     // Job id → (index in `rows`, source, line) of its first row.
     let mut row_of_job: HashMap<u64, (usize, usize, u64)> = HashMap::new();
     let mut columns = JobColumns::new();
     let mut column_row_of_job: Vec<usize> = Vec::new();
-    // A reader thread parses CSV and compresses each full row while this thread checks
-    // fields: the two halves of the work take about as long, so both cores stay busy.
-    type Batch = Vec<(usize, Row, Vec<u8>)>;
+    // A reader thread parses CSV and packs each full row (the store compresses it) while
+    // this thread checks fields: the two halves of the work take about as long, so both
+    // cores stay busy. Blank lines come through without a packed row.
+    type Batch = Vec<(usize, Row, Option<PackedRow>)>;
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Batch, IngestError>>(8);
     let n_columns = headers.len();
-    let reader = std::thread::spawn(move || -> Option<Vec<u8>> {
+    let reader = std::thread::spawn(move || -> Option<crate::store::RowPacking> {
         const BATCH: usize = 256;
-        let mut encoder = dictionary
-            .as_deref()
-            .map(|dictionary| RowEncoder::new(header_id, Some(dictionary)));
-        let mut trained = None;
-        // Until the encoder is ready (no stored dictionary): the first rows, uncompressed.
-        let mut waiting: Vec<(usize, Row, Vec<u8>)> = Vec::new();
+        let mut packer = packer;
         let mut batch = Vec::with_capacity(BATCH);
         let mut sources = sources;
         let mut source_index = 0;
@@ -250,35 +231,14 @@ pub fn parse_jobs(
                 }
             };
             if more {
-                let values = if row.is_blank() {
-                    Vec::new()
-                } else {
+                let packed = (!row.is_blank()).then(|| {
                     let texts: Vec<std::borrow::Cow<'_, str>> =
                         row.record.iter().map(String::from_utf8_lossy).collect();
-                    job_row_values((0..n_columns).map(|p| texts.get(p).map_or("", |t| t.as_ref())))
-                };
-                match &mut encoder {
-                    Some(encoder) => {
-                        let encoded = encoder.encode(&values);
-                        batch.push((source_index, row, encoded));
-                    }
-                    None => waiting.push((source_index, row, values)),
-                }
-            }
-            let samples_ready = waiting.len() >= DICTIONARY_SAMPLES || !more;
-            if encoder.is_none() && samples_ready {
-                let samples: Vec<Vec<u8>> = waiting
-                    .iter()
-                    .filter(|(_, _, values)| !values.is_empty())
-                    .map(|(_, _, values)| values.clone())
-                    .collect();
-                trained = train_row_dictionary(&samples);
-                let mut ready = RowEncoder::new(header_id, trained.as_deref());
-                for (index, row, values) in waiting.drain(..) {
-                    let encoded = ready.encode(&values);
-                    batch.push((index, row, encoded));
-                }
-                encoder = Some(ready);
+                    packer.pack(JobRow::from_values(
+                        (0..n_columns).map(|p| texts.get(p).map_or("", |t| t.as_ref())),
+                    ))
+                });
+                batch.push((source_index, row, packed));
             }
             if batch.len() >= BATCH || !more {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -287,7 +247,7 @@ pub fn parse_jobs(
                 }
             }
             if !more {
-                return trained;
+                return Some(packer.finish());
             }
         }
     });
@@ -295,16 +255,16 @@ pub fn parse_jobs(
     report.set_current_file(file_names[0].as_deref());
     unknown_codes.set_current_file(file_names[0].as_deref());
     for batch in receiver {
-        for (source_index, row, encoded) in batch? {
+        for (source_index, row, packed) in batch? {
             if source_index != current_source {
                 current_source = source_index;
                 report.set_current_file(file_names[source_index].as_deref());
                 unknown_codes.set_current_file(file_names[source_index].as_deref());
             }
-            if row.is_blank() {
+            let Some(packed) = packed else {
                 report.blank_rows += 1;
                 continue;
-            }
+            };
             report.rows_read += 1;
             if !row_is_usable(&row, &mut report) {
                 continue;
@@ -359,18 +319,21 @@ pub fn parse_jobs(
                         &raw_id,
                         format!("job_id repeats the row at {place}; the last row wins"),
                     );
-                    rows[index].1 = encoded;
+                    rows[index].1 = packed;
                     column_row_of_job[index] = columns.len() - 1;
                 }
                 None => {
                     row_of_job.insert(job_id.get(), (rows.len(), source_index, line));
-                    rows.push((job_id.get(), encoded));
+                    rows.push((job_id.get(), packed));
                     column_row_of_job.push(columns.len() - 1);
                 }
             }
         }
     }
-    let dictionary = reader.join().expect("the CSV reader thread panicked");
+    let packing = reader
+        .join()
+        .expect("the CSV reader thread panicked")
+        .expect("the reader ends with the packing when it sent every row");
     report.set_current_file(None);
     unknown_codes.report_into(&mut report);
     report.rows_imported = rows.len() as u64;
@@ -381,11 +344,10 @@ pub fn parse_jobs(
     };
     Ok((
         JobSnapshot {
-            header_id,
             headers,
             rows,
+            packing,
             columns,
-            dictionary,
             max_deactivated_percent: None,
         },
         report,

@@ -371,13 +371,13 @@ async fn import_job_sources(
         source,
     };
     let masters = store.masters().await.map_err(store_error)?;
-    let dictionary = store
-        .row_dictionary(jobs::header_id(sources[0].header.names()))
+    let packer = store
+        .row_packer(sources[0].header.names())
         .await
         .map_err(store_error)?;
     let zone = options.time_zone.clone();
     let (mut snapshot, report) = run_blocking(&path, move || {
-        jobs::parse_jobs(sources, &masters, &zone, report, dictionary)
+        jobs::parse_jobs(sources, &masters, &zone, report, packer)
     })
     .await??;
     snapshot.max_deactivated_percent = options.max_shrink_percent;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::columnar::StrColumn;
-use crate::domain::action::PackedActionDay;
+use crate::domain::action::ActionDay;
 use crate::domain::batch::{JobScoreTable, PhaseRecord, StoredPick, UserPicks};
 use crate::domain::{JobColumns, Masters, User};
 use crate::matching::{MatchContext, Pick, picks_for_user};
@@ -27,7 +27,7 @@ pub struct DayInputs<'a> {
     pub masters: &'a Masters,
     pub users: &'a [User],
     /// Days of actions covering the history window (rows outside it are ignored).
-    pub action_days: &'a [PackedActionDay],
+    pub action_days: &'a [Box<dyn ActionDay>],
     /// Per user id: the job ids picked on D−1 and on D−2.
     pub previous: &'a crate::domain::batch::PreviousPicks,
     pub windows: DayWindows,

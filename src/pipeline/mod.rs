@@ -1202,7 +1202,7 @@ impl LoadedDay {
     /// the job scores, none after).
     fn inputs<'a>(
         &'a self,
-        action_days: &'a [crate::domain::action::PackedActionDay],
+        action_days: &'a [Box<dyn crate::domain::action::ActionDay>],
         config: &'a ScoringConfig,
     ) -> DayInputs<'a> {
         DayInputs {
@@ -1224,7 +1224,7 @@ async fn load_day(
     store: &dyn Store,
     options: &BatchOptions,
     run: &mut RunRecord,
-) -> Result<(LoadedDay, Vec<crate::domain::action::PackedActionDay>), PipelineError> {
+) -> Result<(LoadedDay, Vec<Box<dyn crate::domain::action::ActionDay>>), PipelineError> {
     let date = options.date;
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
@@ -1251,7 +1251,7 @@ async fn load_day(
         .await
         .map_err(fail_while(date, "loading actions"))?;
     let previous = previous_picks(store, date).await?;
-    let packed_bytes: usize = action_days.iter().map(|d| d.bytes.len()).sum();
+    let packed_bytes: usize = action_days.iter().map(|d| d.held_bytes()).sum();
     run.phases.push(phase(
         "load",
         load_started,
@@ -1323,7 +1323,7 @@ async fn load_unsuppressed_users(
 /// keywords added to `run`; takes the year of actions and frees it before matching.
 fn prepare_loaded_day(
     loaded: &LoadedDay,
-    action_days: Vec<crate::domain::action::PackedActionDay>,
+    action_days: Vec<Box<dyn crate::domain::action::ActionDay>>,
     options: &BatchOptions,
     run: &mut RunRecord,
 ) -> DayResults {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::DayWindows;
 use super::jobs::hourly_wage;
 use crate::columnar::StrColumn;
-use crate::domain::action::{ActionColumns, NO_REF, PackedActionDay};
+use crate::domain::action::{ActionColumns, ActionDay, NO_REF};
 use crate::domain::job::none;
 use crate::domain::{ActionType, JobColumns, JobId};
 
@@ -203,7 +203,7 @@ fn aggregate_day(
 /// Aggregates the action days (any order) for the batch windows. Days are read in
 /// parallel; their strings are interned afterwards, in day order, so ids are deterministic.
 pub fn aggregate(
-    days: &[PackedActionDay],
+    days: &[Box<dyn ActionDay>],
     jobs: &JobColumns,
     companies: Interner,
     windows: &DayWindows,
@@ -227,10 +227,8 @@ pub fn aggregate(
     // held decoded at once. A day that cannot be decoded counts as empty and is reported.
     let parts: Vec<Result<DayPart, String>> = days
         .par_iter()
-        .map(|packed| {
-            let day = packed
-                .unpack()
-                .map_err(|e| format!("actions of UTC day {}: {e}", packed.day))?;
+        .map(|stored| {
+            let day = stored.columns()?.into_owned();
             let mut part = aggregate_day(&day, jobs, &job_company, windows);
             part.users = day.users;
             part.companies = day.companies;

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::columnar::ColumnarError;
-use crate::domain::action::{ActionColumns, PackedActionDay};
+use crate::domain::action::{ActionColumns, ActionDay};
 use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
+use crate::domain::job::JobRow;
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
 use crate::domain::{
@@ -63,24 +64,52 @@ pub enum StoreError {
     },
 }
 
-/// One imported job feed: the full rows (encoded with [`crate::domain::job::RowEncoder`])
-/// and the scoring fields of the same jobs as columns. Job ids are unique in both.
-#[derive(Debug, Clone)]
+/// One imported job feed: the full rows, packed by the store's own [`RowPacker`], and the
+/// scoring fields of the same jobs as columns. Job ids are unique in both.
+#[derive(Debug)]
 pub struct JobSnapshot {
-    /// The feed's header, identified by `header_id` in every encoded row.
-    pub header_id: u64,
+    /// The feed's column names, in its order: every row's values are in this order.
     pub headers: Vec<String>,
-    /// `(job_id, encoded row)`, one per job.
-    pub rows: Vec<(u64, Vec<u8>)>,
+    /// `(job_id, packed row)`, one per job.
+    pub rows: Vec<(u64, PackedRow)>,
+    /// What the packer handed over when the feed ended ([`RowPacker::finish`]).
+    pub packing: RowPacking,
     /// The same jobs' scoring fields, sorted by `job_id`.
     pub columns: JobColumns,
-    /// A row dictionary trained on this feed, to store under `header_id`: set when the
-    /// header had none (rows of the header are compressed with it from now on).
-    pub dictionary: Option<Vec<u8>>,
     /// The snapshot guard, checked in the import's transaction: when the snapshot would
     /// deactivate more than this percentage of the active jobs, nothing is written and the
     /// import fails with [`StoreError::SnapshotShrink`]. `None`: any snapshot is taken.
     pub max_deactivated_percent: Option<u32>,
+}
+
+/// Turns the rows of one feed into the store's stored form. The importer runs it on its
+/// reader thread, so a store that compresses rows does so beside the parsing instead of
+/// inside the commit, and the feed is never held uncompressed whole.
+pub trait RowPacker: Send {
+    /// One row of the feed (never a blank line), in the order of the file.
+    fn pack(&mut self, row: JobRow) -> PackedRow;
+
+    /// Called after the last row: what the store keeps beside the rows.
+    fn finish(self: Box<Self>) -> RowPacking;
+}
+
+/// A feed row as a [`RowPacker`] left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackedRow {
+    /// As imported: the store encodes it when it writes the snapshot.
+    Plain(JobRow),
+    /// In the store's own encoding, ready to write.
+    Encoded(Vec<u8>),
+}
+
+/// What a [`RowPacker`] hands over when a feed ends, for the store that made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowPacking {
+    /// The store's id of the feed's header list.
+    pub header_id: u64,
+    /// A compression dictionary trained on this feed, to keep for its header: set when the
+    /// header had none.
+    pub new_dictionary: Option<Vec<u8>>,
 }
 
 /// Counts describing the stored jobs.
@@ -153,8 +182,9 @@ pub trait Store: Send + Sync {
     /// The scoring fields of every active job, sorted by `job_id` (empty before any import).
     async fn job_columns(&self) -> Result<JobColumns, StoreError>;
 
-    /// The row dictionary stored for a feed header ([`JobSnapshot::dictionary`]), if any.
-    async fn row_dictionary(&self, header_id: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A packer for the rows of a feed with these column names, for
+    /// [`Store::replace_job_snapshot`] of this store only.
+    async fn row_packer(&self, headers: &[String]) -> Result<Box<dyn RowPacker>, StoreError>;
 
     /// The full rows of the given jobs, active or not, in the order asked (`None`: unknown).
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError>;
@@ -212,13 +242,14 @@ pub trait Store: Send + Sync {
 
     async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
 
-    /// Every stored day of actions overlapping `[from, to)`, packed (each sorted by identity
-    /// once unpacked; rows outside the range are not removed: callers filter by instant).
+    /// Every stored day of actions overlapping `[from, to)`, in day order, each opened by
+    /// the caller when it needs it (rows outside the range are not removed: callers filter
+    /// by instant).
     async fn action_days(
         &self,
         from: Micros,
         to: Micros,
-    ) -> Result<Vec<PackedActionDay>, StoreError>;
+    ) -> Result<Vec<Box<dyn ActionDay>>, StoreError>;
 
     /// A number that changes whenever an import commits (jobs, users, actions or masters):
     /// the id of the last import report (0 before any import). A daily run computed from

@@ -419,7 +419,8 @@ async fn the_store_reopens_with_its_data() {
 #[tokio::test]
 async fn a_schema_1_store_is_migrated_on_open_and_reads_the_same() {
     use mailscore::domain::JobId;
-    use mailscore::domain::job::{decode_job_row, job_row_values};
+    use mailscore::domain::job::JobRow;
+    use mailscore::store::redb::codec::decode_job_row;
     use redb::{ReadableTable, TableDefinition};
     const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
     const JOB_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("job_rows");
@@ -463,7 +464,7 @@ async fn a_schema_1_store_is_migrated_on_open_and_reads_the_same() {
                 let (header_id, values) =
                     decode_job_row(&bytes[8..], dictionary.as_deref()).unwrap();
                 let mut raw = header_id.to_le_bytes().to_vec();
-                raw.extend(job_row_values(values.iter().map(String::as_str)));
+                raw.extend(JobRow::from_values(values.iter().map(String::as_str)).as_packed());
                 let mut v1 = bytes[..8].to_vec();
                 v1.extend(lz4_flex::compress_prepend_size(&raw));
                 table.insert(job_id, v1.as_slice()).unwrap();

@@ -201,10 +201,11 @@ impl Day {
                 ..Default::default()
             });
         }
-        let action_days = [mailscore::domain::action::PackedActionDay::pack(
-            0,
-            &builder.finish(),
-        )];
+        let action_days: [Box<dyn mailscore::domain::action::ActionDay>; 1] =
+            [Box::new(mailscore::domain::action::DecodedActionDay {
+                day: 0,
+                columns: builder.finish(),
+            })];
         let windows = DayWindows::new(D, &TimeZoneSetting::tokyo(), &self.config);
         let mut previous = mailscore::domain::batch::PreviousPicks::default();
         for (user, (day_before, two_days_before)) in &self.previous {

@@ -239,7 +239,7 @@ async fn check_actions(store: &dyn Store) {
         .action_days(from, at("2025-06-04 00:00:00+09"))
         .await
         .unwrap();
-    let unpacked: usize = days.iter().map(|d| d.unpack().unwrap().len()).sum();
+    let unpacked: usize = days.iter().map(|d| d.columns().unwrap().len()).sum();
     assert_eq!(unpacked, 2);
 }
 
@@ -456,9 +456,9 @@ async fn check_retention_and_maintenance(store: &dyn Store) {
     let (_, after_bytes) = store.compact().await.unwrap();
     assert!(after_bytes > 0);
     assert_eq!(
-        store.job_columns().await.unwrap().encode(),
-        before.encode(),
-        "compaction keeps the data (compared encoded: a missing coordinate is NaN)"
+        format!("{:?}", store.job_columns().await.unwrap()),
+        format!("{before:?}"),
+        "compaction keeps the data (compared printed: a missing coordinate is NaN)"
     );
     let stats = store.storage_stats().await.unwrap();
     assert!(stats.file_bytes > 0 && stats.stored_bytes > 0);

@@ -31,23 +31,28 @@ use redb::{
 };
 
 use super::{
-    ImportSummary, JobCounts, JobSnapshot, PurgeCounts, RetentionLimits, SCHEMA_VERSION,
-    StorageStats, Store, StoreError,
+    ImportSummary, JobCounts, JobSnapshot, PackedRow, PurgeCounts, RetentionLimits, RowPacker,
+    SCHEMA_VERSION, StorageStats, Store, StoreError,
 };
-use crate::domain::action::{ActionColumns, ActionColumnsBuilder, PackedActionDay};
+use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionDay};
 use crate::domain::batch::EmailStatus;
 use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
-use crate::domain::job::{
-    DICTIONARY_SAMPLES, RowEncoder, decode_job_row, decode_lz4_job_row, job_row_header_id,
-    job_row_uses_dictionary, job_row_values, train_row_dictionary,
-};
+use crate::domain::job::JobRow;
 use crate::domain::master::{MasterKind, MasterSet};
 use crate::domain::time::{Micros, days_from_civil, utc_day};
 use crate::domain::value::is_null;
 use crate::domain::{
     EmailAddress, ImportReport, JobColumns, JobId, JobRecord, Masters, Suppression, User, UserId,
 };
+use codec::{
+    DICTIONARY_SAMPLES, Lz4ActionDay, RowEncoder, ZstdRowPacker, decode_job_columns,
+    decode_job_ids, decode_job_row, decode_job_scores, decode_lz4_job_row, encode_job_columns,
+    encode_job_scores, header_id, job_row_header_id, job_row_uses_dictionary, pack_action_day,
+    train_row_dictionary, unpack_action_day,
+};
 use jiff::civil::Date;
+
+pub mod codec;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const JOB_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("job_rows");
@@ -127,7 +132,11 @@ fn migrate_rows_to_zstd(txn: &redb::WriteTransaction) -> Result<(), StoreError> 
         let (header_id, values) = split(key.value(), value.value())?;
         let header_samples = samples.entry(header_id).or_default();
         if header_samples.len() < DICTIONARY_SAMPLES {
-            header_samples.push(job_row_values(values.iter().map(String::as_str)));
+            header_samples.push(
+                JobRow::from_values(values.iter().map(String::as_str))
+                    .as_packed()
+                    .to_vec(),
+            );
         }
     }
     let mut dictionaries = txn
@@ -155,7 +164,7 @@ fn migrate_rows_to_zstd(txn: &redb::WriteTransaction) -> Result<(), StoreError> 
                 .get_mut(&header_id)
                 .expect("every header was sampled");
             let mut stored = bytes[..8].to_vec();
-            stored.extend(encoder.encode(&job_row_values(values.iter().map(String::as_str))));
+            stored.extend(encoder.encode(&JobRow::from_values(values.iter().map(String::as_str))));
             slice.push((job_id, stored));
         }
         let Some(&(last, _)) = slice.last() else {
@@ -451,6 +460,7 @@ fn replace_job_snapshot(
     snapshot: JobSnapshot,
     mut report: ImportReport,
 ) -> Result<ImportReport, StoreError> {
+    let header_id = snapshot.packing.header_id;
     let txn = db.begin_write().ctx("beginning the job import")?;
     {
         let mut meta = txn.open_table(META).ctx("opening meta")?;
@@ -460,29 +470,27 @@ fn replace_job_snapshot(
         let mut headers = txn.open_table(FEED_HEADERS).ctx("opening feed_headers")?;
         let encoded_headers = to_postcard(&snapshot.headers, "feed header")?;
         let existing = headers
-            .get(snapshot.header_id)
+            .get(header_id)
             .ctx("reading a feed header")?
             .map(|g| g.value().to_vec());
         match existing {
             Some(stored) if stored != encoded_headers => {
-                return Err(StoreError::HeaderCollision {
-                    header_id: snapshot.header_id,
-                });
+                return Err(StoreError::HeaderCollision { header_id });
             }
             Some(_) => {}
             None => {
                 headers
-                    .insert(snapshot.header_id, encoded_headers.as_slice())
+                    .insert(header_id, encoded_headers.as_slice())
                     .ctx("writing a feed header")?;
             }
         }
 
-        if let Some(dictionary) = &snapshot.dictionary {
-            let mut dictionaries = txn
-                .open_table(ROW_DICTIONARIES)
-                .ctx("opening row_dictionaries")?;
+        let mut dictionaries = txn
+            .open_table(ROW_DICTIONARIES)
+            .ctx("opening row_dictionaries")?;
+        if let Some(dictionary) = &snapshot.packing.new_dictionary {
             if dictionaries
-                .get(snapshot.header_id)
+                .get(header_id)
                 .ctx("reading a row dictionary")?
                 .is_some()
             {
@@ -490,26 +498,32 @@ fn replace_job_snapshot(
                     what: "the job feed".into(),
                     message: format!(
                         "another import stored a row dictionary for its header {:#x} meanwhile; import the file again",
-                        snapshot.header_id
+                        header_id
                     ),
                 });
             }
             dictionaries
-                .insert(snapshot.header_id, dictionary.as_slice())
+                .insert(header_id, dictionary.as_slice())
                 .ctx("writing a row dictionary")?;
         }
+        // Rows the packer passed through plain (the ones its dictionary was trained on)
+        // are compressed here, with the dictionary of their header.
+        let dictionary = dictionaries
+            .get(header_id)
+            .ctx("reading a row dictionary")?
+            .map(|guard| guard.value().to_vec());
+        drop(dictionaries);
+        let mut encoder = RowEncoder::new(header_id, dictionary.as_deref());
 
         let mut columns_table = txn.open_table(JOB_SNAPSHOT).ctx("opening job_snapshot")?;
         let previous_ids: Vec<u64> = match columns_table
             .get(KEY_COLUMNS)
             .ctx("reading the previous snapshot")?
         {
-            Some(guard) => {
-                JobColumns::decode_job_ids(guard.value()).map_err(|source| StoreError::Corrupt {
-                    what: "job snapshot".into(),
-                    source,
-                })?
-            }
+            Some(guard) => decode_job_ids(guard.value()).map_err(|source| StoreError::Corrupt {
+                what: "job snapshot".into(),
+                source,
+            })?,
             None => Vec::new(),
         };
 
@@ -534,10 +548,13 @@ fn replace_job_snapshot(
         let mut rows = txn.open_table(JOB_ROWS).ctx("opening job_rows")?;
         let mut value = Vec::with_capacity(4096);
         // Each row is dropped once written, so the feed is not held twice at the commit.
-        for (job_id, encoded) in snapshot.rows {
+        for (job_id, row) in snapshot.rows {
             value.clear();
             value.extend_from_slice(&seq.to_le_bytes());
-            value.extend_from_slice(&encoded);
+            match row {
+                PackedRow::Encoded(encoded) => value.extend_from_slice(&encoded),
+                PackedRow::Plain(row) => value.extend_from_slice(&encoder.encode(&row)),
+            }
             if rows
                 .insert(job_id, value.as_slice())
                 .ctx("writing a job")?
@@ -548,7 +565,10 @@ fn replace_job_snapshot(
         }
 
         columns_table
-            .insert(KEY_COLUMNS, snapshot.columns.encode().as_slice())
+            .insert(
+                KEY_COLUMNS,
+                encode_job_columns(&snapshot.columns).as_slice(),
+            )
             .ctx("writing the job snapshot")?;
         write_u64(&mut meta, KEY_SNAPSHOT_SEQ, seq)?;
         write_u64(&mut meta, KEY_JOB_TOTAL, job_total)?;
@@ -562,7 +582,7 @@ fn job_columns(db: &Database) -> Result<JobColumns, StoreError> {
     let txn = db.begin_read().ctx("beginning a read")?;
     let table = txn.open_table(JOB_SNAPSHOT).ctx("opening job_snapshot")?;
     match table.get(KEY_COLUMNS).ctx("reading the job snapshot")? {
-        Some(guard) => JobColumns::decode(guard.value()).map_err(|source| StoreError::Corrupt {
+        Some(guard) => decode_job_columns(guard.value()).map_err(|source| StoreError::Corrupt {
             what: "job snapshot".into(),
             source,
         }),
@@ -687,19 +707,12 @@ fn users(db: &Database) -> Result<Vec<User>, StoreError> {
     Ok(users)
 }
 
-/// Day blobs are LZ4-compressed: the columns of a day (codes, fees, sorted instants) shrink
-/// about threefold, and so does the write volume of an import.
 fn encode_action_day(columns: &ActionColumns) -> Vec<u8> {
-    PackedActionDay::pack(0, columns).bytes
+    pack_action_day(columns)
 }
 
 fn decode_action_day(bytes: &[u8], day: i64) -> Result<ActionColumns, StoreError> {
-    PackedActionDay {
-        day,
-        bytes: bytes.to_vec(),
-    }
-    .unpack()
-    .map_err(|source| StoreError::Corrupt {
+    unpack_action_day(bytes).map_err(|source| StoreError::Corrupt {
         what: format!("actions of day {day}"),
         source,
     })
@@ -977,7 +990,7 @@ fn begin_day(
     let day = date_key(date);
     let txn = db.begin_write().ctx("beginning the date's run")?;
     if let Some(scores) = scores {
-        let compressed = lz4_flex::compress_prepend_size(&scores.encode());
+        let compressed = lz4_flex::compress_prepend_size(&encode_job_scores(&scores));
         txn.open_table(JOB_SCORES)
             .ctx("opening job_scores")?
             .insert(day, compressed.as_slice())
@@ -1110,18 +1123,24 @@ impl Store for RedbStore {
         self.run(job_columns).await
     }
 
-    async fn row_dictionary(&self, header_id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.run(move |db| {
-            let txn = db.begin_read().ctx("beginning a read")?;
-            let table = txn
-                .open_table(ROW_DICTIONARIES)
-                .ctx("opening row_dictionaries")?;
-            Ok(table
-                .get(header_id)
-                .ctx("reading a row dictionary")?
-                .map(|guard| guard.value().to_vec()))
-        })
-        .await
+    async fn row_packer(&self, headers: &[String]) -> Result<Box<dyn RowPacker>, StoreError> {
+        let header_id = header_id(headers);
+        let dictionary = self
+            .run(move |db| {
+                let txn = db.begin_read().ctx("beginning a read")?;
+                let table = txn
+                    .open_table(ROW_DICTIONARIES)
+                    .ctx("opening row_dictionaries")?;
+                Ok(table
+                    .get(header_id)
+                    .ctx("reading a row dictionary")?
+                    .map(|guard| guard.value().to_vec()))
+            })
+            .await?;
+        Ok(Box::new(ZstdRowPacker::new(
+            header_id,
+            dictionary.as_deref(),
+        )))
     }
 
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError> {
@@ -1242,23 +1261,23 @@ impl Store for RedbStore {
         &self,
         from: Micros,
         to: Micros,
-    ) -> Result<Vec<PackedActionDay>, StoreError> {
+    ) -> Result<Vec<Box<dyn ActionDay>>, StoreError> {
         if from >= to {
             return Ok(Vec::new());
         }
         self.run(move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
-            let mut packed = Vec::new();
+            let mut packed: Vec<Box<dyn ActionDay>> = Vec::new();
             for entry in days
                 .range(utc_day(from)..=utc_day(to - 1))
                 .ctx("listing days of actions")?
             {
                 let (day, value) = entry.ctx("reading a day of actions")?;
-                packed.push(PackedActionDay {
+                packed.push(Box::new(Lz4ActionDay {
                     day: day.value(),
                     bytes: value.value().to_vec(),
-                });
+                }));
             }
             Ok(packed)
         })
@@ -1340,7 +1359,7 @@ impl Store for RedbStore {
                     what: "compressed job scores",
                 })
             })?;
-            JobScoreTable::decode(&raw).map(Some).map_err(corrupt)
+            decode_job_scores(&raw).map(Some).map_err(corrupt)
         })
         .await
     }
