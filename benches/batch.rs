@@ -17,7 +17,7 @@ use mailscore::domain::time::parse_date;
 use mailscore::matching::{MatchContext, UserMatcher, picks_for_user};
 use mailscore::pipeline::{DayInputs, Phase, compute_day};
 use mailscore::scoring::{DayWindows, ScoringConfig};
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 use mailscore::store::redb::RedbStore;
 
 const DATE: &str = "2025-11-25";

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mailscore::domain::time::parse_date;
 use mailscore::generate::{GenerateOptions, generate};
-use mailscore::store::Store;
+use mailscore::store::JobStore;
 use mailscore::store::redb::RedbStore;
 
 fn env_or(name: &str, default: usize) -> usize {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use mailscore::domain::time::parse_date;
 use mailscore::render::{EmailSettings, unpack_view};
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 use mailscore::store::redb::RedbStore;
 use mailscore::templates::load_renderer;
 use mailscore::tokens::TokenSigner;

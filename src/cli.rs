@@ -23,7 +23,7 @@ use crate::service::{
     parse_date as parse_date_arg, parse_job_id, parse_user as parse_user_arg, runs,
     status as status_service, suppressions as suppression_service,
 };
-use crate::store::Store;
+use crate::store::{EmailQueue, Maintenance, Store};
 
 /// `println!` and `print!` that return the write's error instead of panicking: a reader
 /// that stops reading (`| head -1`) closes the pipe, and `main` turns the `BrokenPipe`

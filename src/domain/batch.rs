@@ -222,9 +222,9 @@ pub struct RunRecord {
 pub struct DayCheckpoint {
     /// The run that wrote the checkpoint last.
     pub run_id: u64,
-    /// The store's data version ([`crate::store::Store::data_version`]) the run computed from.
+    /// The store's data version ([`crate::store::ImportLog::data_version`]) the run computed from.
     pub data_version: u64,
-    /// Users per chunk, in the order of [`crate::store::Store::users`].
+    /// Users per chunk, in the order of [`crate::store::UserStore::users`].
     pub chunk_users: u32,
     /// Chunks whose picks (and emails) are stored: users `0..chunks_done × chunk_users`.
     pub chunks_done: u32,

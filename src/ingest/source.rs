@@ -5,7 +5,7 @@
 //! and columns are found by header name, in any order.
 //!
 //! The `csv` crate ends a record silently at the end of the input, even inside a quoted
-//! field, and its line numbers count from the end of the previous record. [`RecordTracker`]
+//! field, and its line numbers count from the end of the previous record. `RecordTracker`
 //! reads the decoded text just before the CSV reader and follows the same grammar, so each
 //! row carries the line where it starts and whether the file was cut off inside it. Every
 //! row's cells are also counted against the encoding: a file that decodes into mostly bad

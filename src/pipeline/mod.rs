@@ -1551,7 +1551,7 @@ async fn apply_retention(
 }
 
 /// Gives the space freed by the day's rewrites and the purge back when the store finds it
-/// worth it ([`Store::reclaim_space`], at least `options.compact_above` unused), adding the
+/// worth it ([`crate::store::Maintenance::reclaim_space`], at least `options.compact_above` unused), adding the
 /// compact phase to `run`.
 async fn compact_when_worth_it(
     store: &dyn Store,

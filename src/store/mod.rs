@@ -164,14 +164,27 @@ pub struct ImportSummary {
     pub warnings: u64,
 }
 
-/// Access to stored data. Implementations are cheap to share (`Arc<dyn Store>`), safe to
-/// call from many tasks, and never block the async runtime.
+/// Access to stored data: every focused trait below, which a backend implements one by one
+/// (redb now; PostgreSQL later) and [`Store`] gathers. Implementations are cheap to share
+/// (`Arc<dyn Store>`), safe to call from many tasks, and never block the async runtime.
+/// Every backend must pass the contract suite (`tests/integration/store_contract.rs`).
+pub trait Store:
+    JobStore + UserStore + ActionStore + ImportLog + RunStore + EmailQueue + Maintenance
+{
+}
+
+impl<T> Store for T where
+    T: JobStore + UserStore + ActionStore + ImportLog + RunStore + EmailQueue + Maintenance
+{
+}
+
+/// The job feed and the reference data: the current snapshot, every job's full row, the masters.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait JobStore: Send + Sync {
     /// Makes `snapshot` the current job set, in one transaction with `report`: every job of
     /// the snapshot is written (a job seen before is overwritten), jobs stored before but
     /// absent from the snapshot become inactive (kept, never deleted), and the snapshot's
-    /// columns become what [`Store::job_columns`] returns. Adds `jobs_deactivated` to the
+    /// columns become what [`JobStore::job_columns`] returns. Adds `jobs_deactivated` to the
     /// report's counts. Returns the report with its id. On error nothing changes.
     async fn replace_job_snapshot(
         &self,
@@ -183,7 +196,7 @@ pub trait Store: Send + Sync {
     async fn job_columns(&self) -> Result<JobColumns, StoreError>;
 
     /// A packer for the rows of a feed with these column names, for
-    /// [`Store::replace_job_snapshot`] of this store only.
+    /// [`JobStore::replace_job_snapshot`] of this store only.
     async fn row_packer(&self, headers: &[String]) -> Result<Box<dyn RowPacker>, StoreError>;
 
     /// The full rows of the given jobs, active or not, in the order asked (`None`: unknown).
@@ -191,6 +204,21 @@ pub trait Store: Send + Sync {
 
     async fn job_counts(&self) -> Result<JobCounts, StoreError>;
 
+    /// Replaces one kind of reference data (built-in defaults included), in one transaction
+    /// with `report`.
+    async fn replace_master(
+        &self,
+        set: MasterSet,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError>;
+
+    /// The reference data in force: each kind's imported set, or its built-in default.
+    async fn masters(&self) -> Result<Masters, StoreError>;
+}
+
+/// Job seekers and the suppression list.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Inserts or replaces users by `user_id`, in one transaction with `report`; adds
     /// `users_inserted` and `users_updated` to its counts.
     async fn upsert_users(
@@ -204,10 +232,27 @@ pub trait Store: Send + Sync {
 
     async fn user(&self, user_id: &UserId) -> Result<Option<User>, StoreError>;
 
+    /// Puts an address on the suppression list (replacing its earlier entry; addresses are
+    /// matched without regard to ASCII case, here and in the daily run) and marks its
+    /// `pending` and `failed` queued emails of every date `suppressed`, in one transaction.
+    /// Returns how many emails were marked. Emails `sending` or `sent` are left as they are.
+    async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError>;
+
+    /// Takes an address off the suppression list; returns whether it was on it. Emails
+    /// already marked `suppressed` stay so (the next daily run queues new ones).
+    async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError>;
+
+    /// The suppression list, by address.
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
+}
+
+/// What users did: imported actions, and the tracked ones recorded as they happen.
+#[async_trait]
+pub trait ActionStore: Send + Sync {
     /// Records actions that are no import (the opens, clicks and unsubscribes the tracking
     /// endpoints see), in one transaction, each identity once as in
-    /// [`Store::append_actions`]; returns how many were new. No report is written and the
-    /// [`Store::data_version`] stays as it was: a daily run of an earlier date, which never
+    /// [`ActionStore::append_actions`]; returns how many were new. No report is written and the
+    /// [`ImportLog::data_version`] stays as it was: a daily run of an earlier date, which never
     /// reads actions of its own day or later, resumes across them.
     async fn record_actions(&self, actions: ActionColumns) -> Result<u64, StoreError>;
 
@@ -226,22 +271,6 @@ pub trait Store: Send + Sync {
 
     async fn action_count(&self) -> Result<u64, StoreError>;
 
-    /// Replaces one kind of reference data (built-in defaults included), in one transaction
-    /// with `report`.
-    async fn replace_master(
-        &self,
-        set: MasterSet,
-        report: ImportReport,
-    ) -> Result<ImportReport, StoreError>;
-
-    /// The reference data in force: each kind's imported set, or its built-in default.
-    async fn masters(&self) -> Result<Masters, StoreError>;
-
-    /// The most recent imports, newest first.
-    async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError>;
-
-    async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
-
     /// Every stored day of actions overlapping `[from, to)`, in day order, each opened by
     /// the caller when it needs it (rows outside the range are not removed: callers filter
     /// by instant).
@@ -250,12 +279,25 @@ pub trait Store: Send + Sync {
         from: Micros,
         to: Micros,
     ) -> Result<Vec<Box<dyn ActionDay>>, StoreError>;
+}
+
+/// The reports of past imports, and the data version they make.
+#[async_trait]
+pub trait ImportLog: Send + Sync {
+    /// The most recent imports, newest first.
+    async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError>;
+
+    async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError>;
 
     /// A number that changes whenever an import commits (jobs, users, actions or masters):
     /// the id of the last import report (0 before any import). A daily run computed from
     /// the same data version read the same inputs.
     async fn data_version(&self) -> Result<u64, StoreError>;
+}
 
+/// The daily run: its records, its per-date checkpoint, picks and job scores, and the lease that lets one run at a time.
+#[async_trait]
+pub trait RunStore: Send + Sync {
     /// Begins (or begins again) the daily run of `date`, in one transaction: writes the
     /// date's job scores when given (`None` keeps the stored ones), removes every pick of the
     /// date, and, when the checkpoint's run queues emails ([`DayCheckpoint::queues_emails`]),
@@ -289,13 +331,6 @@ pub trait Store: Send + Sync {
     /// The checkpoint of a daily run of `date` that began and did not finish, if any.
     async fn day_checkpoint(&self, date: Date) -> Result<Option<DayCheckpoint>, StoreError>;
 
-    /// The emails of a date, sorted by user id; only `user`'s when given.
-    async fn emails(
-        &self,
-        date: Date,
-        user: Option<&UserId>,
-    ) -> Result<Vec<QueuedEmail>, StoreError>;
-
     /// The job scores of a date, if a run computed them.
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError>;
 
@@ -311,7 +346,7 @@ pub trait Store: Send + Sync {
     /// Takes the daily-run lease for `holder` until `expires_at` (µs), unless another holder
     /// has it and it has neither expired nor been proven gone. Returns whether the lease is
     /// now `holder`'s. Only one run holds it at a time, across every process that shares the
-    /// store; a holder keeps it by renewing it ([`Store::renew_run_lock`]) well before it
+    /// store; a holder keeps it by renewing it ([`RunStore::renew_run_lock`]) well before it
     /// expires, and a holder that stops (crashed, killed, its machine lost) loses it at
     /// expiry. A store that can prove a holder gone may take its lease over at once: the
     /// embedded store does for every holder of an earlier process, as only one process can
@@ -332,7 +367,22 @@ pub trait Store: Send + Sync {
 
     /// Gives the daily-run lease back, if `holder` has it.
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError>;
+}
 
+/// The queued emails of each date.
+#[async_trait]
+pub trait EmailQueue: Send + Sync {
+    /// The emails of a date, sorted by user id; only `user`'s when given.
+    async fn emails(
+        &self,
+        date: Date,
+        user: Option<&UserId>,
+    ) -> Result<Vec<QueuedEmail>, StoreError>;
+}
+
+/// Retention, space and statistics: what keeps the store healthy, in its own terms.
+#[async_trait]
+pub trait Maintenance: Send + Sync {
     /// Deletes what is older than the retention limits (SPEC §6): actions before
     /// `actions_before` (an implementation may keep those of the UTC day the limit falls
     /// in: retention is by day), picks and job scores of dates before `picks_before`, emails of dates
@@ -341,19 +391,6 @@ pub trait Store: Send + Sync {
     /// the counts.
     async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError>;
 
-    /// Puts an address on the suppression list (replacing its earlier entry; addresses are
-    /// matched without regard to ASCII case, here and in the daily run) and marks its
-    /// `pending` and `failed` queued emails of every date `suppressed`, in one transaction.
-    /// Returns how many emails were marked. Emails `sending` or `sent` are left as they are.
-    async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError>;
-
-    /// Takes an address off the suppression list; returns whether it was on it. Emails
-    /// already marked `suppressed` stay so (the next daily run queues new ones).
-    async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError>;
-
-    /// The suppression list, by address.
-    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
-
     /// Rewrites the storage so that space freed by updates and deletions goes back to the
     /// file system; other calls wait meanwhile. Returns the file size before and after.
     async fn compact(&self) -> Result<(u64, u64), StoreError>;
@@ -361,9 +398,17 @@ pub trait Store: Send + Sync {
     /// Gives unused space back to the file system when this engine finds it worth the
     /// cost, and at least `at_least` bytes are unused; returns the storage's size before and
     /// after when it did, `None` when it did nothing. The embedded store rewrites its file
-    /// ([`Store::compact`], about 2 s per GB) once at least half of it is unused too.
+    /// ([`Maintenance::compact`], about 2 s per GB) once at least half of it is unused too.
     async fn reclaim_space(&self, at_least: u64) -> Result<Option<(u64, u64)>, StoreError>;
 
     /// How much space the data takes, for `status` and metrics.
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
+}
+
+/// Every store trait, for code that calls a concrete store (`RedbStore`) rather than
+/// `dyn Store`, whose methods need no import: `use mailscore::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        ActionStore, EmailQueue, ImportLog, JobStore, Maintenance, RunStore, Store, UserStore,
+    };
 }

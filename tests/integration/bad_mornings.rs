@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use mailscore::domain::TimeZoneSetting;
 use mailscore::ingest::{ImportOptions, IngestError, import_jobs};
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 
 use crate::helpers::{TestStore, job_row, jobs_csv};
 

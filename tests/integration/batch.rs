@@ -12,7 +12,7 @@ use mailscore::domain::time::parse_date;
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, Phase, fingerprint, previous_picks, run_batch};
 use mailscore::render::EmailSettings;
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 use mailscore::tokens::TokenSigner;
 
 use crate::helpers::{TestStore, job_row, jobs_csv, queued, test_signer, user_picks};

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 use mailscore::store::redb::RedbStore;
 
 use crate::helpers::{job_row, jobs_csv};

@@ -2,7 +2,7 @@
 
 use mailscore::domain::{JobId, Severity, UserId};
 use mailscore::ingest::{EncodingChoice, ImportKind, IngestError};
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 
 use crate::helpers::{TestStore, job_row, jobs_csv, shared_data};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mailscore::domain::TimeZoneSetting;
 use mailscore::domain::time::parse_date;
 use mailscore::pipeline::{BatchOptions, run_batch};
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 use mailscore::subject_llm::{LlmSettings, ask};
 
 use crate::helpers::{TestStore, test_signer};

@@ -19,8 +19,14 @@ const PURE_CORE_FILES: &[&str] = &["pipeline/compute.rs"];
 pub const FORBIDDEN_IN_PURE_CORE: &[(&str, &str)] = &[
     ("tokio", "the async runtime belongs to the shell"),
     ("redb", "only store/ knows the database"),
-    ("crate::store", "the core takes its data as values, not from a store"),
-    ("zstd", "how rows are compressed for storage is the store's choice (store/redb/codec.rs)"),
+    (
+        "crate::store",
+        "the core takes its data as values, not from a store",
+    ),
+    (
+        "zstd",
+        "how rows are compressed for storage is the store's choice (store/redb/codec.rs)",
+    ),
     ("clap", "only cli.rs knows the command line"),
     ("ureq", "HTTP calls belong to the shell (subject_llm.rs)"),
     ("poem", "only the HTTP layer knows poem"),

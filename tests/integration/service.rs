@@ -12,7 +12,7 @@ use mailscore::service::emails::{Messages, load_emails, preview_email};
 use mailscore::service::exports::{PicksFormat, load_picks, load_scores};
 use mailscore::service::imports::plan_imports;
 use mailscore::service::{ServiceError, demo, suppressions};
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 
 use crate::helpers::{TestStore, test_signer};
 

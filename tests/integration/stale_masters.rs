@@ -8,7 +8,7 @@ use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, run_batch};
 use mailscore::render::EmailSettings;
 use mailscore::scoring::round6;
-use mailscore::store::Store;
+use mailscore::store::prelude::*;
 use mailscore::templates::load_renderer;
 
 use crate::helpers::{TestStore, shared_data, test_signer};

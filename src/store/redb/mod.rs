@@ -1,4 +1,4 @@
-//! The embedded [`Store`]: one redb database file (`mailscore.redb`) in the data directory.
+//! The embedded [`Store`](super::Store): one redb database file (`mailscore.redb`) in the data directory.
 //!
 //! Tables and what they hold:
 //! - `meta`: schema version and counters (`snapshot_seq`, `job_total`, `action_count`, `next_report_id`);
@@ -31,8 +31,9 @@ use redb::{
 };
 
 use super::{
-    ImportSummary, JobCounts, JobSnapshot, PackedRow, PurgeCounts, RetentionLimits, RowPacker,
-    SCHEMA_VERSION, StorageStats, Store, StoreError,
+    ActionStore, EmailQueue, ImportLog, ImportSummary, JobCounts, JobSnapshot, JobStore,
+    Maintenance, PackedRow, PurgeCounts, RetentionLimits, RowPacker, RunStore, SCHEMA_VERSION,
+    StorageStats, StoreError, UserStore,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionDay};
 use crate::domain::batch::EmailStatus;
@@ -1109,7 +1110,7 @@ fn finish_day(db: &Database, date: Date, run: RunRecord) -> Result<RunRecord, St
 }
 
 #[async_trait]
-impl Store for RedbStore {
+impl JobStore for RedbStore {
     async fn replace_job_snapshot(
         &self,
         snapshot: JobSnapshot,
@@ -1152,6 +1153,21 @@ impl Store for RedbStore {
         self.run(job_counts).await
     }
 
+    async fn replace_master(
+        &self,
+        set: MasterSet,
+        report: ImportReport,
+    ) -> Result<ImportReport, StoreError> {
+        self.run(move |db| replace_master(db, set, report)).await
+    }
+
+    async fn masters(&self) -> Result<Masters, StoreError> {
+        self.run(masters).await
+    }
+}
+
+#[async_trait]
+impl UserStore for RedbStore {
     async fn upsert_users(
         &self,
         users: Vec<User>,
@@ -1177,6 +1193,47 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError> {
+        self.run(move |db| suppress(db, suppression)).await
+    }
+
+    async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError> {
+        let address = address.as_str().to_ascii_lowercase();
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning an unsuppression")?;
+            let removed = txn
+                .open_table(SUPPRESSIONS)
+                .ctx("opening suppressions")?
+                .remove(address.as_str())
+                .ctx("removing a suppression")?
+                .is_some();
+            txn.commit().ctx("committing an unsuppression")?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.run(|db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(SUPPRESSIONS).ctx("opening suppressions")?;
+            let mut found = Vec::new();
+            for entry in table.iter().ctx("listing suppressions")? {
+                let (_, value) = entry.ctx("reading a suppression")?;
+                found.push(from_postcard(value.value(), "suppression")?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ActionStore for RedbStore {
+    async fn record_actions(&self, actions: ActionColumns) -> Result<u64, StoreError> {
+        self.run(move |db| record_actions(db, actions)).await
+    }
+
     async fn append_actions(
         &self,
         actions: ActionColumns,
@@ -1184,10 +1241,6 @@ impl Store for RedbStore {
     ) -> Result<ImportReport, StoreError> {
         self.run(move |db| append_actions(db, actions, report))
             .await
-    }
-
-    async fn record_actions(&self, actions: ActionColumns) -> Result<u64, StoreError> {
-        self.run(move |db| record_actions(db, actions)).await
     }
 
     async fn actions_between(&self, from: Micros, to: Micros) -> Result<ActionColumns, StoreError> {
@@ -1202,18 +1255,36 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn replace_master(
+    async fn action_days(
         &self,
-        set: MasterSet,
-        report: ImportReport,
-    ) -> Result<ImportReport, StoreError> {
-        self.run(move |db| replace_master(db, set, report)).await
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<Box<dyn ActionDay>>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
+            let mut packed: Vec<Box<dyn ActionDay>> = Vec::new();
+            for entry in days
+                .range(utc_day(from)..=utc_day(to - 1))
+                .ctx("listing days of actions")?
+            {
+                let (day, value) = entry.ctx("reading a day of actions")?;
+                packed.push(Box::new(Lz4ActionDay {
+                    day: day.value(),
+                    bytes: value.value().to_vec(),
+                }));
+            }
+            Ok(packed)
+        })
+        .await
     }
+}
 
-    async fn masters(&self) -> Result<Masters, StoreError> {
-        self.run(masters).await
-    }
-
+#[async_trait]
+impl ImportLog for RedbStore {
     async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError> {
         self.run(move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
@@ -1257,33 +1328,6 @@ impl Store for RedbStore {
         .await
     }
 
-    async fn action_days(
-        &self,
-        from: Micros,
-        to: Micros,
-    ) -> Result<Vec<Box<dyn ActionDay>>, StoreError> {
-        if from >= to {
-            return Ok(Vec::new());
-        }
-        self.run(move |db| {
-            let txn = db.begin_read().ctx("beginning a read")?;
-            let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
-            let mut packed: Vec<Box<dyn ActionDay>> = Vec::new();
-            for entry in days
-                .range(utc_day(from)..=utc_day(to - 1))
-                .ctx("listing days of actions")?
-            {
-                let (day, value) = entry.ctx("reading a day of actions")?;
-                packed.push(Box::new(Lz4ActionDay {
-                    day: day.value(),
-                    bytes: value.value().to_vec(),
-                }));
-            }
-            Ok(packed)
-        })
-        .await
-    }
-
     async fn data_version(&self) -> Result<u64, StoreError> {
         self.run(|db| {
             let txn = db.begin_read().ctx("beginning a read")?;
@@ -1293,7 +1337,10 @@ impl Store for RedbStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl RunStore for RedbStore {
     async fn begin_day(
         &self,
         date: Date,
@@ -1331,16 +1378,6 @@ impl Store for RedbStore {
                 .transpose()
         })
         .await
-    }
-
-    async fn emails(
-        &self,
-        date: Date,
-        user: Option<&UserId>,
-    ) -> Result<Vec<QueuedEmail>, StoreError> {
-        let user = user.map(|user| user.as_str().to_owned());
-        self.run(move |db| per_user_of_date(db, EMAILS, date, user.as_deref(), "email"))
-            .await
     }
 
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError> {
@@ -1477,7 +1514,23 @@ impl Store for RedbStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl EmailQueue for RedbStore {
+    async fn emails(
+        &self,
+        date: Date,
+        user: Option<&UserId>,
+    ) -> Result<Vec<QueuedEmail>, StoreError> {
+        let user = user.map(|user| user.as_str().to_owned());
+        self.run(move |db| per_user_of_date(db, EMAILS, date, user.as_deref(), "email"))
+            .await
+    }
+}
+
+#[async_trait]
+impl Maintenance for RedbStore {
     async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError> {
         self.run(move |db| {
             let txn = db.begin_write().ctx("beginning the retention purge")?;
@@ -1565,40 +1618,6 @@ impl Store for RedbStore {
             }
             txn.commit().ctx("committing the retention purge")?;
             Ok(counts)
-        })
-        .await
-    }
-
-    async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError> {
-        self.run(move |db| suppress(db, suppression)).await
-    }
-
-    async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError> {
-        let address = address.as_str().to_ascii_lowercase();
-        self.run(move |db| {
-            let txn = db.begin_write().ctx("beginning an unsuppression")?;
-            let removed = txn
-                .open_table(SUPPRESSIONS)
-                .ctx("opening suppressions")?
-                .remove(address.as_str())
-                .ctx("removing a suppression")?
-                .is_some();
-            txn.commit().ctx("committing an unsuppression")?;
-            Ok(removed)
-        })
-        .await
-    }
-
-    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
-        self.run(|db| {
-            let txn = db.begin_read().ctx("beginning a read")?;
-            let table = txn.open_table(SUPPRESSIONS).ctx("opening suppressions")?;
-            let mut found = Vec::new();
-            for entry in table.iter().ctx("listing suppressions")? {
-                let (_, value) = entry.ctx("reading a suppression")?;
-                found.push(from_postcard(value.value(), "suppression")?);
-            }
-            Ok(found)
         })
         .await
     }
