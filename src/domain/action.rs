@@ -423,25 +423,28 @@ impl ActionColumns {
     }
 }
 
+/// An application with every cell set, for tests.
+#[cfg(test)]
+pub(crate) fn sample_row(user: &str, job: u64, at: i64) -> ActionRow<'_> {
+    ActionRow {
+        user_id: user,
+        job_id: job,
+        action_type: Some(ActionType::Applied),
+        action_at: at,
+        source: Some(ActionSource::Email),
+        section: Some("top5"),
+        endcl_cd: Some("EC1"),
+        pref_cd: 13,
+        fee: 800,
+        feature_codes: Some(&[100, 103]),
+        ..ActionRow::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(user: &str, job: u64, at: i64) -> ActionRow<'_> {
-        ActionRow {
-            user_id: user,
-            job_id: job,
-            action_type: Some(ActionType::Applied),
-            action_at: at,
-            source: Some(ActionSource::Email),
-            section: Some("top5"),
-            endcl_cd: Some("EC1"),
-            pref_cd: 13,
-            fee: 800,
-            feature_codes: Some(&[100, 103]),
-            ..ActionRow::default()
-        }
-    }
+    use sample_row as row;
 
     #[test]
     fn action_types_parse_case_insensitively() {

@@ -457,7 +457,7 @@ pub fn unpack_action_day(bytes: &[u8]) -> Result<ActionColumns, ColumnarError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::action::{ActionColumnsBuilder, ActionRow, ActionSource, ActionType};
+    use crate::domain::action::{ActionColumnsBuilder, sample_row as action};
     use crate::domain::{CityCode, PrefCode};
     use crate::domain::{Fee, JobFields, JobId};
 
@@ -543,22 +543,6 @@ mod tests {
             decode_lz4_job_row(&bytes).unwrap(),
             (9, vec!["7".to_owned(), "東京都".to_owned()])
         );
-    }
-
-    fn action(user: &str, job: u64, at: i64) -> ActionRow<'_> {
-        ActionRow {
-            user_id: user,
-            job_id: job,
-            action_type: Some(ActionType::Applied),
-            action_at: at,
-            source: Some(ActionSource::Email),
-            section: Some("top5"),
-            endcl_cd: Some("EC1"),
-            pref_cd: 13,
-            fee: 800,
-            feature_codes: Some(&[100, 103]),
-            ..ActionRow::default()
-        }
     }
 
     #[test]
