@@ -557,6 +557,8 @@ impl Cli {
             _ => None,
         };
         Overrides {
+            // `serve --listen` sets it once the server exists.
+            listen: None,
             config: self.global.config.clone(),
             data_dir: self.global.data_dir.clone(),
             time_zone: self.global.time_zone.clone(),
