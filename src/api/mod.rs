@@ -8,8 +8,12 @@
 
 pub mod error;
 pub mod health;
+pub mod imports;
+pub mod jobs;
 pub mod metrics;
 pub mod middleware;
+pub mod runs;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +32,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
+use crate::domain::time::Micros;
 use crate::store::Store;
 use middleware::{Policy, RouteTemplates};
 
@@ -45,6 +50,9 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the store gauges of `/metrics` are refreshed from the store's status.
 pub const STORE_GAUGES_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How many records a list returns when the request does not say (`limit`); at most 1000.
+pub const DEFAULT_LIST_LIMIT: u32 = 20;
+
 /// The explorer's page inlines its script and style (they are embedded in the binary,
 /// nothing is loaded from elsewhere), so it needs a policy of its own; still nothing from
 /// another origin and no framing.
@@ -56,13 +64,37 @@ const OPENAPI_JSON: &str = "/api/openapi.json";
 const EXPLORER: &str = "/api/docs";
 const METRICS: &str = "/metrics";
 
+fn default_list_limit() -> u32 {
+    DEFAULT_LIST_LIMIT
+}
+
+/// An instant as RFC 3339 (UTC, `Z`).
+fn rfc3339(instant: Micros) -> String {
+    jiff::Timestamp::from_microsecond(instant)
+        .map_or_else(|_| format!("invalid instant {instant}"), |t| t.to_string())
+}
+
 #[derive(Tags)]
 enum ApiTags {
     /// Liveness and readiness probes.
     Health,
+    /// What the store holds.
+    Status,
+    /// Daily runs.
+    Runs,
+    /// Imports and their reports.
+    Imports,
+    /// Stored jobs.
+    Jobs,
 }
 
-type Api = health::HealthApi;
+type Api = (
+    health::HealthApi,
+    status::StatusApi,
+    runs::RunsApi,
+    imports::ImportsApi,
+    jobs::JobsApi,
+);
 
 /// What the handlers share: the one open store (redb allows one process per file) and
 /// whether the server is shutting down.
@@ -90,7 +122,13 @@ impl AppState {
 }
 
 fn openapi_service() -> OpenApiService<Api, ()> {
-    let api = health::HealthApi;
+    let api = (
+        health::HealthApi,
+        status::StatusApi,
+        runs::RunsApi,
+        imports::ImportsApi,
+        jobs::JobsApi,
+    );
     OpenApiService::new(api, "mailscore", env!("CARGO_PKG_VERSION"))
         .description(
             "The Mail Score System's JSON API. Every error answers `{code, message, hint}` \
@@ -356,6 +394,9 @@ mod tests {
     fn every_documented_path_and_the_fixed_routes_have_a_template() {
         let routes = route_templates();
         for (path, template) in [
+            ("/api/jobs/5", "/api/jobs/{id}"),
+            ("/api/imports/2", "/api/imports/{id}"),
+            ("/api/imports", "/api/imports"),
             ("/health/ready", "/health/ready"),
             ("/api/openapi.json", OPENAPI_JSON),
             ("/api/docs/", EXPLORER),
@@ -363,5 +404,10 @@ mod tests {
         ] {
             assert_eq!(routes.template_of(path), template, "{path}");
         }
+    }
+
+    #[test]
+    fn a_time_is_rfc3339_in_utc() {
+        assert_eq!(rfc3339(1_751_382_000_000_000), "2025-07-01T15:00:00Z");
     }
 }
