@@ -341,6 +341,9 @@ pub enum Command {
     },
     /// Generate the reference dataset on first use, import it, run today's batch, show where to look
     Demo(DemoArgs),
+    /// Serve the JSON API (with its OpenAPI document and explorer), health probes and
+    /// metrics over HTTP, until SIGTERM or Ctrl-C
+    Serve(ServeArgs),
     /// Run the daily batch on its cron schedule (in the configured time zone), until stopped
     Scheduler {
         /// Print the next N run times and exit
@@ -539,6 +542,19 @@ pub enum EmailsCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(
+        long,
+        env = "MAILSCORE_LISTEN",
+        help = format!(
+            "IP address and port to listen on (0.0.0.0:8080 for every interface) [default: {}]",
+            crate::config::DEFAULT_LISTEN
+        )
+    )]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     #[command(flatten)]
     pub size: DatasetSize,
@@ -556,7 +572,12 @@ impl Cli {
             Command::Import(args) => args.encoding,
             _ => None,
         };
+        let listen = match &self.command {
+            Command::Serve(args) => args.listen.clone(),
+            _ => None,
+        };
         Overrides {
+            listen,
             config: self.global.config.clone(),
             data_dir: self.global.data_dir.clone(),
             time_zone: self.global.time_zone.clone(),
@@ -604,6 +625,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
         } => export_scores(&settings, &date, &out).await,
         Command::Emails { command } => emails(command, &settings).await,
         Command::Demo(args) => demo(args, &settings).await,
+        Command::Serve(_) => serve(&settings).await,
         Command::Scheduler { print } => scheduler(print, &settings).await,
         Command::Status => status(&settings).await,
         Command::Compact => {
@@ -1279,6 +1301,22 @@ fn invoked_command(settings: &Settings) -> String {
     } else {
         format!("{binary} --data-dir {}", settings.data_dir.display())
     }
+}
+
+async fn serve(settings: &Settings) -> Result<i32> {
+    let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
+    let options = crate::api::ServeOptions::from_settings(settings);
+    crate::api::serve(store, &options, |addr| {
+        // Said once the socket accepts connections; a closed stdout must not stop the server.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!(
+                "serving on http://{addr} (API explorer: http://{addr}/api/docs); stop with Ctrl-C or SIGTERM\n"
+            ),
+        );
+    })
+    .await?;
+    Ok(0)
 }
 
 async fn scheduler(print: Option<usize>, settings: &Settings) -> Result<i32> {

@@ -21,6 +21,10 @@ pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Default page cache of the embedded store in MiB (`storage.cache_mb`, `MAILSCORE_STORAGE_CACHE_MB`).
 pub const DEFAULT_STORAGE_CACHE_MB: usize = 16;
+/// Default address the server listens on (`server.listen`, `MAILSCORE_LISTEN`,
+/// `serve --listen`): loopback only, so that a server started by hand is not reachable
+/// from the network until the operator says so (`0.0.0.0:8080`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
 
@@ -128,6 +132,8 @@ struct FileSettings {
     #[serde(default)]
     email: FileEmail,
     #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
     scoring: crate::scoring::ScoringConfig,
     /// Key that signs the links in emails (hex or any text of 32+ characters).
     secret_key: Option<String>,
@@ -160,6 +166,12 @@ struct FileLog {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FileServer {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileStorage {
     cache_mb: Option<usize>,
 }
@@ -187,6 +199,7 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub schedule: Option<String>,
     pub llm_api_key: Option<String>,
+    pub listen: Option<String>,
 }
 
 /// The settings in force. `Debug` shows whether a secret is set, never the secret.
@@ -211,6 +224,8 @@ pub struct Settings {
     pub llm: Option<crate::subject_llm::LlmSettings>,
     /// Every number of the scoring and the picks (`[scoring]`).
     pub scoring: crate::scoring::ScoringConfig,
+    /// Where `serve` listens (`server.listen`).
+    pub listen: std::net::SocketAddr,
 }
 
 /// What `Debug` prints in place of a secret that is set.
@@ -239,6 +254,7 @@ impl fmt::Debug for Settings {
             schedule,
             llm,
             scoring,
+            listen,
         } = self;
         f.debug_struct("Settings")
             .field("config_file", config_file)
@@ -254,6 +270,7 @@ impl fmt::Debug for Settings {
             .field("schedule", schedule)
             .field("llm", llm)
             .field("scoring", scoring)
+            .field("listen", listen)
             .finish()
     }
 }
@@ -274,6 +291,7 @@ impl fmt::Debug for Overrides {
             base_url,
             schedule,
             llm_api_key,
+            listen,
         } = self;
         f.debug_struct("Overrides")
             .field("config", config)
@@ -288,6 +306,7 @@ impl fmt::Debug for Overrides {
             .field("base_url", base_url)
             .field("schedule", schedule)
             .field("llm_api_key", &redact(llm_api_key))
+            .field("listen", listen)
             .finish()
     }
 }
@@ -326,6 +345,11 @@ impl Settings {
             origin: base_url_origin,
             message,
         })?;
+        let listen = parse_listen(
+            overrides.listen.as_deref(),
+            file.server.listen.as_deref(),
+            overrides.config.as_deref(),
+        )?;
         if let (Some(path), Err(message)) = (&overrides.config, file.scoring.validate()) {
             return Err(ConfigError::Invalid {
                 path: path.clone(),
@@ -333,6 +357,7 @@ impl Settings {
             });
         }
         Ok(Self {
+            listen,
             config_file: overrides.config,
             data_dir: overrides
                 .data_dir
@@ -508,6 +533,11 @@ impl Settings {
         let _ = writeln!(out, "\n[log]\nformat = {}", text(log_format));
         let _ = writeln!(out, "level = {}", text(&self.log_level));
         let _ = writeln!(out, "\n[storage]\ncache_mb = {}", self.storage_cache_mb);
+        let _ = writeln!(
+            out,
+            "\n[server]\nlisten = {}",
+            text(&self.listen.to_string())
+        );
         let encoding = match self.import_encoding {
             EncodingChoice::Auto => "auto",
             EncodingChoice::Utf8 => "utf-8",
@@ -548,6 +578,34 @@ impl Settings {
         .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
         format!("{out}\n{scoring}")
     }
+}
+
+/// `server.listen`: the flag or environment, else the file, else [`DEFAULT_LISTEN`]; an
+/// IP address and a port (a host name would resolve to addresses nobody chose).
+fn parse_listen(
+    overridden: Option<&str>,
+    in_file: Option<&str>,
+    config: Option<&Path>,
+) -> Result<std::net::SocketAddr, ConfigError> {
+    let (text, origin) = match (overridden, in_file) {
+        (Some(text), _) => (text, "from --listen or MAILSCORE_LISTEN".to_owned()),
+        (None, Some(text)) => (
+            text,
+            match config {
+                Some(path) => format!("from {}", path.display()),
+                None => "from the configuration file".to_owned(),
+            },
+        ),
+        (None, None) => (DEFAULT_LISTEN, "the default".to_owned()),
+    };
+    text.trim().parse().map_err(|_| ConfigError::Value {
+        key: "server.listen",
+        origin,
+        message: format!(
+            "{text:?} is not an IP address with a port; for example \"127.0.0.1:8080\", \
+             \"0.0.0.0:8080\" (every IPv4 interface) or \"[::]:8080\""
+        ),
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
@@ -665,6 +723,36 @@ mod tests {
             let error = check_base_url(bad).unwrap_err();
             assert!(error.contains("example: base_url"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn the_listen_address_comes_from_the_flag_then_the_file_then_the_default() {
+        let default = Settings::load(Overrides::default()).unwrap();
+        assert_eq!(default.listen.to_string(), DEFAULT_LISTEN);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(&path, "[server]\nlisten = \"0.0.0.0:9000\"\n").unwrap();
+        let from_file = Settings::load(Overrides {
+            config: Some(path.clone()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(from_file.listen.to_string(), "0.0.0.0:9000");
+        let from_flag = Settings::load(Overrides {
+            config: Some(path),
+            listen: Some("[::1]:7000".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(from_flag.listen.to_string(), "[::1]:7000");
+        let error = Settings::load(Overrides {
+            listen: Some("localhost:8080".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("server.listen"), "{error}");
+        assert!(error.contains("--listen"), "{error}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Every morning it reads the day's job feed, scores every job, picks the 40 best jobs for
 //! each job seeker and sends them a personalised newsletter. See `docs/ARCHITECTURE.md`.
 
+pub mod api;
 pub mod cli;
 pub mod columnar;
 pub mod config;

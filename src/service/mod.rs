@@ -110,6 +110,12 @@ pub fn parse_job_id(text: &str) -> Result<JobId, ServiceError> {
     JobId::parse(text).map_err(|e| invalid("job id", text, e))
 }
 
+/// Parses an import's id (the number `imports list` shows).
+pub fn parse_import_id(text: &str) -> Result<u64, ServiceError> {
+    text.parse::<u64>()
+        .map_err(|_| invalid("import id", text, "expected a whole number such as 12"))
+}
+
 /// Parses an email address.
 pub fn parse_address(text: &str) -> Result<EmailAddress, ServiceError> {
     EmailAddress::parse(text).map_err(|e| invalid("address", text, e))

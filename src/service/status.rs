@@ -42,3 +42,9 @@ pub async fn store_status(store: &dyn Store) -> Result<StoreStatus, ServiceError
         unknown_codes,
     })
 }
+
+/// Whether the store answers: one cheap read, for a server's readiness.
+pub async fn check_store(store: &dyn Store) -> Result<(), ServiceError> {
+    store.data_version().await?;
+    Ok(())
+}

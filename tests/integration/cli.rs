@@ -67,6 +67,7 @@ fn every_reading_command_refuses_a_data_dir_without_a_store_and_creates_nothing(
         &["suppressions", "remove", "someone@example.com"],
         &["compact"],
         &["scheduler"],
+        &["serve", "--listen", "127.0.0.1:0"],
     ];
     for args in commands {
         for data_dir in [dir.path().join("typo"), empty.clone()] {

@@ -1,5 +1,6 @@
 //! Integration tests: the importers against the real store, and the binary as a user runs it.
 
+mod api;
 mod bad_mornings;
 mod batch;
 mod cli;

@@ -46,7 +46,17 @@ pub const FORBIDDEN_IN_PURE_CORE: &[(&str, &str)] = &[
 fn pure_core_files() -> Vec<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files: Vec<PathBuf> = PURE_CORE_FILES.iter().map(|f| src.join(f)).collect();
-    let mut dirs: Vec<PathBuf> = PURE_CORE_DIRS.iter().map(|d| src.join(d)).collect();
+    for dir in PURE_CORE_DIRS {
+        files.extend(rs_files_under(&src.join(dir)));
+    }
+    files.sort();
+    files
+}
+
+/// Every `.rs` file under `dir`, at any depth, sorted.
+fn rs_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
     while let Some(dir) = dirs.pop() {
         let entries = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
@@ -214,13 +224,32 @@ fn expand_use(prefix: &str, tree: &str, out: &mut Vec<String>) {
     }
 }
 
+/// What only `src/api/` may name: the HTTP framework and the metrics exporter
+/// (docs/ARCHITECTURE.md, "Boundaries").
+pub const ONLY_IN_API: &[(&str, &str)] = &[
+    ("poem", "only api/ knows HTTP and poem"),
+    ("poem_openapi", "only api/ knows HTTP and poem"),
+    (
+        "metrics_exporter_prometheus",
+        "metrics are declared and exported in api/metrics.rs",
+    ),
+];
+
 /// Every forbidden name in `source`, as `(line, name, why)`, once per line and name.
 fn violations(source: &str) -> Vec<(usize, &'static str, &'static str)> {
+    violations_of(source, FORBIDDEN_IN_PURE_CORE)
+}
+
+/// Every name of `forbidden` in `source`, as `(line, name, why)`, once per line and name.
+fn violations_of(
+    source: &str,
+    forbidden: &[(&'static str, &'static str)],
+) -> Vec<(usize, &'static str, &'static str)> {
     let code = code_only(source);
     let line_of = |offset: usize| code[..offset].matches('\n').count() + 1;
     let mut found = Vec::new();
     for (index, line) in code.lines().enumerate() {
-        for &(name, why) in FORBIDDEN_IN_PURE_CORE {
+        for &(name, why) in forbidden {
             if names(line, name) {
                 found.push((index + 1, name, why));
             }
@@ -247,7 +276,7 @@ fn violations(source: &str) -> Vec<(usize, &'static str, &'static str)> {
         let mut paths = Vec::new();
         expand_use("", &statement, &mut paths);
         for path in paths {
-            for &(name, why) in FORBIDDEN_IN_PURE_CORE {
+            for &(name, why) in forbidden {
                 if names(&path, name) {
                     found.push((line_of(at), name, why));
                 }
@@ -283,6 +312,32 @@ fn the_pure_core_names_no_io_crate_and_reads_neither_clock_nor_disk() {
         "the pure core must do no I/O (docs/ARCHITECTURE.md, \"Invariants\"); move this to \
          the shell (pipeline/mod.rs, cli.rs, store/, subject_llm.rs, templates.rs) and pass \
          the value in:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn only_the_api_module_names_poem() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let api = root.join("src/api");
+    let files = rs_files_under(&root.join("src"));
+    assert!(
+        files.iter().any(|f| f.starts_with(&api)),
+        "src/api/ was not found"
+    );
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| !f.starts_with(&api)) {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, name, why) in violations_of(&source, ONLY_IN_API) {
+            problems.push(format!(
+                "{}:{line}: names `{name}` ({why})",
+                file.strip_prefix(root).unwrap_or(file).display()
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "HTTP stays in src/api/: call a service from there instead:\n{}",
         problems.join("\n")
     );
 }

@@ -1,0 +1,312 @@
+//! The one error shape of the HTTP API, `{code, message, hint}`, and the one place that
+//! chooses an error's HTTP status: from a [`ServiceError`] (what an operation failed
+//! with) or from poem's own errors (an unknown route, a parameter that does not parse, a
+//! body too large, a request that timed out).
+//!
+//! A client reads `code`, which is stable and snake_case; `message` and `hint` are for
+//! people. A 5xx body never carries the error's own text, which may name files or
+//! internals: that goes to the log, under the request id the response carries.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::service::ServiceError;
+use crate::store::StoreError;
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "Error")]
+pub struct ErrorBody {
+    /// Stable, machine-readable, snake_case: what went wrong.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl ErrorBody {
+    fn new(code: &str, message: impl Into<String>, hint: &str) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            hint: hint.to_owned(),
+        }
+    }
+}
+
+/// How an operation fails: one variant per status, each with the same body.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed: a parameter does not parse or is out of range.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// What the path names is not stored.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// An internal error; the log has its details under the response's request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The server cannot answer now: it is shutting down, or its store does not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// The hint of a request the document could have told apart.
+const SEE_THE_DOCUMENT: &str = "GET /api/openapi.json documents every operation and parameter";
+
+/// The hint of every 5xx answer: the details are in the log, never in the body.
+const SEE_THE_LOG: &str =
+    "the server log has the details under the x-request-id header of this response";
+
+impl ApiError {
+    /// Readiness once the server is shutting down.
+    pub fn shutting_down() -> Self {
+        Self::Unavailable(Json(ErrorBody::new(
+            "shutting_down",
+            "the server is shutting down",
+            "retry against another instance, or once this one has restarted",
+        )))
+    }
+
+    /// Readiness when the store does not answer: 503, whatever the store said (which goes
+    /// to the log), so that a load balancer sends the traffic elsewhere.
+    pub fn not_ready(error: ServiceError) -> Self {
+        log_internal(&error);
+        Self::Unavailable(Json(ErrorBody::new(
+            "store_unavailable",
+            "the store does not answer",
+            SEE_THE_LOG,
+        )))
+    }
+
+    /// The status and body, whichever the variant.
+    pub fn parts(&self) -> (StatusCode, &ErrorBody) {
+        match self {
+            Self::BadRequest(Json(body)) => (StatusCode::BAD_REQUEST, body),
+            Self::NotFound(Json(body)) => (StatusCode::NOT_FOUND, body),
+            Self::Internal(Json(body)) => (StatusCode::INTERNAL_SERVER_ERROR, body),
+            Self::Unavailable(Json(body)) => (StatusCode::SERVICE_UNAVAILABLE, body),
+        }
+    }
+
+    fn internal() -> Self {
+        Self::Internal(Json(ErrorBody::new(
+            "internal_error",
+            "mailscore could not complete the request",
+            SEE_THE_LOG,
+        )))
+    }
+}
+
+/// The status of every service error, chosen here and nowhere else. The match lists every
+/// variant, so a new one is a compile error until it has its status.
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match &error {
+            ServiceError::InvalidValue { .. } => Self::BadRequest(Json(ErrorBody::new(
+                "invalid_value",
+                error.to_string(),
+                SEE_THE_DOCUMENT,
+            ))),
+            ServiceError::NotFound { explanation } => Self::NotFound(Json(ErrorBody::new(
+                "not_found",
+                explanation.clone(),
+                "check the id; the list operations give the stored ones",
+            ))),
+            ServiceError::NoInputFiles { .. } => Self::BadRequest(Json(ErrorBody::new(
+                "no_input_files",
+                "the request names no input file",
+                "give at least one CSV file",
+            ))),
+            ServiceError::MissingStore { .. } | ServiceError::Store(StoreError::Missing { .. }) => {
+                log_internal(&error);
+                Self::Unavailable(Json(ErrorBody::new(
+                    "store_unavailable",
+                    "the store is not available",
+                    SEE_THE_LOG,
+                )))
+            }
+            // The guard's message names counts and a percentage, never a path.
+            ServiceError::Store(StoreError::SnapshotShrink { .. }) => {
+                Self::BadRequest(Json(ErrorBody::new(
+                    "snapshot_shrink",
+                    error.to_string(),
+                    "check that the feed is complete; force a real shrink with allow_shrink",
+                )))
+            }
+            ServiceError::Store(_)
+            | ServiceError::Generate { .. }
+            | ServiceError::ScheduleNeverFires { .. }
+            | ServiceError::Ingest(_)
+            | ServiceError::Pipeline(_)
+            | ServiceError::Config(_)
+            | ServiceError::Schedule(_)
+            | ServiceError::Unpack(_)
+            | ServiceError::Message(_)
+            | ServiceError::Io(_)
+            | ServiceError::Csv(_)
+            | ServiceError::Json(_) => {
+                log_internal(&error);
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// Logs the error the body keeps quiet about, with its cause chain; the request's span
+/// adds the request id.
+fn log_internal(error: &ServiceError) {
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "request failed");
+}
+
+/// The JSON answer to an error that poem raised before or instead of an operation: no
+/// route matches, a parameter does not parse, the body is too large. The status is poem's;
+/// the code says which case it is.
+pub fn framework_error_response(error: &poem::Error) -> Response {
+    let status = error.status();
+    let body = if error.is::<poem::error::NotFoundError>() {
+        ErrorBody::new(
+            "route_not_found",
+            "no such route",
+            "GET /api/openapi.json lists every operation; the explorer is at /api/docs",
+        )
+    } else if error.is::<poem::error::MethodNotAllowedError>() {
+        ErrorBody::new(
+            "method_not_allowed",
+            "the route does not take this method",
+            "GET /api/openapi.json lists the methods of every operation",
+        )
+    } else {
+        match status {
+            StatusCode::BAD_REQUEST => {
+                ErrorBody::new("invalid_request", error.to_string(), SEE_THE_DOCUMENT)
+            }
+            StatusCode::NOT_FOUND => ErrorBody::new(
+                "not_found",
+                error.to_string(),
+                "check the id; the list operations give the stored ones",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorBody::new(
+                "payload_too_large",
+                "the request body is larger than this route takes",
+                "send a smaller body; GET /api/openapi.json documents what each route takes",
+            ),
+            StatusCode::LENGTH_REQUIRED => ErrorBody::new(
+                "length_required",
+                "a request body needs a content-length header",
+                "send the body with its content-length rather than chunked",
+            ),
+            status if status.is_server_error() => {
+                tracing::error!(error = %error, "request failed");
+                return error_response(
+                    status,
+                    &ErrorBody::new(
+                        "internal_error",
+                        "mailscore could not complete the request",
+                        SEE_THE_LOG,
+                    ),
+                );
+            }
+            _ => ErrorBody::new(
+                status
+                    .canonical_reason()
+                    .map_or_else(|| "request_error".to_owned(), snake_case)
+                    .as_str(),
+                error.to_string(),
+                SEE_THE_DOCUMENT,
+            ),
+        }
+    };
+    error_response(status, &body)
+}
+
+/// A request that ran past the request timeout.
+pub fn timeout_response() -> Response {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ErrorBody::new(
+            "request_timeout",
+            "the request took longer than the server allows",
+            "retry later; if it keeps happening, the server is overloaded",
+        ),
+    )
+}
+
+/// `body` as the JSON answer with `status`.
+pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
+    let mut response = Json(body.clone()).into_response();
+    response.set_status(status);
+    response
+}
+
+/// "Unsupported Media Type" → "unsupported_media_type".
+fn snake_case(reason: &str) -> String {
+    reason
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_record_is_a_404_with_its_explanation() {
+        let error = ApiError::from(ServiceError::NotFound {
+            explanation: "no job 7 is stored".to_owned(),
+        });
+        let (status, body) = error.parts();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body.code, "not_found");
+        assert_eq!(body.message, "no job 7 is stored");
+    }
+
+    #[test]
+    fn an_internal_error_never_shows_its_text() {
+        let error = ApiError::from(ServiceError::Store(StoreError::Open {
+            path: "/srv/secret/mailscore.redb".to_owned(),
+            message: "permission denied".to_owned(),
+        }));
+        let (status, body) = error.parts();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body.code, "internal_error");
+        let shown = format!("{body:?}");
+        assert!(!shown.contains("/srv/secret"), "{shown}");
+        assert!(!shown.contains("permission denied"), "{shown}");
+    }
+
+    #[test]
+    fn a_bad_value_is_a_400_naming_the_value() {
+        let error = ApiError::from(crate::service::parse_job_id("x1").unwrap_err());
+        let (status, body) = error.parts();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body.code, "invalid_value");
+        assert!(body.message.contains("\"x1\""), "{}", body.message);
+    }
+
+    #[test]
+    fn reasons_become_snake_case_codes() {
+        assert_eq!(
+            snake_case("Unsupported Media Type"),
+            "unsupported_media_type"
+        );
+        assert_eq!(snake_case("I'm a teapot"), "i_m_a_teapot");
+    }
+}

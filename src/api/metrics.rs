@@ -1,0 +1,130 @@
+//! Every metric mailscore exports, declared here and only here, and the process-wide
+//! Prometheus recorder that `GET /metrics` renders.
+//!
+//! Names follow `mailscore_<subsystem>_<name>_<unit>`; counters end in `_total`. Labels
+//! have low cardinality: a route label is the route template (`/api/jobs/{id}`), never the
+//! path a client sent; a path that matches no route is `unmatched`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::service::status::StoreStatus;
+
+/// HTTP requests answered, by `method`, `route` and `status`.
+pub const HTTP_REQUESTS_TOTAL: &str = "mailscore_http_requests_total";
+/// Time from a request's arrival to its response, by `method` and `route`.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "mailscore_http_request_duration_seconds";
+/// Stored jobs, by `state` (`active`: in the current snapshot; `inactive`: left behind).
+pub const STORE_JOBS: &str = "mailscore_store_jobs";
+/// Stored users.
+pub const STORE_USERS: &str = "mailscore_store_users";
+/// Stored actions (applications, clicks, opens …).
+pub const STORE_ACTIONS: &str = "mailscore_store_actions";
+/// Size of the database file(s) on disk.
+pub const STORE_FILE_BYTES: &str = "mailscore_store_file_bytes";
+
+/// The route label of a request that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Upper bounds of the request-duration histogram, in seconds: from a cached read (well
+/// under a millisecond) to the request timeout.
+const DURATION_BUCKETS_SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How often the recorder drains its histogram samples when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed on first use. The `metrics` crate takes one global
+/// recorder per process, and a process may start several servers (the tests do), so the
+/// handle is kept here once and shared by all of them. When some other recorder was
+/// installed first, this one still renders but records nothing; that is logged.
+pub fn recorder() -> &'static PrometheusHandle {
+    RECORDER.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    HTTP_REQUEST_DURATION_SECONDS.to_owned(),
+                ),
+                DURATION_BUCKETS_SECONDS,
+            )
+            .expect("the bucket list is not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if let Err(error) = metrics::set_global_recorder(recorder) {
+            tracing::warn!(%error, "another metrics recorder is installed; /metrics stays empty");
+        }
+        describe();
+        let upkeep = handle.clone();
+        // A thread rather than a task: the recorder outlives any one runtime (each test
+        // has its own), and upkeep is a few microseconds every few seconds.
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "no metrics upkeep thread; histograms drain at each scrape");
+        }
+        handle
+    })
+}
+
+fn describe() {
+    describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests answered");
+    describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "time from a request's arrival to its response"
+    );
+    describe_gauge!(STORE_JOBS, "stored jobs, by state");
+    describe_gauge!(STORE_USERS, "stored users");
+    describe_gauge!(STORE_ACTIONS, "stored actions");
+    describe_gauge!(
+        STORE_FILE_BYTES,
+        Unit::Bytes,
+        "size of the database on disk"
+    );
+}
+
+/// Counts one answered request and its duration.
+pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    counter!(
+        HTTP_REQUESTS_TOTAL,
+        "method" => method.to_owned(),
+        "route" => route.to_owned(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        "method" => method.to_owned(),
+        "route" => route.to_owned()
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// Sets the store gauges from a status.
+pub fn record_store_status(status: &StoreStatus) {
+    gauge!(STORE_JOBS, "state" => "active").set(status.jobs.active as f64);
+    gauge!(STORE_JOBS, "state" => "inactive")
+        .set(status.jobs.total.saturating_sub(status.jobs.active) as f64);
+    gauge!(STORE_USERS).set(status.users as f64);
+    gauge!(STORE_ACTIONS).set(status.actions as f64);
+    gauge!(STORE_FILE_BYTES).set(status.space.file_bytes as f64);
+}
+
+/// The metrics in the Prometheus text format.
+pub fn render() -> String {
+    recorder().render()
+}
