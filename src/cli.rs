@@ -1305,7 +1305,7 @@ fn invoked_command(settings: &Settings) -> String {
 
 async fn serve(settings: &Settings) -> Result<i32> {
     let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
-    let options = crate::api::ServeOptions::from_settings(settings);
+    let options = crate::api::ServeOptions::from_settings(settings)?;
     crate::api::serve(store, &options, |addr| {
         // Said once the socket accepts connections; a closed stdout must not stop the server.
         let _ = std::io::Write::write_fmt(

@@ -121,6 +121,12 @@ impl From<ServiceError> for ApiError {
                 "the request names no input file",
                 "give at least one CSV file",
             ))),
+            ServiceError::Link(_) => Self::NotFound(Json(ErrorBody::new(
+                "link_not_valid",
+                "the link is not valid",
+                "use the latest link of an email; links expire",
+            ))),
+            ServiceError::ShuttingDown => Self::shutting_down(),
             ServiceError::MissingStore { .. } | ServiceError::Store(StoreError::Missing { .. }) => {
                 log_internal(&error);
                 Self::Unavailable(Json(ErrorBody::new(

@@ -28,6 +28,14 @@ pub const STORE_ACTIONS: &str = "mailscore_store_actions";
 /// Size of the database file(s) on disk.
 pub const STORE_FILE_BYTES: &str = "mailscore_store_file_bytes";
 
+/// Tracking links followed, by `kind` (`open`, `click`, `unsubscribe`) and `outcome`
+/// (`recorded`; `refused`: a tampered, expired or unknown link, nothing recorded).
+pub const TRACKING_EVENTS_TOTAL: &str = "mailscore_tracking_events_total";
+/// Tracked actions committed by the group commit, and how many of them were new.
+pub const TRACKING_COMMITTED_ACTIONS_TOTAL: &str = "mailscore_tracking_committed_actions_total";
+/// Commits of the tracking group commit.
+pub const TRACKING_COMMITS_TOTAL: &str = "mailscore_tracking_commits_total";
+
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -87,6 +95,15 @@ fn describe() {
         Unit::Seconds,
         "time from a request's arrival to its response"
     );
+    describe_counter!(
+        TRACKING_EVENTS_TOTAL,
+        "tracking links followed, by kind and outcome"
+    );
+    describe_counter!(
+        TRACKING_COMMITTED_ACTIONS_TOTAL,
+        "tracked opens and clicks committed to the store"
+    );
+    describe_counter!(TRACKING_COMMITS_TOTAL, "group commits of tracked actions");
     describe_gauge!(STORE_JOBS, "stored jobs, by state");
     describe_gauge!(STORE_USERS, "stored users");
     describe_gauge!(STORE_ACTIONS, "stored actions");
@@ -112,6 +129,18 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
         "route" => route.to_owned()
     )
     .record(elapsed.as_secs_f64());
+}
+
+/// Counts one followed tracking link.
+pub fn record_tracking_event(kind: &'static str, recorded: bool) {
+    let outcome = if recorded { "recorded" } else { "refused" };
+    counter!(TRACKING_EVENTS_TOTAL, "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// Counts one group commit of tracked actions.
+pub fn record_tracking_commit(actions: usize) {
+    counter!(TRACKING_COMMITS_TOTAL).increment(1);
+    counter!(TRACKING_COMMITTED_ACTIONS_TOTAL).increment(actions as u64);
 }
 
 /// Sets the store gauges from a status.

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod runs;
 pub mod status;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,9 +32,12 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
+use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
+use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
+use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
 /// The largest request body any route takes, in bytes. Every route of the API so far reads
@@ -96,17 +100,27 @@ type Api = (
     jobs::JobsApi,
 );
 
-/// What the handlers share: the one open store (redb allows one process per file) and
-/// whether the server is shutting down.
+/// What the handlers share: the one open store (redb allows one process per file), the
+/// key that signs email links, the group commit of tracked actions, and whether the server
+/// is shutting down.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub signer: TokenSigner,
+    pub tracking: TrackingRecorder,
     shutting_down: AtomicBool,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// The state of a server on `store`; starts the tracking recorder on the current
+    /// runtime.
+    pub fn new(store: Arc<dyn Store>, signer: TokenSigner, time_zone: TimeZoneSetting) -> Self {
+        let tracking = TrackingRecorder::start(Arc::clone(&store), time_zone, |committed| {
+            metrics::record_tracking_commit(committed.actions)
+        });
         Self {
             store,
+            signer,
+            tracking,
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -153,12 +167,13 @@ fn route_templates() -> RouteTemplates {
         .flat_map(|api| api.paths.into_iter().map(|path| path.path))
         .collect();
     let explorer_receiver = format!("{EXPLORER}/oauth-receiver.html");
-    RouteTemplates::new(documented.iter().map(String::as_str).chain([
-        OPENAPI_JSON,
-        EXPLORER,
-        explorer_receiver.as_str(),
-        METRICS,
-    ]))
+    RouteTemplates::new(
+        documented
+            .iter()
+            .map(String::as_str)
+            .chain([OPENAPI_JSON, EXPLORER, explorer_receiver.as_str(), METRICS])
+            .chain(tracking::ROUTES.iter().copied()),
+    )
 }
 
 /// The whole application: every route, with the middleware around it.
@@ -172,6 +187,8 @@ pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
         .at(OPENAPI_JSON, service.spec_endpoint())
         .nest(EXPLORER, explorer)
         .at(METRICS, poem::get(make_sync(|_| metrics_response())))
+        .nest("/t", tracking::routes_t())
+        .nest("/u", tracking::routes_u())
         .nest("/", service)
         .data(state);
     middleware::wrap(routes, policy)
@@ -188,13 +205,19 @@ fn metrics_response() -> Response {
 pub struct ServeOptions {
     /// Address and port to listen on; port 0 takes any free port.
     pub listen: SocketAddr,
+    /// Verifies the tokens of email links (the key the daily run signed them with).
+    pub signer: TokenSigner,
+    pub time_zone: TimeZoneSetting,
 }
 
 impl ServeOptions {
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
+    /// The options the settings give; reads (or creates) the secret key.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
             listen: settings.listen,
-        }
+            signer: TokenSigner::new(&settings.create_secret_key_bytes()?),
+            time_zone: settings.time_zone.clone(),
+        })
     }
 }
 
@@ -241,7 +264,11 @@ pub async fn start(
         })?;
     let local_addr = listener.local_addr()?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    let state = Arc::new(AppState::new(store));
+    let state = Arc::new(AppState::new(
+        store,
+        options.signer.clone(),
+        options.time_zone.clone(),
+    ));
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
@@ -314,7 +341,10 @@ impl RunningServer {
         self.state.begin_shutdown();
         self.gauges.abort();
         let _ = self.stop.send(());
-        self.server.await??;
+        let stopped = self.server.await;
+        // No request is left: what the tracked opens and clicks queued is committed now.
+        self.state.tracking.flush().await;
+        stopped??;
         tracing::info!("server stopped");
         Ok(())
     }
@@ -357,7 +387,11 @@ mod tests {
     fn test_app() -> (tempfile::TempDir, Arc<AppState>, impl Endpoint) {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path()).unwrap();
-        let state = Arc::new(AppState::new(Arc::new(store)));
+        let state = Arc::new(AppState::new(
+            Arc::new(store),
+            TokenSigner::new(b"test key"),
+            TimeZoneSetting::tokyo(),
+        ));
         let policy = Policy {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: REQUEST_TIMEOUT,

@@ -329,6 +329,23 @@ pub async fn fill_snapshots(
         return Ok(());
     }
     let current = store.job_columns().await?;
+    fill_snapshots_with(store, actions, zone, &current).await
+}
+
+/// [`fill_snapshots`] with the current job snapshot already loaded (the tracking recorder
+/// keeps it between batches).
+pub async fn fill_snapshots_with(
+    store: &dyn Store,
+    actions: &mut ActionColumns,
+    zone: &TimeZoneSetting,
+    current: &JobColumns,
+) -> Result<(), StoreError> {
+    let rows: Vec<usize> = (0..actions.len())
+        .filter(|&row| needs_fill(actions, row))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     let inactive_ids: Vec<JobId> = rows
         .iter()
         .map(|&row| actions.job_id[row])
@@ -353,7 +370,7 @@ pub async fn fill_snapshots(
     for row in rows {
         let job_id = actions.job_id[row];
         let snapshot = match current.position(JobId::new(job_id)) {
-            Some(index) => snapshot_of_columns(&current, index),
+            Some(index) => snapshot_of_columns(current, index),
             None => match inactive.get(&job_id) {
                 Some(fields) => snapshot_of(fields),
                 None => continue,

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod runs;
 pub mod status;
 pub mod suppressions;
+pub mod tracking;
 
 use jiff::civil::Date;
 use thiserror::Error;
@@ -59,6 +60,12 @@ pub enum ServiceError {
     },
     #[error("the schedule {expression:?} never fires")]
     ScheduleNeverFires { expression: String },
+    /// A tracking or unsubscribe link that is refused (tampered, expired, unknown user).
+    #[error(transparent)]
+    Link(#[from] tracking::LinkError),
+    /// The server is shutting down and takes no more work.
+    #[error("mailscore is shutting down")]
+    ShuttingDown,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -67,6 +67,8 @@ async fn spawn_app() -> TestApp {
     let store: Arc<dyn Store> = Arc::new(store);
     let options = ServeOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
+        signer: test_signer(),
+        time_zone: TimeZoneSetting::tokyo(),
     };
     let server = mailscore::api::start(store, &options)
         .await
