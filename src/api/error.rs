@@ -46,6 +46,9 @@ pub enum ApiError {
     /// What the path names is not stored.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The request conflicts with the stored state (an email that is no longer pending …).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
     /// An internal error; the log has its details under the response's request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -87,6 +90,7 @@ impl ApiError {
         match self {
             Self::BadRequest(Json(body)) => (StatusCode::BAD_REQUEST, body),
             Self::NotFound(Json(body)) => (StatusCode::NOT_FOUND, body),
+            Self::Conflict(Json(body)) => (StatusCode::CONFLICT, body),
             Self::Internal(Json(body)) => (StatusCode::INTERNAL_SERVER_ERROR, body),
             Self::Unavailable(Json(body)) => (StatusCode::SERVICE_UNAVAILABLE, body),
         }
@@ -120,6 +124,11 @@ impl From<ServiceError> for ApiError {
                 "no_input_files",
                 "the request names no input file",
                 "give at least one CSV file",
+            ))),
+            ServiceError::Conflict { explanation } => Self::Conflict(Json(ErrorBody::new(
+                "conflict",
+                explanation.clone(),
+                "read the resource again and act on its current state",
             ))),
             ServiceError::Link(_) => Self::NotFound(Json(ErrorBody::new(
                 "link_not_valid",

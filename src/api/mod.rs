@@ -6,15 +6,19 @@
 //! take one shape and get their status in one place (`error.rs`); every request passes the
 //! layers of `middleware.rs`.
 
+pub mod emails;
 pub mod error;
 pub mod health;
 pub mod imports;
 pub mod jobs;
 pub mod metrics;
 pub mod middleware;
+pub mod picks;
 pub mod runs;
 pub mod status;
+pub mod suppressions;
 pub mod tracking;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +39,8 @@ use tokio::task::JoinHandle;
 use crate::config::{ConfigError, Settings};
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
+use crate::render::EmailSettings;
+use crate::service::emails::Messages;
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
 use crate::tokens::TokenSigner;
@@ -90,6 +96,14 @@ enum ApiTags {
     Imports,
     /// Stored jobs.
     Jobs,
+    /// Job seekers.
+    Users,
+    /// Each user's picks of a date.
+    Picks,
+    /// The email queue.
+    Emails,
+    /// Addresses that get no email.
+    Suppressions,
 }
 
 type Api = (
@@ -98,6 +112,10 @@ type Api = (
     runs::RunsApi,
     imports::ImportsApi,
     jobs::JobsApi,
+    users::UsersApi,
+    picks::PicksApi,
+    emails::EmailsApi,
+    suppressions::SuppressionsApi,
 );
 
 /// What the handlers share: the one open store (redb allows one process per file), the
@@ -105,7 +123,8 @@ type Api = (
 /// is shutting down.
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub signer: TokenSigner,
+    /// Renders stored emails (and holds the key that signs and verifies their links).
+    pub messages: Messages,
     pub tracking: TrackingRecorder,
     shutting_down: AtomicBool,
 }
@@ -113,13 +132,20 @@ pub struct AppState {
 impl AppState {
     /// The state of a server on `store`; starts the tracking recorder on the current
     /// runtime.
-    pub fn new(store: Arc<dyn Store>, signer: TokenSigner, time_zone: TimeZoneSetting) -> Self {
-        let tracking = TrackingRecorder::start(Arc::clone(&store), time_zone, |committed| {
-            metrics::record_tracking_commit(committed.actions)
-        });
+    pub fn new(store: Arc<dyn Store>, options: &ServeOptions) -> Self {
+        let tracking =
+            TrackingRecorder::start(Arc::clone(&store), options.time_zone.clone(), |committed| {
+                metrics::record_tracking_commit(committed.actions)
+            });
+        let messages = Messages {
+            signer: options.signer.clone(),
+            renderer: crate::templates::load_renderer(&options.email),
+            email: options.email.clone(),
+            time_zone: options.time_zone.clone(),
+        };
         Self {
             store,
-            signer,
+            messages,
             tracking,
             shutting_down: AtomicBool::new(false),
         }
@@ -142,6 +168,10 @@ fn openapi_service() -> OpenApiService<Api, ()> {
         runs::RunsApi,
         imports::ImportsApi,
         jobs::JobsApi,
+        users::UsersApi,
+        picks::PicksApi,
+        emails::EmailsApi,
+        suppressions::SuppressionsApi,
     );
     OpenApiService::new(api, "mailscore", env!("CARGO_PKG_VERSION"))
         .description(
@@ -208,6 +238,8 @@ pub struct ServeOptions {
     /// Verifies the tokens of email links (the key the daily run signed them with).
     pub signer: TokenSigner,
     pub time_zone: TimeZoneSetting,
+    /// What stored emails are rendered with (templates, sender, base URL of the links).
+    pub email: EmailSettings,
 }
 
 impl ServeOptions {
@@ -217,6 +249,7 @@ impl ServeOptions {
             listen: settings.listen,
             signer: TokenSigner::new(&settings.create_secret_key_bytes()?),
             time_zone: settings.time_zone.clone(),
+            email: settings.email.clone(),
         })
     }
 }
@@ -264,11 +297,7 @@ pub async fn start(
         })?;
     let local_addr = listener.local_addr()?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    let state = Arc::new(AppState::new(
-        store,
-        options.signer.clone(),
-        options.time_zone.clone(),
-    ));
+    let state = Arc::new(AppState::new(store, options));
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
@@ -387,11 +416,13 @@ mod tests {
     fn test_app() -> (tempfile::TempDir, Arc<AppState>, impl Endpoint) {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path()).unwrap();
-        let state = Arc::new(AppState::new(
-            Arc::new(store),
-            TokenSigner::new(b"test key"),
-            TimeZoneSetting::tokyo(),
-        ));
+        let options = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            signer: TokenSigner::new(b"test key"),
+            time_zone: TimeZoneSetting::tokyo(),
+            email: EmailSettings::default(),
+        };
+        let state = Arc::new(AppState::new(Arc::new(store), &options));
         let policy = Policy {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: REQUEST_TIMEOUT,

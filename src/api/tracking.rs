@@ -58,7 +58,7 @@ fn now() -> i64 {
 #[handler]
 async fn open_pixel(state: Data<&Arc<AppState>>, Path(file): Path<String>) -> Response {
     let token = file.strip_suffix(".gif").unwrap_or(&file);
-    match tracking::open(&state.tracking, &state.signer, token, now()).await {
+    match tracking::open(&state.tracking, &state.messages.signer, token, now()).await {
         Ok(()) => {
             record_tracking_event("open", true);
             Response::builder()
@@ -84,7 +84,7 @@ async fn click(
     let outcome = tracking::click(
         state.store.as_ref(),
         &state.tracking,
-        &state.signer,
+        &state.messages.signer,
         &token,
         query.utm_content.as_deref(),
         now(),
@@ -116,7 +116,8 @@ async fn click(
 
 #[handler]
 async fn job_page(state: Data<&Arc<AppState>>, Path(token): Path<String>) -> Response {
-    let Ok((claims, _)) = tracking::verify_link(&state.signer, &token, Purpose::Click, now())
+    let Ok((claims, _)) =
+        tracking::verify_link(&state.messages.signer, &token, Purpose::Click, now())
     else {
         return not_found_page();
     };
@@ -164,7 +165,9 @@ async fn job_page(state: Data<&Arc<AppState>>, Path(token): Path<String>) -> Res
 
 #[handler]
 async fn unsubscribe_page(state: Data<&Arc<AppState>>, Path(token): Path<String>) -> Response {
-    match tracking::unsubscribe_status(state.store.as_ref(), &state.signer, &token, now()).await {
+    match tracking::unsubscribe_status(state.store.as_ref(), &state.messages.signer, &token, now())
+        .await
+    {
         Ok(status) if status.already => page(
             StatusCode::OK,
             "配信停止済みです",
@@ -190,7 +193,7 @@ async fn unsubscribe_page(state: Data<&Arc<AppState>>, Path(token): Path<String>
 /// unsubscribe, whatever the body says, since the signed link alone is the authority.
 #[handler]
 async fn unsubscribe(state: Data<&Arc<AppState>>, Path(token): Path<String>) -> Response {
-    match tracking::unsubscribe(state.store.as_ref(), &state.signer, &token, now()).await {
+    match tracking::unsubscribe(state.store.as_ref(), &state.messages.signer, &token, now()).await {
         Ok(status) => {
             record_tracking_event("unsubscribe", true);
             page(

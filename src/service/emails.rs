@@ -10,9 +10,10 @@ use super::ServiceError;
 use super::explain::{Missing, explain_no_day, explain_no_picks};
 use crate::config::Settings;
 use crate::domain::batch::{EmailStatus, QueuedEmail};
+use crate::domain::time::Micros;
 use crate::domain::{TimeZoneSetting, UserId};
-use crate::render::{EmailSettings, Renderer};
-use crate::store::Store;
+use crate::render::{EmailSettings, RenderedEmail, Renderer};
+use crate::store::{EmailUpdate, Store};
 use crate::tokens::TokenSigner;
 
 /// What renders a stored email again: the key that signs its links, the email settings,
@@ -46,11 +47,7 @@ impl Messages {
     /// the sender does, with the stored subject (it may be the LLM's, which rendering
     /// does not know). The same bytes every time.
     pub fn stored_message(&self, email: &QueuedEmail) -> Result<Vec<u8>, ServiceError> {
-        let user_id = email.user_id.as_str();
-        let mut rendered =
-            self.renderer
-                .render_packed(&email.content, &self.signer, &self.email, user_id)?;
-        rendered.subject = email.subject.clone();
+        let rendered = self.rendered(email)?;
         let message_id = format!("{}.{}", email.date, email.user_id);
         let sent_date = std::time::UNIX_EPOCH
             + std::time::Duration::from_micros(email.scheduled_at.max(0) as u64);
@@ -62,6 +59,18 @@ impl Messages {
             sent_date,
         )?;
         Ok(message.formatted())
+    }
+}
+
+impl Messages {
+    /// The bodies of a stored email as the sender renders them, with the stored subject.
+    pub fn rendered(&self, email: &QueuedEmail) -> Result<RenderedEmail, ServiceError> {
+        let user_id = email.user_id.as_str();
+        let mut rendered =
+            self.renderer
+                .render_packed(&email.content, &self.signer, &self.email, user_id)?;
+        rendered.subject = email.subject.clone();
+        Ok(rendered)
     }
 }
 
@@ -146,5 +155,61 @@ impl EmailsExport {
         }
         index.flush()?;
         Ok(self.emails.len())
+    }
+}
+
+/// What an operator may do with one queued email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailChange {
+    /// `pending` or `failed` → `cancelled`: it is not sent.
+    Cancel,
+    /// `failed` or `cancelled` → `pending`: the sender tries it again.
+    Retry,
+}
+
+impl EmailChange {
+    fn statuses(self) -> (&'static [EmailStatus], EmailStatus) {
+        match self {
+            Self::Cancel => (
+                &[EmailStatus::Pending, EmailStatus::Failed],
+                EmailStatus::Cancelled,
+            ),
+            Self::Retry => (
+                &[EmailStatus::Failed, EmailStatus::Cancelled],
+                EmailStatus::Pending,
+            ),
+        }
+    }
+}
+
+/// Cancels or retries `user`'s email of `date`; an email in any other status is refused
+/// with the statuses the change starts from.
+pub async fn change_email(
+    store: &dyn Store,
+    date: Date,
+    user: &UserId,
+    change: EmailChange,
+    at: Micros,
+) -> Result<QueuedEmail, ServiceError> {
+    let (from, to) = change.statuses();
+    match store.update_email_status(date, user, from, to, at).await? {
+        EmailUpdate::Updated(email) => Ok(email),
+        EmailUpdate::NotFound => Err(ServiceError::NotFound {
+            explanation: format!("no email of {date} is queued for user {user}"),
+        }),
+        EmailUpdate::Refused(status) => Err(ServiceError::Conflict {
+            explanation: format!(
+                "the email of {date} for user {user} is {}; only {} emails can be {}",
+                status.as_str(),
+                from.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                match change {
+                    EmailChange::Cancel => "cancelled",
+                    EmailChange::Retry => "retried",
+                }
+            ),
+        }),
     }
 }

@@ -16,6 +16,7 @@ pub mod runs;
 pub mod status;
 pub mod suppressions;
 pub mod tracking;
+pub mod users;
 
 use jiff::civil::Date;
 use thiserror::Error;
@@ -51,6 +52,9 @@ pub enum ServiceError {
     /// What was asked for is not stored; the message explains why and what to do.
     #[error("{explanation}")]
     NotFound { explanation: String },
+    /// What was asked for conflicts with the stored state (an email already sent, …).
+    #[error("{explanation}")]
+    Conflict { explanation: String },
     #[error("no input files found in {paths}")]
     NoInputFiles { paths: String },
     #[error("writing {}", path.display())]

@@ -13,7 +13,9 @@ use thiserror::Error;
 
 use crate::columnar::ColumnarError;
 use crate::domain::action::{ActionColumns, ActionDay};
-use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
+use crate::domain::batch::{
+    DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, UserPicks,
+};
 use crate::domain::job::JobRow;
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
@@ -110,6 +112,17 @@ pub struct RowPacking {
     /// A compression dictionary trained on this feed, to keep for its header: set when the
     /// header had none.
     pub new_dictionary: Option<Vec<u8>>,
+}
+
+/// What [`EmailQueue::update_email_status`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmailUpdate {
+    /// The email, with its new status.
+    Updated(QueuedEmail),
+    /// No email of that user and date is queued.
+    NotFound,
+    /// The email's status is not one the change starts from; it is left as it was.
+    Refused(EmailStatus),
 }
 
 /// Counts describing the stored jobs.
@@ -378,6 +391,18 @@ pub trait EmailQueue: Send + Sync {
         date: Date,
         user: Option<&UserId>,
     ) -> Result<Vec<QueuedEmail>, StoreError>;
+
+    /// Sets the status of `user`'s email of `date` to `to` (and `updated_at` to `at`), in
+    /// one transaction, when its status is one of `from`; otherwise changes nothing and
+    /// says why.
+    async fn update_email_status(
+        &self,
+        date: Date,
+        user: &UserId,
+        from: &[EmailStatus],
+        to: EmailStatus,
+        at: Micros,
+    ) -> Result<EmailUpdate, StoreError>;
 }
 
 /// Retention, space and statistics: what keeps the store healthy, in its own terms.

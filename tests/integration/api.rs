@@ -69,6 +69,7 @@ async fn spawn_app() -> TestApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         signer: test_signer(),
         time_zone: TimeZoneSetting::tokyo(),
+        email: mailscore::render::EmailSettings::default(),
     };
     let server = mailscore::api::start(store, &options)
         .await
@@ -213,13 +214,23 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
     assert_eq!(
         operations,
         [
+            "DELETE /api/suppressions/{address} remove_suppression",
+            "GET /api/emails list_emails",
+            "GET /api/emails/{date}/{user_id} get_email",
             "GET /api/imports list_imports",
             "GET /api/imports/{id} get_import",
             "GET /api/jobs/{id} get_job",
+            "GET /api/picks/{date}/{user_id} get_user_picks",
             "GET /api/runs list_runs",
             "GET /api/status get_status",
+            "GET /api/suppressions list_suppressions",
+            "GET /api/users list_users",
+            "GET /api/users/{id} get_user",
             "GET /health/live health_live",
             "GET /health/ready health_ready",
+            "POST /api/emails/{date}/{user_id}/cancel cancel_email",
+            "POST /api/emails/{date}/{user_id}/retry retry_email",
+            "POST /api/suppressions add_suppression",
         ]
     );
     // An operation documents its error answers with the one error body.

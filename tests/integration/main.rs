@@ -11,6 +11,7 @@ mod llm;
 mod matching;
 mod pure_core;
 mod render;
+mod resources;
 mod service;
 mod stale_masters;
 mod store_contract;

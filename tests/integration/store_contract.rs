@@ -12,7 +12,7 @@ use mailscore::domain::{
     ActionType, EmailAddress, JobId, Suppression, SuppressionReason, TimeZoneSetting, UserId,
 };
 use mailscore::ingest::{ImportKind, ImportOptions, import_file, import_jobs};
-use mailscore::store::{RetentionLimits, Store, StoreError};
+use mailscore::store::{EmailUpdate, RetentionLimits, Store, StoreError};
 
 use crate::helpers::{job_row, jobs_csv, queued, user_picks};
 
@@ -25,6 +25,7 @@ pub async fn check_store_contract(store: &dyn Store, files: &Path) {
     check_masters_and_imports(store, files).await;
     check_daily_run_records(store).await;
     check_run_lease(store).await;
+    check_email_status_updates(store).await;
     check_retention_and_maintenance(store).await;
 }
 
@@ -387,6 +388,58 @@ async fn check_daily_run_records(store: &dyn Store) {
         store.job_scores(day).await.unwrap(),
         None,
         "no scores were given"
+    );
+}
+
+async fn check_email_status_updates(store: &dyn Store) {
+    let day = date("2025-07-03");
+    store
+        .begin_day(day, None, checkpoint(Phase::Render, 0))
+        .await
+        .unwrap();
+    let pending = queued("u7", &day.to_string(), EmailStatus::Pending, "件名");
+    store
+        .save_chunk(
+            day,
+            vec![user_picks("u7", 1)],
+            Some(vec![pending]),
+            checkpoint(Phase::Render, 1),
+        )
+        .await
+        .unwrap();
+    let cancel = [EmailStatus::Pending, EmailStatus::Failed];
+    match store
+        .update_email_status(day, &user("u7"), &cancel, EmailStatus::Cancelled, 99)
+        .await
+        .unwrap()
+    {
+        EmailUpdate::Updated(email) => {
+            assert_eq!(
+                (email.status, email.updated_at),
+                (EmailStatus::Cancelled, 99)
+            );
+        }
+        other => panic!("expected an update, got {other:?}"),
+    }
+    assert_eq!(
+        store.emails(day, Some(&user("u7"))).await.unwrap()[0].status,
+        EmailStatus::Cancelled,
+        "the change is stored"
+    );
+    assert_eq!(
+        store
+            .update_email_status(day, &user("u7"), &cancel, EmailStatus::Cancelled, 100)
+            .await
+            .unwrap(),
+        EmailUpdate::Refused(EmailStatus::Cancelled),
+        "a status outside `from` is left as it is"
+    );
+    assert_eq!(
+        store
+            .update_email_status(day, &user("nobody"), &cancel, EmailStatus::Cancelled, 1)
+            .await
+            .unwrap(),
+        EmailUpdate::NotFound
     );
 }
 

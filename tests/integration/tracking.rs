@@ -21,11 +21,11 @@ use crate::helpers::{TestStore, test_signer};
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-struct TrackedApp {
-    addr: SocketAddr,
+pub struct TrackedApp {
+    pub addr: SocketAddr,
     server: Option<RunningServer>,
-    store: Arc<dyn Store>,
-    date: jiff::civil::Date,
+    pub store: Arc<dyn Store>,
+    pub date: jiff::civil::Date,
     /// When the server started: actions from then on are the tests' own.
     started: i64,
     t_dir: std::path::PathBuf,
@@ -34,7 +34,7 @@ struct TrackedApp {
 
 /// A generated store whose today ran through rendering (links expire: they must be
 /// today's), served on a port of its own.
-async fn spawn_tracked_app() -> TrackedApp {
+pub async fn spawn_tracked_app() -> TrackedApp {
     let date = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap())
         .date();
@@ -47,6 +47,7 @@ async fn spawn_tracked_app() -> TrackedApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         signer: test_signer(),
         time_zone: TimeZoneSetting::tokyo(),
+        email: mailscore::render::EmailSettings::default(),
     };
     let server = mailscore::api::start(Arc::clone(&store), &options)
         .await
@@ -62,16 +63,16 @@ async fn spawn_tracked_app() -> TrackedApp {
     }
 }
 
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    content_type: String,
-    cache_control: Option<String>,
-    body: Vec<u8>,
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub content_type: String,
+    pub cache_control: Option<String>,
+    pub body: Vec<u8>,
 }
 
 impl Answer {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
@@ -107,10 +108,33 @@ fn answer(mut response: ureq::http::Response<ureq::Body>) -> Answer {
     }
 }
 
-async fn get(url: String) -> Answer {
+pub async fn get(url: String) -> Answer {
     tokio::task::spawn_blocking(move || answer(agent().get(&url).call().unwrap()))
         .await
         .unwrap()
+}
+
+/// `METHOD url` with a JSON body (or none).
+pub async fn send_json(
+    method: &'static str,
+    url: String,
+    body: Option<serde_json::Value>,
+) -> Answer {
+    tokio::task::spawn_blocking(move || {
+        let agent = agent();
+        let response = match (method, body) {
+            ("POST", Some(body)) => agent
+                .post(&url)
+                .content_type("application/json")
+                .send(body.to_string()),
+            ("POST", None) => agent.post(&url).send_empty(),
+            ("DELETE", _) => agent.delete(&url).call(),
+            _ => agent.get(&url).call(),
+        };
+        answer(response.unwrap())
+    })
+    .await
+    .unwrap()
 }
 
 async fn post(url: String, form: &'static str) -> Answer {
@@ -177,7 +201,7 @@ impl TrackedApp {
     }
 
     /// Stops the server: the group commit writes what it queued.
-    async fn stop(&mut self) {
+    pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.unwrap();
         }

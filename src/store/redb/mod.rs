@@ -31,9 +31,9 @@ use redb::{
 };
 
 use super::{
-    ActionStore, EmailQueue, ImportLog, ImportSummary, JobCounts, JobSnapshot, JobStore,
-    Maintenance, PackedRow, PurgeCounts, RetentionLimits, RowPacker, RunStore, SCHEMA_VERSION,
-    StorageStats, StoreError, UserStore,
+    ActionStore, EmailQueue, EmailUpdate, ImportLog, ImportSummary, JobCounts, JobSnapshot,
+    JobStore, Maintenance, PackedRow, PurgeCounts, RetentionLimits, RowPacker, RunStore,
+    SCHEMA_VERSION, StorageStats, StoreError, UserStore,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionDay};
 use crate::domain::batch::EmailStatus;
@@ -1526,6 +1526,48 @@ impl EmailQueue for RedbStore {
         let user = user.map(|user| user.as_str().to_owned());
         self.run(move |db| per_user_of_date(db, EMAILS, date, user.as_deref(), "email"))
             .await
+    }
+
+    async fn update_email_status(
+        &self,
+        date: Date,
+        user: &UserId,
+        from: &[EmailStatus],
+        to: EmailStatus,
+        at: Micros,
+    ) -> Result<EmailUpdate, StoreError> {
+        let (user, from) = (user.as_str().to_owned(), from.to_vec());
+        self.run(move |db| {
+            let txn = db.begin_write().ctx("beginning an email update")?;
+            let update = {
+                let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
+                let key = (date_key(date), user.as_str());
+                let stored = table
+                    .get(key)
+                    .ctx("reading an email")?
+                    .map(|g| g.value().to_vec());
+                match stored {
+                    None => EmailUpdate::NotFound,
+                    Some(bytes) => {
+                        let mut email: QueuedEmail = from_postcard(&bytes, "email")?;
+                        if from.contains(&email.status) {
+                            email.status = to;
+                            email.updated_at = at;
+                            let bytes = to_postcard(&email, "email")?;
+                            table
+                                .insert(key, bytes.as_slice())
+                                .ctx("writing an email")?;
+                            EmailUpdate::Updated(email)
+                        } else {
+                            EmailUpdate::Refused(email.status)
+                        }
+                    }
+                }
+            };
+            txn.commit().ctx("committing an email update")?;
+            Ok(update)
+        })
+        .await
     }
 }
 

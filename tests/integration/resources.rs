@@ -1,0 +1,205 @@
+//! The API's resources over a generated store whose today ran: users, a user's picks,
+//! the email queue (with cancel and retry) and the suppression list, through a real
+//! client against the real server.
+
+use serde_json::{Value, json};
+
+use crate::tracking::{get, send_json, spawn_tracked_app};
+
+fn json_of(answer: &crate::tracking::Answer) -> Value {
+    serde_json::from_slice(&answer.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", answer.text()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_are_listed_filtered_and_shown_with_why_they_are_emailed() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let page = get(format!("{base}/api/users?limit=5&offset=2")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let page = json_of(&page);
+    assert_eq!(page["total"], 30);
+    assert_eq!(page["users"].as_array().unwrap().len(), 5);
+    let all = json_of(&get(format!("{base}/api/users?limit=1000")).await);
+    let ids: Vec<&str> = all["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "a stable order: by user id");
+    assert_eq!(page["users"][0]["user_id"], all["users"][2]["user_id"]);
+
+    let first = &all["users"][0];
+    let needle = first["email"].as_str().unwrap().to_uppercase();
+    let found = json_of(&get(format!("{base}/api/users?q={needle}")).await);
+    assert_eq!(found["total"], 1, "searched by address, case ignored");
+    let inactive = json_of(&get(format!("{base}/api/users?active=false&limit=1000")).await);
+    assert!(
+        inactive["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["is_active"] == false)
+    );
+
+    let id = first["user_id"].as_str().unwrap();
+    let detail = json_of(&get(format!("{base}/api/users/{id}")).await);
+    assert_eq!(detail["user"]["user_id"], id);
+    let expected = first["is_active"] == true && first["subscribed"] == true;
+    assert_eq!(detail["emailed"], expected);
+    let missing = get(format!("{base}/api/users/nobody-here")).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(json_of(&missing)["code"], "not_found");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_s_picks_come_by_section_in_rank_order_with_their_reasons() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let emails = app.store.emails(app.date, None).await.unwrap();
+    let user = emails[0].user_id.as_str().to_owned();
+    let picks = get(format!("{base}/api/picks/{}/{user}", app.date)).await;
+    assert_eq!(picks.status, 200, "{}", picks.text());
+    let picks = json_of(&picks);
+    let sections = picks["sections"].as_array().unwrap();
+    let n: usize = sections
+        .iter()
+        .map(|s| s["picks"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(n, 40);
+    assert_eq!(sections[0]["section"], "editorial");
+    for section in sections {
+        let ranks: Vec<u64> = section["picks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["rank"].as_u64().unwrap())
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
+    }
+    let pick = &sections[0]["picks"][0];
+    assert!(pick["job_id"].is_string() && pick["total"].is_number());
+    assert!(pick["reasons"].is_array() && pick["tier"].is_string());
+    let none = get(format!("{base}/api/picks/2001-01-01/{user}")).await;
+    assert_eq!(none.status, 404);
+    let bad = get(format!("{base}/api/picks/yesterday/{user}")).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(json_of(&bad)["code"], "invalid_value");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_lists_shows_cancels_and_retries_emails() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let listed = json_of(&get(format!("{base}/api/emails?date={date}&status=pending")).await);
+    let total = listed["total"].as_u64().unwrap();
+    assert!(total > 0);
+    let user = listed["emails"][0]["user_id"].as_str().unwrap().to_owned();
+
+    let email = get(format!("{base}/api/emails/{date}/{user}")).await;
+    assert_eq!(email.status, 200, "{}", email.text());
+    let email = json_of(&email);
+    let header = |name: &str| {
+        email["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+            .map(|h| h["value"].as_str().unwrap().to_owned())
+    };
+    assert!(header("List-Unsubscribe").unwrap().contains("/u/"));
+    assert_eq!(
+        header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let html = html_escape::decode_html_entities(email["html"].as_str().unwrap()).into_owned();
+    assert!(html.contains("/t/c/"), "the body has its tracked links");
+    assert!(!email["text"].as_str().unwrap().is_empty());
+
+    let cancelled = send_json(
+        "POST",
+        format!("{base}/api/emails/{date}/{user}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text());
+    assert_eq!(json_of(&cancelled)["status"], "cancelled");
+    let again = send_json(
+        "POST",
+        format!("{base}/api/emails/{date}/{user}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 409);
+    assert_eq!(json_of(&again)["code"], "conflict");
+    let pending = json_of(&get(format!("{base}/api/emails?date={date}&status=pending")).await);
+    assert_eq!(pending["total"].as_u64().unwrap(), total - 1);
+    let retried = send_json(
+        "POST",
+        format!("{base}/api/emails/{date}/{user}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(json_of(&retried)["status"], "pending");
+    let none = send_json(
+        "POST",
+        format!("{base}/api/emails/{date}/nobody/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(none.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suppressing_an_address_stops_its_email_and_lifting_it_takes_it_off_the_list() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let email = &app.store.emails(date, None).await.unwrap()[0];
+    let (user, address) = (
+        email.user_id.as_str().to_owned(),
+        email.to.as_str().to_owned(),
+    );
+
+    let added = send_json(
+        "POST",
+        format!("{base}/api/suppressions"),
+        Some(json!({"address": address.to_uppercase(), "reason": "complained", "note": "苦情"})),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.text());
+    assert_eq!(json_of(&added)["emails_suppressed"], 1);
+    let list = json_of(&get(format!("{base}/api/suppressions")).await);
+    assert_eq!(list[0]["reason"], "complained");
+    let detail = json_of(&get(format!("{base}/api/users/{user}")).await);
+    assert_eq!(detail["emailed"], false);
+    assert_eq!(detail["suppression"]["note"], "苦情");
+    let queued = json_of(&get(format!("{base}/api/emails/{date}/{user}")).await);
+    assert_eq!(queued["email"]["status"], "suppressed");
+
+    let bad = send_json(
+        "POST",
+        format!("{base}/api/suppressions"),
+        Some(json!({"address": "not an address"})),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    let removed = send_json("DELETE", format!("{base}/api/suppressions/{address}"), None).await;
+    assert_eq!(removed.status, 200, "{}", removed.text());
+    assert!(
+        json_of(&get(format!("{base}/api/suppressions")).await)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let again = send_json("DELETE", format!("{base}/api/suppressions/{address}"), None).await;
+    assert_eq!(again.status, 404);
+    app.stop().await;
+}
