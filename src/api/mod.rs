@@ -40,6 +40,7 @@ use crate::config::{ConfigError, Settings};
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
 use crate::render::EmailSettings;
+use crate::scoring::ScoringConfig;
 use crate::service::emails::Messages;
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
@@ -126,6 +127,7 @@ pub struct AppState {
     /// Renders stored emails (and holds the key that signs and verifies their links).
     pub messages: Messages,
     pub tracking: TrackingRecorder,
+    pub scoring: ScoringConfig,
     shutting_down: AtomicBool,
 }
 
@@ -147,6 +149,7 @@ impl AppState {
             store,
             messages,
             tracking,
+            scoring: options.scoring.clone(),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -240,6 +243,8 @@ pub struct ServeOptions {
     pub time_zone: TimeZoneSetting,
     /// What stored emails are rendered with (templates, sender, base URL of the links).
     pub email: EmailSettings,
+    /// The scoring settings (eligibility of a job on a date).
+    pub scoring: ScoringConfig,
 }
 
 impl ServeOptions {
@@ -250,6 +255,7 @@ impl ServeOptions {
             signer: TokenSigner::new(&settings.create_secret_key_bytes()?),
             time_zone: settings.time_zone.clone(),
             email: settings.email.clone(),
+            scoring: settings.scoring.clone(),
         })
     }
 }
@@ -421,6 +427,7 @@ mod tests {
             signer: TokenSigner::new(b"test key"),
             time_zone: TimeZoneSetting::tokyo(),
             email: EmailSettings::default(),
+            scoring: ScoringConfig::default(),
         };
         let state = Arc::new(AppState::new(Arc::new(store), &options));
         let policy = Policy {

@@ -70,6 +70,7 @@ async fn spawn_app() -> TestApp {
         signer: test_signer(),
         time_zone: TimeZoneSetting::tokyo(),
         email: mailscore::render::EmailSettings::default(),
+        scoring: mailscore::scoring::ScoringConfig::default(),
     };
     let server = mailscore::api::start(store, &options)
         .await
@@ -219,6 +220,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "GET /api/emails/{date}/{user_id} get_email",
             "GET /api/imports list_imports",
             "GET /api/imports/{id} get_import",
+            "GET /api/jobs list_jobs",
             "GET /api/jobs/{id} get_job",
             "GET /api/picks/{date}/{user_id} get_user_picks",
             "GET /api/runs list_runs",
@@ -409,7 +411,7 @@ async fn an_unknown_route_or_method_is_a_json_error_too() {
     for path in [
         "/nothing/here",
         "/api/nothing",
-        "/api/jobs",
+        "/api/jobs/101/columns",
         "/api/docs/missing.js",
     ] {
         let answer = app.get(path).await;

@@ -203,3 +203,77 @@ async fn suppressing_an_address_stops_its_email_and_lifting_it_takes_it_off_the_
     assert_eq!(again.status, 404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_are_filtered_by_place_title_needs_and_score_with_a_date_s_scores() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let all = json_of(&get(format!("{base}/api/jobs?limit=1000")).await);
+    assert_eq!(all["total"], 600);
+    assert!(all["jobs"][0].get("scores").is_none(), "no date, no scores");
+
+    let scored = json_of(&get(format!("{base}/api/jobs?date={date}&limit=1000")).await);
+    let jobs = scored["jobs"].as_array().unwrap();
+    assert!(jobs.iter().all(|j| j["eligible"].is_boolean()));
+    let with_needs = jobs
+        .iter()
+        .find(|j| !j["scores"]["needs"].as_array().unwrap().is_empty())
+        .expect("some job is in a needs category");
+    let category = with_needs["scores"]["needs"][0].as_str().unwrap();
+    let of_needs = json_of(
+        &get(format!(
+            "{base}/api/jobs?date={date}&needs={category}&limit=1000"
+        ))
+        .await,
+    );
+    assert!(of_needs["total"].as_u64().unwrap() >= 1);
+    assert!(of_needs["jobs"].as_array().unwrap().iter().all(|j| {
+        j["scores"]["needs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == category)
+    }));
+
+    let pref = jobs[0]["pref_cd"].as_str().unwrap();
+    let in_pref = json_of(&get(format!("{base}/api/jobs?pref_cd={pref}&limit=1000")).await);
+    assert!(
+        in_pref["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["pref_cd"] == pref)
+    );
+    assert!(in_pref["total"].as_u64().unwrap() < 600);
+
+    let high = json_of(
+        &get(format!(
+            "{base}/api/jobs?date={date}&min_basic=0.5&limit=1000"
+        ))
+        .await,
+    );
+    assert!(
+        high["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["scores"]["basic"].as_f64().unwrap() >= 0.5)
+    );
+    let word: String = jobs[0]["title"].as_str().unwrap().chars().take(3).collect();
+    let titled = get(format!("{base}/api/jobs?q={}", urlencode(&word))).await;
+    let titled = json_of(&titled);
+    assert!(titled["total"].as_u64().unwrap() >= 1);
+    let needs_without_date = get(format!("{base}/api/jobs?needs={category}")).await;
+    assert_eq!(needs_without_date.status, 400);
+    app.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -48,6 +48,7 @@ pub async fn spawn_tracked_app() -> TrackedApp {
         signer: test_signer(),
         time_zone: TimeZoneSetting::tokyo(),
         email: mailscore::render::EmailSettings::default(),
+        scoring: mailscore::scoring::ScoringConfig::default(),
     };
     let server = mailscore::api::start(Arc::clone(&store), &options)
         .await
