@@ -49,6 +49,9 @@ pub enum ApiError {
     /// The request conflicts with the stored state (an email that is no longer pending …).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The uploaded file cannot be imported; nothing was written.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
     /// An internal error; the log has its details under the response's request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -91,6 +94,7 @@ impl ApiError {
             Self::BadRequest(Json(body)) => (StatusCode::BAD_REQUEST, body),
             Self::NotFound(Json(body)) => (StatusCode::NOT_FOUND, body),
             Self::Conflict(Json(body)) => (StatusCode::CONFLICT, body),
+            Self::Unprocessable(Json(body)) => (StatusCode::UNPROCESSABLE_ENTITY, body),
             Self::Internal(Json(body)) => (StatusCode::INTERNAL_SERVER_ERROR, body),
             Self::Unavailable(Json(body)) => (StatusCode::SERVICE_UNAVAILABLE, body),
         }
@@ -129,6 +133,11 @@ impl From<ServiceError> for ApiError {
                 "conflict",
                 explanation.clone(),
                 "read the resource again and act on its current state",
+            ))),
+            ServiceError::ImportRejected { .. } => Self::Unprocessable(Json(ErrorBody::new(
+                "import_rejected",
+                error.to_string(),
+                "fix the file as the message says and upload it again",
             ))),
             ServiceError::Link(_) => Self::NotFound(Json(ErrorBody::new(
                 "link_not_valid",

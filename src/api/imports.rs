@@ -1,5 +1,7 @@
-//! `GET /api/imports` and `GET /api/imports/{id}`: past imports and their full reports
-//! (`service::imports`).
+//! Imports over HTTP: `POST /api/imports` (a CSV upload, streamed to a file in the data
+//! directory and imported as `mailscore import` would), `GET /api/imports/progress` (the
+//! upload going on), `GET /api/imports` and `GET /api/imports/{id}` (past imports and
+//! their full reports) (`service::imports`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -157,6 +159,20 @@ impl From<ImportReport> for ImportReportResponse {
     }
 }
 
+/// The upload going on.
+#[derive(Debug, Object)]
+#[oai(rename = "UploadProgress")]
+pub struct UploadProgressResponse {
+    pub file: String,
+    pub kind: String,
+    /// `receiving` the body, then `importing` it.
+    pub stage: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub bytes_received: u64,
+    pub bytes_imported: u64,
+}
+
 pub struct ImportsApi;
 
 #[OpenApi(tag = "ApiTags::Imports")]
@@ -180,6 +196,65 @@ impl ImportsApi {
                 .map(ImportSummaryResponse::from)
                 .collect(),
         ))
+    }
+
+    /// Uploads one CSV file and imports it: a `multipart/form-data` body whose `file` field
+    /// is the file (job feed, users, actions, a master or keywords). The file is streamed
+    /// to the data directory, never held in memory, and removed once imported. Answers the
+    /// stored report (rows skipped and warnings with line, column and value); a file that
+    /// cannot be imported at all answers `422 import_rejected` and changes nothing.
+    #[oai(path = "/api/imports", method = "post", operation_id = "upload_import")]
+    async fn upload(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// What the file holds: `jobs`, `users`, `actions`, `keywords`, a master's kind
+        /// (`prefectures`, `cities`, `adjacency`, `occupations`, `employment-types`,
+        /// `salary-types`, `features`), or `masters` to recognise it by its header.
+        kind: Query<String>,
+        /// Take a job feed even when it deactivates more than `import.max_shrink_percent`
+        /// of the active jobs.
+        #[oai(default)]
+        allow_shrink: Query<bool>,
+        multipart: poem::web::Multipart,
+    ) -> Result<Json<ImportReportResponse>, ApiError> {
+        let kind = crate::ingest::ImportKind::parse(&kind.0).ok_or_else(|| {
+            crate::service::ServiceError::InvalidValue {
+                what: "kind",
+                value: kind.0.clone(),
+                message: "not a kind of file mailscore imports".into(),
+            }
+        })?;
+        let report =
+            super::uploads::upload_and_import(&state, kind, allow_shrink.0, multipart).await?;
+        Ok(Json(report.into()))
+    }
+
+    /// The upload going on, if any.
+    #[oai(
+        path = "/api/imports/progress",
+        method = "get",
+        operation_id = "get_upload_progress"
+    )]
+    async fn progress(
+        &self,
+        state: Data<&Arc<AppState>>,
+    ) -> Result<Json<UploadProgressResponse>, ApiError> {
+        let progress = state
+            .upload_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let progress = progress.ok_or_else(|| crate::service::ServiceError::NotFound {
+            explanation: "no upload is going on".into(),
+        })?;
+        Ok(Json(UploadProgressResponse {
+            file: progress.file,
+            kind: progress.kind,
+            stage: progress.stage.to_owned(),
+            started_at: rfc3339(progress.started_at),
+            bytes_received: progress.bytes_received,
+            bytes_imported: progress.bytes_imported,
+        }))
     }
 
     /// One import's full report.

@@ -31,6 +31,10 @@ pub const DEFAULT_CSP: &str = "default-src 'self'; frame-ancestors 'none'";
 pub struct Policy {
     pub max_body_bytes: u64,
     pub request_timeout: Duration,
+    /// The body limit and timeout of the upload routes (`POST` to one of `upload_routes`).
+    pub max_upload_bytes: u64,
+    pub upload_timeout: Duration,
+    pub upload_routes: Vec<&'static str>,
     /// `Strict-Transport-Security` value, sent only when the listener speaks TLS (a browser
     /// ignores it over plain HTTP, and sending it there would be a false promise).
     pub hsts: Option<HeaderValue>,
@@ -121,11 +125,18 @@ async fn handle<E: Endpoint>(inner: &E, request: Request, policy: &Policy) -> Re
     let method = method_label(request.method());
     let route = policy.routes.template_of(request.uri().path()).to_owned();
     let span = tracing::info_span!("request", request_id = %request_id);
+    let is_upload = request.method() == poem::http::Method::POST
+        && policy.upload_routes.contains(&route.as_str());
+    let (max_body_bytes, timeout) = if is_upload {
+        (policy.max_upload_bytes, policy.upload_timeout)
+    } else {
+        (policy.max_body_bytes, policy.request_timeout)
+    };
     let mut response = async {
-        if let Some(refused) = check_body(&request, policy.max_body_bytes) {
+        if let Some(refused) = check_body(&request, max_body_bytes) {
             return refused;
         }
-        match tokio::time::timeout(policy.request_timeout, inner.call(request)).await {
+        match tokio::time::timeout(timeout, inner.call(request)).await {
             Ok(Ok(output)) => output.into_response(),
             // An operation's own error already is its JSON answer; poem's errors (no
             // route, a parameter that does not parse) become one here.

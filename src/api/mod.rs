@@ -18,9 +18,11 @@ pub mod runs;
 pub mod status;
 pub mod suppressions;
 pub mod tracking;
+pub mod uploads;
 pub mod users;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -39,9 +41,11 @@ use tokio::task::JoinHandle;
 use crate::config::{ConfigError, Settings};
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
+use crate::ingest::EncodingChoice;
 use crate::render::EmailSettings;
 use crate::scoring::ScoringConfig;
 use crate::service::emails::Messages;
+use crate::service::imports::UploadProgress;
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
 use crate::tokens::TokenSigner;
@@ -50,6 +54,16 @@ use middleware::{Policy, RouteTemplates};
 /// The largest request body any route takes, in bytes. Every route of the API so far reads
 /// nothing but its path and query; uploads will have a limit of their own.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+
+/// The largest file `POST /api/imports` takes (the reference feed is 210 MB); the body is
+/// streamed to a file in the data directory, never held in memory.
+pub const MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// How long an upload and its import may take.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The routes that take uploads (with `POST`).
+const UPLOAD_ROUTES: &[&str] = &["/api/imports"];
 
 /// How long a request may take before it is answered `503 request_timeout`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -128,6 +142,13 @@ pub struct AppState {
     pub messages: Messages,
     pub tracking: TrackingRecorder,
     pub scoring: ScoringConfig,
+    /// The data directory: uploads are written to its `uploads/`.
+    pub data_dir: PathBuf,
+    pub import_encoding: EncodingChoice,
+    pub max_shrink_percent: u32,
+    /// One upload at a time; its progress while it runs.
+    pub upload: tokio::sync::Mutex<()>,
+    pub upload_progress: std::sync::Mutex<Option<UploadProgress>>,
     shutting_down: AtomicBool,
 }
 
@@ -150,6 +171,11 @@ impl AppState {
             messages,
             tracking,
             scoring: options.scoring.clone(),
+            data_dir: options.data_dir.clone(),
+            import_encoding: options.import_encoding,
+            max_shrink_percent: options.max_shrink_percent,
+            upload: tokio::sync::Mutex::new(()),
+            upload_progress: std::sync::Mutex::new(None),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -245,6 +271,11 @@ pub struct ServeOptions {
     pub email: EmailSettings,
     /// The scoring settings (eligibility of a job on a date).
     pub scoring: ScoringConfig,
+    /// Where uploads are written (`uploads/`).
+    pub data_dir: PathBuf,
+    /// How uploaded files are read (`import.encoding`, `import.max_shrink_percent`).
+    pub import_encoding: EncodingChoice,
+    pub max_shrink_percent: u32,
 }
 
 impl ServeOptions {
@@ -256,6 +287,9 @@ impl ServeOptions {
             time_zone: settings.time_zone.clone(),
             email: settings.email.clone(),
             scoring: settings.scoring.clone(),
+            data_dir: settings.data_dir.clone(),
+            import_encoding: settings.import_encoding,
+            max_shrink_percent: settings.import_max_shrink_percent,
         })
     }
 }
@@ -307,6 +341,9 @@ pub async fn start(
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
+        max_upload_bytes: MAX_UPLOAD_BYTES,
+        upload_timeout: UPLOAD_TIMEOUT,
+        upload_routes: UPLOAD_ROUTES.to_vec(),
         // Set once the server terminates TLS itself (a later change): HSTS is only true
         // of a TLS listener.
         hsts: None,
@@ -428,11 +465,17 @@ mod tests {
             time_zone: TimeZoneSetting::tokyo(),
             email: EmailSettings::default(),
             scoring: ScoringConfig::default(),
+            data_dir: dir.path().to_path_buf(),
+            import_encoding: EncodingChoice::Auto,
+            max_shrink_percent: crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
         };
         let state = Arc::new(AppState::new(Arc::new(store), &options));
         let policy = Policy {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: REQUEST_TIMEOUT,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
+            upload_timeout: UPLOAD_TIMEOUT,
+            upload_routes: UPLOAD_ROUTES.to_vec(),
             hsts: None,
             routes: route_templates(),
         };

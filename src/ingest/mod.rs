@@ -162,6 +162,27 @@ impl ImportKind {
         }
     }
 
+    /// Every kind, in the order of [`ImportKind::as_str`]'s names.
+    pub const ALL: [ImportKind; 12] = [
+        Self::Jobs,
+        Self::Users,
+        Self::Actions,
+        Self::Keywords,
+        Self::Prefectures,
+        Self::Cities,
+        Self::Adjacency,
+        Self::Occupations,
+        Self::EmploymentTypes,
+        Self::SalaryTypes,
+        Self::Features,
+        Self::Masters,
+    ];
+
+    /// The kind named `text` ([`ImportKind::as_str`]).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
     /// Recognises a file's kind from its header.
     pub fn detect(header: &Header) -> Option<Self> {
         let has = |name: &str| header.has(name);
@@ -209,6 +230,9 @@ pub struct ImportOptions {
     /// The snapshot guard: a job feed that would deactivate more than this percentage of the
     /// active jobs is refused; `None` lets any feed through (`--allow-shrink`).
     pub max_shrink_percent: Option<u32>,
+    /// The name the report gives the file (an upload's name as its client gave it);
+    /// `None`: the path read.
+    pub file_name: Option<String>,
 }
 
 impl ImportOptions {
@@ -218,6 +242,7 @@ impl ImportOptions {
             time_zone,
             progress: None,
             max_shrink_percent: Some(DEFAULT_MAX_SHRINK_PERCENT),
+            file_name: None,
         }
     }
 }
@@ -279,7 +304,11 @@ pub async fn import_file(
         }
         other => other,
     };
-    let mut report = ImportReport::new(kind.as_str(), &path.display().to_string(), started_at);
+    let name = options
+        .file_name
+        .clone()
+        .unwrap_or_else(|| path.display().to_string());
+    let mut report = ImportReport::new(kind.as_str(), &name, started_at);
     report.encoding = source.encoding_name().to_owned();
     let store_error = |source| IngestError::Store {
         path: path.to_path_buf(),
@@ -346,11 +375,13 @@ pub async fn import_jobs(
     let Some(first) = sources.first() else {
         return Err(IngestError::NoFiles);
     };
-    let file = paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let file = options.file_name.clone().unwrap_or_else(|| {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     let mut report = ImportReport::new(ImportKind::Jobs.as_str(), &file, started_at);
     report.encoding = first.encoding_name().to_owned();
     import_job_sources(store, sources, report, options, clock).await

@@ -124,3 +124,54 @@ pub async fn show_import(store: &dyn Store, id: u64) -> Result<ImportReport, Ser
             explanation: format!("no import #{id}; `mailscore imports list` shows the known ones"),
         })
 }
+
+/// What an upload is doing, for whoever watches it (`GET /api/imports/progress`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// The file's name as the client gave it.
+    pub file: String,
+    pub kind: String,
+    /// `receiving` the body, then `importing` it.
+    pub stage: &'static str,
+    pub started_at: crate::domain::time::Micros,
+    /// Bytes of the file received so far.
+    pub bytes_received: u64,
+    /// Bytes of the file the importer has read so far.
+    pub bytes_imported: u64,
+}
+
+/// A file name safe to keep in the data directory: the client's name's last component,
+/// with anything but letters, digits, `.`, `-` and `_` replaced.
+pub fn safe_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_start_matches('.');
+    if cleaned.is_empty() {
+        "upload.csv".to_owned()
+    } else {
+        cleaned.chars().take(100).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uploaded_name_never_leaves_the_uploads_directory() {
+        assert_eq!(safe_file_name("jobs.csv"), "jobs.csv");
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("C:\\feeds\\求人.csv"), "__.csv");
+        assert_eq!(safe_file_name(".."), "upload.csv");
+        assert_eq!(safe_file_name(""), "upload.csv");
+    }
+}

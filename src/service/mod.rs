@@ -67,6 +67,10 @@ pub enum ServiceError {
     /// A tracking or unsubscribe link that is refused (tampered, expired, unknown user).
     #[error(transparent)]
     Link(#[from] tracking::LinkError),
+    /// A file that could not be imported at all (its header, its encoding, the snapshot
+    /// guard): nothing was written. The message never names a path of the data directory.
+    #[error("the file was not imported: {message}")]
+    ImportRejected { message: String },
     /// The server is shutting down and takes no more work.
     #[error("mailscore is shutting down")]
     ShuttingDown,

@@ -71,6 +71,9 @@ async fn spawn_app() -> TestApp {
         time_zone: TimeZoneSetting::tokyo(),
         email: mailscore::render::EmailSettings::default(),
         scoring: mailscore::scoring::ScoringConfig::default(),
+        data_dir: dir.path().to_path_buf(),
+        import_encoding: mailscore::ingest::EncodingChoice::Auto,
+        max_shrink_percent: mailscore::ingest::DEFAULT_MAX_SHRINK_PERCENT,
     };
     let server = mailscore::api::start(store, &options)
         .await
@@ -219,6 +222,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "GET /api/emails list_emails",
             "GET /api/emails/{date}/{user_id} get_email",
             "GET /api/imports list_imports",
+            "GET /api/imports/progress get_upload_progress",
             "GET /api/imports/{id} get_import",
             "GET /api/jobs list_jobs",
             "GET /api/jobs/{id} get_job",
@@ -232,6 +236,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "GET /health/ready health_ready",
             "POST /api/emails/{date}/{user_id}/cancel cancel_email",
             "POST /api/emails/{date}/{user_id}/retry retry_email",
+            "POST /api/imports upload_import",
             "POST /api/suppressions add_suppression",
         ]
     );

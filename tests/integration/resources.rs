@@ -277,3 +277,113 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// A `multipart/form-data` body with one `file` field.
+fn multipart(name: &str, contents: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "mailscore-test-boundary-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(contents);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(url: String, name: &str, contents: Vec<u8>) -> crate::tracking::Answer {
+    let (content_type, body) = multipart(name, &contents);
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .post(&url)
+            .content_type(&content_type)
+            .send(&body[..])
+            .unwrap();
+        crate::tracking::Answer {
+            status: response.status().as_u16(),
+            location: None,
+            content_type: String::new(),
+            cache_control: None,
+            body: response.body_mut().read_to_vec().unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let idle = get(format!("{base}/api/imports/progress")).await;
+    assert_eq!(idle.status, 404, "no upload is going on");
+
+    // The generated feed again, with its first row's job_id broken.
+    let feed = std::fs::read_to_string(app.t_dir().join("generated/jobs.csv")).unwrap();
+    let (header, rest) = feed.split_once('\n').unwrap();
+    assert!(
+        header.starts_with("job_id,"),
+        "the generated feed starts with job_id"
+    );
+    let (_, after_id) = rest.split_once(',').unwrap();
+    let feed = format!("{header}\nnot-a-number,{after_id}");
+    let answer = upload(
+        format!("{base}/api/imports?kind=jobs"),
+        "jobs-2025.csv",
+        feed.into_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let report = json_of(&answer);
+    assert_eq!(report["status"], "imported");
+    assert_eq!(
+        report["file"], "jobs-2025.csv",
+        "named as the client named it"
+    );
+    assert_eq!(report["rows_imported"], 599);
+    assert_eq!(report["rows_skipped"], 1);
+    let issue = &report["issues"][0];
+    assert_eq!(issue["line"], 2);
+    assert_eq!(issue["column"], "job_id");
+    assert_eq!(issue["value"], "not-a-number");
+    let id = report["id"].as_str().unwrap();
+    let stored = json_of(&get(format!("{base}/api/imports/{id}")).await);
+    assert_eq!(stored["rows_skipped"], 1);
+    let uploads = app.t_dir().join("uploads");
+    assert_eq!(
+        std::fs::read_dir(&uploads).unwrap().count(),
+        0,
+        "the uploaded file is removed once imported"
+    );
+
+    let refused = upload(
+        format!("{base}/api/imports?kind=users"),
+        "users.csv",
+        b"name,age\nfoo,3\n".to_vec(),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    let body = json_of(&refused);
+    assert_eq!(body["code"], "import_rejected");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("users.csv"), "{message}");
+    assert!(
+        !message.contains("uploads"),
+        "no path of the data directory: {message}"
+    );
+    let users = json_of(&get(format!("{base}/api/users")).await);
+    assert_eq!(users["total"], 30, "nothing was written");
+
+    let unknown_kind = upload(
+        format!("{base}/api/imports?kind=spreadsheets"),
+        "x.csv",
+        b"a\n1\n".to_vec(),
+    )
+    .await;
+    assert_eq!(unknown_kind.status, 400);
+    app.stop().await;
+}

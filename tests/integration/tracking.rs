@@ -49,6 +49,9 @@ pub async fn spawn_tracked_app() -> TrackedApp {
         time_zone: TimeZoneSetting::tokyo(),
         email: mailscore::render::EmailSettings::default(),
         scoring: mailscore::scoring::ScoringConfig::default(),
+        data_dir: dir.path().to_path_buf(),
+        import_encoding: mailscore::ingest::EncodingChoice::Auto,
+        max_shrink_percent: mailscore::ingest::DEFAULT_MAX_SHRINK_PERCENT,
     };
     let server = mailscore::api::start(Arc::clone(&store), &options)
         .await
@@ -202,6 +205,11 @@ impl TrackedApp {
     }
 
     /// Stops the server: the group commit writes what it queued.
+    /// The data directory.
+    pub fn t_dir(&self) -> &std::path::Path {
+        &self.t_dir
+    }
+
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await.unwrap();

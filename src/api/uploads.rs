@@ -1,0 +1,177 @@
+//! The body of `POST /api/imports`: the multipart `file` field streamed chunk by chunk to
+//! `DATA_DIR/uploads/STAMP-NAME`, imported as the command line imports a file, then
+//! removed (the import's report is what is kept). One upload at a time; its progress is
+//! in [`AppState::upload_progress`] while it runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+
+use super::AppState;
+use crate::domain::ImportReport;
+use crate::ingest::{ImportKind, ImportOptions, ProgressFactory};
+use crate::service::ServiceError;
+use crate::service::imports::{ImportGroup, UploadProgress, import_group, safe_file_name};
+
+/// The directory of the data directory uploads are written to.
+pub const UPLOADS_DIR: &str = "uploads";
+
+/// The multipart field that holds the file.
+pub const FILE_FIELD: &str = "file";
+
+/// Removes the uploaded file however the request ends (imported, refused, or the client
+/// went away midway).
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn set_progress(state: &AppState, update: impl FnOnce(&mut Option<UploadProgress>)) {
+    update(
+        &mut state
+            .upload_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+}
+
+/// Receives the upload and imports it; returns the stored report.
+pub async fn upload_and_import(
+    state: &Arc<AppState>,
+    kind: ImportKind,
+    allow_shrink: bool,
+    mut multipart: poem::web::Multipart,
+) -> Result<ImportReport, ServiceError> {
+    let Ok(_one_at_a_time) = state.upload.try_lock() else {
+        return Err(ServiceError::Conflict {
+            explanation: "another upload is being imported; wait for it \
+                          (GET /api/imports/progress) and send this one again"
+                .into(),
+        });
+    };
+    let bad_body = |message: String| ServiceError::InvalidValue {
+        what: "body",
+        value: String::new(),
+        message,
+    };
+    let field = loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some(FILE_FIELD) => break field,
+            Ok(Some(_)) => continue,
+            Ok(None) => {
+                return Err(bad_body(format!(
+                    "the multipart body has no `{FILE_FIELD}` field"
+                )));
+            }
+            Err(error) => return Err(bad_body(format!("not a multipart body: {error}"))),
+        }
+    };
+    let client_name = field.file_name().unwrap_or("upload.csv").to_owned();
+    let dir = state.data_dir.join(UPLOADS_DIR);
+    tokio::fs::create_dir_all(&dir).await?;
+    let stamp = jiff::Timestamp::now().as_microsecond();
+    let path = dir.join(format!("{stamp}-{}", safe_file_name(&client_name)));
+    let _removed = Removed(path.clone());
+    set_progress(state, |progress| {
+        *progress = Some(UploadProgress {
+            file: client_name.clone(),
+            kind: kind.as_str().to_owned(),
+            stage: "receiving",
+            started_at: stamp,
+            bytes_received: 0,
+            bytes_imported: 0,
+        });
+    });
+    let received = receive(state, field, &path).await;
+    let outcome = match received {
+        Ok(()) => import(state, kind, allow_shrink, &path, &client_name).await,
+        Err(error) => Err(error),
+    };
+    set_progress(state, |progress| *progress = None);
+    outcome
+}
+
+async fn receive(
+    state: &AppState,
+    field: poem::web::Field,
+    path: &Path,
+) -> Result<(), ServiceError> {
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut reader = field.into_async_read();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut received = 0u64;
+    loop {
+        let n = tokio::io::AsyncReadExt::read(&mut reader, &mut buffer)
+            .await
+            .map_err(|error| ServiceError::InvalidValue {
+                what: "body",
+                value: String::new(),
+                message: format!("the upload broke off after {received} bytes: {error}"),
+            })?;
+        if n == 0 {
+            break;
+        }
+        file.write_all(&buffer[..n]).await?;
+        received += n as u64;
+        set_progress(state, |progress| {
+            if let Some(progress) = progress {
+                progress.bytes_received = received;
+            }
+        });
+    }
+    file.flush().await?;
+    file.sync_all().await?;
+    Ok(())
+}
+
+async fn import(
+    state: &Arc<AppState>,
+    kind: ImportKind,
+    allow_shrink: bool,
+    path: &Path,
+    client_name: &str,
+) -> Result<ImportReport, ServiceError> {
+    set_progress(state, |progress| {
+        if let Some(progress) = progress {
+            progress.stage = "importing";
+        }
+    });
+    let watcher = Arc::clone(state);
+    let progress: ProgressFactory = Arc::new(move |_, _| {
+        let watcher = Arc::clone(&watcher);
+        Box::new(move |bytes| {
+            set_progress(&watcher, |progress| {
+                if let Some(progress) = progress {
+                    progress.bytes_imported = bytes;
+                }
+            });
+        })
+    });
+    let options = ImportOptions {
+        encoding: state.import_encoding,
+        time_zone: state.messages.time_zone.clone(),
+        progress: Some(progress),
+        max_shrink_percent: (!allow_shrink).then_some(state.max_shrink_percent),
+        // The report names the file as the client did, not its path in the data directory.
+        file_name: Some(client_name.to_owned()),
+    };
+    let group = ImportGroup {
+        kind,
+        files: vec![path.to_path_buf()],
+    };
+    let outcome = import_group(state.store.as_ref(), &group, &options).await;
+    match outcome.error {
+        None => Ok(outcome.report),
+        Some(error) => Err(ServiceError::ImportRejected {
+            message: outcome
+                .report
+                .error
+                .unwrap_or_else(|| error.to_string())
+                .replace(&path.display().to_string(), client_name),
+        }),
+    }
+}
