@@ -9,6 +9,7 @@ mod helpers;
 mod import;
 mod llm;
 mod matching;
+mod metrics;
 mod pure_core;
 mod render;
 mod resources;
