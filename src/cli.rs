@@ -1323,12 +1323,17 @@ fn invoked_command(settings: &Settings) -> String {
 async fn serve(settings: &Settings) -> Result<i32> {
     let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
     let options = crate::api::ServeOptions::from_settings(settings);
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     crate::api::serve(store, &options, |addr| {
         // Said once the socket accepts connections; a closed stdout must not stop the server.
         let _ = std::io::Write::write_fmt(
             &mut std::io::stdout().lock(),
             format_args!(
-                "serving on http://{addr} (API explorer: http://{addr}/api/docs); stop with Ctrl-C or SIGTERM\n"
+                "serving on {scheme}://{addr} (API explorer: {scheme}://{addr}/api/docs); stop with Ctrl-C or SIGTERM\n"
             ),
         );
     })

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod runs;
 pub mod status;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use poem::endpoint::make_sync;
 use poem::http::HeaderValue;
 use poem::http::header::CONTENT_SECURITY_POLICY;
-use poem::listener::TcpAcceptor;
+use poem::listener::{Acceptor, TcpAcceptor};
 use poem::middleware::SetHeader;
 use poem::{Endpoint, EndpointExt, Response, Route, Server};
 use poem_openapi::{ExtraHeader, OpenApi, OpenApiService, Tags};
@@ -188,12 +189,16 @@ fn metrics_response() -> Response {
 pub struct ServeOptions {
     /// Address and port to listen on; port 0 takes any free port.
     pub listen: SocketAddr,
+    /// TLS on that listener, when the settings name a certificate source; `None` serves
+    /// plain HTTP (behind a proxy that terminates TLS, or on this machine only).
+    pub tls: Option<tls::TlsOptions>,
 }
 
 impl ServeOptions {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             listen: settings.listen,
+            tls: tls::TlsOptions::from_settings(settings),
         }
     }
 }
@@ -208,6 +213,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot wait for the shutdown signals: {0}")]
     Signal(std::io::Error),
     #[error("the server stopped: {0}")]
@@ -223,6 +230,8 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     gauges: JoinHandle<()>,
+    /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
+    tls: Option<tls::TlsRuntime>,
 }
 
 /// Binds `options.listen` and starts serving on the current runtime; returns once the
@@ -241,18 +250,61 @@ pub async fn start(
         })?;
     let local_addr = listener.local_addr()?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
+    // The certificate is loaded (or made) before anything is served, so a missing or
+    // broken file stops the start with an error naming it.
+    let prepared_tls = match &options.tls {
+        Some(tls_options) => Some(tls::prepare(tls_options).await?),
+        None => None,
+    };
     let state = Arc::new(AppState::new(store));
+    let is_tls = prepared_tls.is_some();
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
-        // Set once the server terminates TLS itself (a later change): HSTS is only true
-        // of a TLS listener.
-        hsts: None,
+        // HSTS is only true of a TLS listener.
+        hsts: is_tls.then(|| HeaderValue::from_static(tls::HSTS_VALUE)),
+        tls: is_tls,
         routes: route_templates(),
     };
     let endpoint = app(Arc::clone(&state), policy);
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(
+    let (server, tls_runtime) = match prepared_tls {
+        Some(prepared) => {
+            let server = spawn_server(prepared.acceptor(acceptor), endpoint, stopped);
+            let redirect = options
+                .tls
+                .as_ref()
+                .and_then(|tls_options| tls_options.http_redirect_listen);
+            match prepared.start(redirect, local_addr.port()).await {
+                Ok(runtime) => (server, Some(runtime)),
+                Err(error) => {
+                    server.abort();
+                    return Err(error.into());
+                }
+            }
+        }
+        None => (spawn_server(acceptor, endpoint, stopped), None),
+    };
+    let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    tracing::info!(addr = %local_addr, tls = is_tls, "serving");
+    Ok(RunningServer {
+        local_addr,
+        state,
+        stop,
+        server,
+        gauges,
+        tls: tls_runtime,
+    })
+}
+
+/// Serves `endpoint` on `acceptor` until `stopped` fires, then drains for
+/// [`SHUTDOWN_DEADLINE`].
+fn spawn_server(
+    acceptor: impl Acceptor + 'static,
+    endpoint: impl Endpoint + 'static,
+    stopped: oneshot::Receiver<()>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(
         Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             endpoint,
             async {
@@ -260,16 +312,7 @@ pub async fn start(
             },
             Some(SHUTDOWN_DEADLINE),
         ),
-    );
-    let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
-    tracing::info!(addr = %local_addr, "serving");
-    Ok(RunningServer {
-        local_addr,
-        state,
-        stop,
-        server,
-        gauges,
-    })
+    )
 }
 
 /// Binds, serves until SIGTERM or SIGINT, then shuts down gracefully. `on_ready` is told
@@ -290,6 +333,11 @@ impl RunningServer {
         self.local_addr
     }
 
+    /// The address of the plain HTTP listener that redirects to HTTPS, if there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(tls::TlsRuntime::redirect_addr)
+    }
+
     /// Waits for SIGTERM or SIGINT, then shuts down ([`Self::shutdown`]). Returns early
     /// when the server stops by itself (an accept error).
     pub async fn run_until_signal(mut self) -> Result<(), ServeError> {
@@ -301,6 +349,9 @@ impl RunningServer {
             }
             ended = &mut self.server => {
                 self.gauges.abort();
+                if let Some(tls) = self.tls.take() {
+                    tls.shutdown().await;
+                }
                 ended??;
                 Ok(())
             }
@@ -314,6 +365,9 @@ impl RunningServer {
         self.state.begin_shutdown();
         self.gauges.abort();
         let _ = self.stop.send(());
+        if let Some(tls) = self.tls {
+            tls.shutdown().await;
+        }
         self.server.await??;
         tracing::info!("server stopped");
         Ok(())
@@ -362,6 +416,7 @@ mod tests {
             max_body_bytes: MAX_BODY_BYTES,
             request_timeout: REQUEST_TIMEOUT,
             hsts: None,
+            tls: false,
             routes: route_templates(),
         };
         let app = app(Arc::clone(&state), policy);

@@ -67,6 +67,7 @@ async fn spawn_app() -> TestApp {
     let store: Arc<dyn Store> = Arc::new(store);
     let options = ServeOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
     };
     let server = mailscore::api::start(store, &options)
         .await
