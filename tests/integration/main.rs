@@ -14,3 +14,4 @@ mod render;
 mod service;
 mod stale_masters;
 mod store_contract;
+mod tls;
