@@ -309,8 +309,14 @@ fn read_pair(cert_path: &Path, key_path: &Path) -> Result<(Vec<u8>, Vec<u8>), Tl
 /// either changed loads the pair and swaps it in. A pair that does not load keeps the
 /// certificate in use and is logged once with the file and the reason (a pair caught
 /// between its two writes is loaded at the next poll).
-async fn watch_cert_files(cert_path: PathBuf, key_path: PathBuf, store: Arc<CertStore>) {
-    let mut seen = read_pair(&cert_path, &key_path).ok();
+/// `loaded` is what the certificate in use was loaded from.
+async fn watch_cert_files(
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    loaded: (Vec<u8>, Vec<u8>),
+    store: Arc<CertStore>,
+) {
+    let mut seen = Some(loaded);
     loop {
         tokio::time::sleep(CERT_POLL_INTERVAL).await;
         let (cert, key) = (cert_path.clone(), key_path.clone());
@@ -440,7 +446,9 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8], mode: u32) -> Result<(), 
         path: path.to_path_buf(),
         source,
     };
-    let temporary = path.with_extension("tmp");
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
     let _ = std::fs::remove_file(&temporary);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -574,7 +582,8 @@ pub async fn prepare(options: &TlsOptions) -> Result<PreparedTls, TlsError> {
     let mut allowed_hosts = None;
     match &options.source {
         TlsSource::Files { cert, key } => {
-            let loaded = load_cert_files(cert, key)?;
+            let contents = read_pair(cert, key)?;
+            let loaded = parse_cert_pair(&contents.0, &contents.1, cert, key)?;
             tracing::info!(
                 cert = %cert.display(),
                 fingerprint = %loaded.fingerprint(),
@@ -585,6 +594,7 @@ pub async fn prepare(options: &TlsOptions) -> Result<PreparedTls, TlsError> {
             tasks.push(tokio::spawn(watch_cert_files(
                 cert.clone(),
                 key.clone(),
+                contents,
                 Arc::clone(&store),
             )));
         }
