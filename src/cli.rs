@@ -552,6 +552,15 @@ pub struct ServeArgs {
         )
     )]
     pub listen: Option<String>,
+    /// Certificate chain to serve over TLS, a PEM file (reloaded when it changes)
+    #[arg(long, env = "MAILSCORE_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert, a PEM file
+    #[arg(long, env = "MAILSCORE_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a certificate for this machine made and kept in DATA_DIR/tls/
+    #[arg(long)]
+    pub tls_self_signed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -572,12 +581,20 @@ impl Cli {
             Command::Import(args) => args.encoding,
             _ => None,
         };
-        let listen = match &self.command {
-            Command::Serve(args) => args.listen.clone(),
-            _ => None,
+        let (listen, tls_cert, tls_key, tls_self_signed) = match &self.command {
+            Command::Serve(args) => (
+                args.listen.clone(),
+                args.tls_cert.clone(),
+                args.tls_key.clone(),
+                args.tls_self_signed,
+            ),
+            _ => (None, None, None, false),
         };
         Overrides {
             listen,
+            tls_cert,
+            tls_key,
+            tls_self_signed,
             config: self.global.config.clone(),
             data_dir: self.global.data_dir.clone(),
             time_zone: self.global.time_zone.clone(),
@@ -1306,12 +1323,17 @@ fn invoked_command(settings: &Settings) -> String {
 async fn serve(settings: &Settings) -> Result<i32> {
     let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
     let options = crate::api::ServeOptions::from_settings(settings)?;
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     crate::api::serve(store, &options, |addr| {
         // Said once the socket accepts connections; a closed stdout must not stop the server.
         let _ = std::io::Write::write_fmt(
             &mut std::io::stdout().lock(),
             format_args!(
-                "serving on http://{addr} (API explorer: http://{addr}/api/docs); stop with Ctrl-C or SIGTERM\n"
+                "serving on {scheme}://{addr} (API explorer: {scheme}://{addr}/api/docs); stop with Ctrl-C or SIGTERM\n"
             ),
         );
     })

@@ -27,6 +27,13 @@ pub const DEFAULT_STORAGE_CACHE_MB: usize = 16;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
+/// Default ACME directory (`server.acme_directory`): Let's Encrypt's production service.
+/// Its staging directory, for trying a setup without its rate limits, is
+/// `https://acme-staging-v02.api.letsencrypt.org/directory`.
+pub const DEFAULT_ACME_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Default ACME challenge (`server.acme_challenge`): TLS-ALPN-01, answered on the TLS
+/// listener itself, so it needs no second port.
+pub const DEFAULT_ACME_CHALLENGE: AcmeChallenge = AcmeChallenge::TlsAlpn01;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +42,62 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// How the ACME server checks that this server answers for its domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum AcmeChallenge {
+    /// A special certificate on the TLS listener (`acme-tls/1`); the CA connects to port 443
+    /// of each domain, which must reach `server.listen`.
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+    /// A token under `/.well-known/acme-challenge/` on the plain HTTP listener; the CA
+    /// connects to port 80 of each domain, which must reach `server.http_redirect_listen`.
+    #[serde(rename = "http-01")]
+    Http01,
+}
+
+impl AcmeChallenge {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TlsAlpn01 => "tls-alpn-01",
+            Self::Http01 => "http-01",
+        }
+    }
+}
+
+/// Where the server's certificate comes from, when it speaks TLS itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// PEM files (`server.tls_cert`, `server.tls_key`), reloaded when they change.
+    Files { cert: PathBuf, key: PathBuf },
+    /// A certificate for this machine made and kept in the data directory
+    /// (`server.tls_self_signed`).
+    SelfSigned,
+    /// Certificates from an ACME CA (`server.acme_domains`).
+    Acme(AcmeSettings),
+}
+
+/// The ACME account and order (`server.acme_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeSettings {
+    /// The names of the certificate, lower case, each a DNS name without a wildcard.
+    pub domains: Vec<String>,
+    /// The account's contact, as a `mailto:` URL.
+    pub contact: String,
+    pub directory: String,
+    /// Roots to trust for the directory's HTTPS instead of the built-in ones (a test CA
+    /// such as pebble's, or a private CA).
+    pub ca_file: Option<PathBuf>,
+    pub challenge: AcmeChallenge,
+}
+
+/// TLS as the server terminates it (`[server]`); no source means plain HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub source: Option<TlsSource>,
+    /// A plain HTTP listener that redirects to HTTPS (and answers HTTP-01 challenges).
+    pub http_redirect_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Error)]
@@ -168,6 +231,15 @@ struct FileLog {
 #[serde(deny_unknown_fields)]
 struct FileServer {
     listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_self_signed: Option<bool>,
+    acme_domains: Option<Vec<String>>,
+    acme_contact: Option<String>,
+    acme_directory: Option<String>,
+    acme_ca_file: Option<PathBuf>,
+    acme_challenge: Option<AcmeChallenge>,
+    http_redirect_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +272,10 @@ pub struct Overrides {
     pub schedule: Option<String>,
     pub llm_api_key: Option<String>,
     pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `--tls-self-signed`: true when given; false leaves the file's choice.
+    pub tls_self_signed: bool,
 }
 
 /// The settings in force. `Debug` shows whether a secret is set, never the secret.
@@ -226,6 +302,8 @@ pub struct Settings {
     pub scoring: crate::scoring::ScoringConfig,
     /// Where `serve` listens (`server.listen`).
     pub listen: std::net::SocketAddr,
+    /// Whether and how `serve` speaks TLS (`server.tls_*`, `server.acme_*`).
+    pub tls: TlsSettings,
 }
 
 /// What `Debug` prints in place of a secret that is set.
@@ -255,6 +333,7 @@ impl fmt::Debug for Settings {
             llm,
             scoring,
             listen,
+            tls,
         } = self;
         f.debug_struct("Settings")
             .field("config_file", config_file)
@@ -271,6 +350,7 @@ impl fmt::Debug for Settings {
             .field("llm", llm)
             .field("scoring", scoring)
             .field("listen", listen)
+            .field("tls", tls)
             .finish()
     }
 }
@@ -292,6 +372,9 @@ impl fmt::Debug for Overrides {
             schedule,
             llm_api_key,
             listen,
+            tls_cert,
+            tls_key,
+            tls_self_signed,
         } = self;
         f.debug_struct("Overrides")
             .field("config", config)
@@ -307,6 +390,9 @@ impl fmt::Debug for Overrides {
             .field("schedule", schedule)
             .field("llm_api_key", &redact(llm_api_key))
             .field("listen", listen)
+            .field("tls_cert", tls_cert)
+            .field("tls_key", tls_key)
+            .field("tls_self_signed", tls_self_signed)
             .finish()
     }
 }
@@ -317,6 +403,12 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
+        let listen = parse_listen(
+            overrides.listen.as_deref(),
+            file.server.listen.as_deref(),
+            overrides.config.as_deref(),
+        )?;
+        let tls = parse_tls(&overrides, &file.server, listen)?;
         let time_zone_name = overrides
             .time_zone
             .or(file.time_zone)
@@ -345,11 +437,6 @@ impl Settings {
             origin: base_url_origin,
             message,
         })?;
-        let listen = parse_listen(
-            overrides.listen.as_deref(),
-            file.server.listen.as_deref(),
-            overrides.config.as_deref(),
-        )?;
         if let (Some(path), Err(message)) = (&overrides.config, file.scoring.validate()) {
             return Err(ConfigError::Invalid {
                 path: path.clone(),
@@ -358,6 +445,7 @@ impl Settings {
         }
         Ok(Self {
             listen,
+            tls,
             config_file: overrides.config,
             data_dir: overrides
                 .data_dir
@@ -538,6 +626,7 @@ impl Settings {
             "\n[server]\nlisten = {}",
             text(&self.listen.to_string())
         );
+        out.push_str(&self.tls.to_toml());
         let encoding = match self.import_encoding {
             EncodingChoice::Auto => "auto",
             EncodingChoice::Utf8 => "utf-8",
@@ -606,6 +695,284 @@ fn parse_listen(
              \"0.0.0.0:8080\" (every IPv4 interface) or \"[::]:8080\""
         ),
     })
+}
+
+/// Where a `[server]` key's value came from: the command line (or its environment
+/// variable) or the configuration file.
+fn server_origin(from_flag: bool, flag: &str, config: Option<&Path>) -> String {
+    match (from_flag, config) {
+        (true, _) => format!("from {flag}"),
+        (false, Some(path)) => format!("from {}", path.display()),
+        (false, None) => "from the configuration file".to_owned(),
+    }
+}
+
+/// The TLS keys of `[server]`, checked together: one certificate source at most (files,
+/// self-signed or ACME), each complete, and the redirect listener only beside TLS.
+fn parse_tls(
+    overrides: &Overrides,
+    file: &FileServer,
+    listen: std::net::SocketAddr,
+) -> Result<TlsSettings, ConfigError> {
+    let config = overrides.config.as_deref();
+    let value_error = |key: &'static str, origin: String, message: String| ConfigError::Value {
+        key,
+        origin,
+        message,
+    };
+    let cert = overrides.tls_cert.clone().or_else(|| file.tls_cert.clone());
+    let key = overrides.tls_key.clone().or_else(|| file.tls_key.clone());
+    let cert_origin = server_origin(
+        overrides.tls_cert.is_some(),
+        "--tls-cert or MAILSCORE_TLS_CERT",
+        config,
+    );
+    let key_origin = server_origin(
+        overrides.tls_key.is_some(),
+        "--tls-key or MAILSCORE_TLS_KEY",
+        config,
+    );
+    let self_signed = overrides.tls_self_signed || file.tls_self_signed.unwrap_or(false);
+    let self_signed_origin = server_origin(overrides.tls_self_signed, "--tls-self-signed", config);
+    let domains = file.acme_domains.clone().unwrap_or_default();
+    let acme_origin = server_origin(false, "", config);
+
+    let files = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (Some(_), None) => {
+            return Err(value_error(
+                "server.tls_cert",
+                cert_origin,
+                "the certificate is given without its key; also set server.tls_key \
+                 (--tls-key, MAILSCORE_TLS_KEY)"
+                    .to_owned(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(value_error(
+                "server.tls_key",
+                key_origin,
+                "the key is given without its certificate; also set server.tls_cert \
+                 (--tls-cert, MAILSCORE_TLS_CERT)"
+                    .to_owned(),
+            ));
+        }
+        (None, None) => None,
+    };
+    if files.is_some() && self_signed {
+        return Err(value_error(
+            "server.tls_self_signed",
+            self_signed_origin,
+            "conflicts with the certificate files (server.tls_cert, server.tls_key); use one \
+             of the two: the files for a real certificate, --tls-self-signed for local use"
+                .to_owned(),
+        ));
+    }
+    if !domains.is_empty() && (files.is_some() || self_signed) {
+        let other = if files.is_some() {
+            "the certificate files (server.tls_cert, server.tls_key)"
+        } else {
+            "server.tls_self_signed"
+        };
+        return Err(value_error(
+            "server.acme_domains",
+            acme_origin,
+            format!(
+                "conflicts with {other}; ACME obtains the certificate itself, so remove \
+                 one of the two"
+            ),
+        ));
+    }
+    let acme = if domains.is_empty() {
+        let stray = [
+            ("server.acme_contact", file.acme_contact.is_some()),
+            ("server.acme_directory", file.acme_directory.is_some()),
+            ("server.acme_ca_file", file.acme_ca_file.is_some()),
+            ("server.acme_challenge", file.acme_challenge.is_some()),
+        ];
+        if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+            return Err(value_error(
+                key,
+                acme_origin,
+                "has no effect without server.acme_domains; list the certificate's domains \
+                 there, or remove this key"
+                    .to_owned(),
+            ));
+        }
+        None
+    } else {
+        Some(parse_acme(file, domains, &acme_origin)?)
+    };
+    let source = match (files, self_signed, acme) {
+        (Some((cert, key)), _, _) => Some(TlsSource::Files { cert, key }),
+        (None, true, _) => Some(TlsSource::SelfSigned),
+        (None, false, Some(acme)) => Some(TlsSource::Acme(acme)),
+        (None, false, None) => None,
+    };
+
+    let http_redirect_listen = match &file.http_redirect_listen {
+        None => None,
+        Some(text) => {
+            let origin = server_origin(false, "", config);
+            let addr: std::net::SocketAddr = text.trim().parse().map_err(|_| {
+                value_error(
+                    "server.http_redirect_listen",
+                    origin.clone(),
+                    format!(
+                        "{text:?} is not an IP address with a port; for example \
+                         \"0.0.0.0:80\""
+                    ),
+                )
+            })?;
+            if source.is_none() {
+                return Err(value_error(
+                    "server.http_redirect_listen",
+                    origin,
+                    "redirects to HTTPS, but the server does not speak TLS; set \
+                     server.tls_cert and server.tls_key, server.tls_self_signed or \
+                     server.acme_domains, or remove this key"
+                        .to_owned(),
+                ));
+            }
+            if addr == listen {
+                return Err(value_error(
+                    "server.http_redirect_listen",
+                    origin,
+                    format!("{addr} is also server.listen; give the redirect another port"),
+                ));
+            }
+            Some(addr)
+        }
+    };
+    if let Some(TlsSource::Acme(acme)) = &source
+        && acme.challenge == AcmeChallenge::Http01
+        && http_redirect_listen.is_none()
+    {
+        return Err(value_error(
+            "server.acme_challenge",
+            acme_origin,
+            "http-01 is answered on the plain HTTP listener; set server.http_redirect_listen \
+             (port 80 of each domain must reach it), or use \"tls-alpn-01\""
+                .to_owned(),
+        ));
+    }
+    Ok(TlsSettings {
+        source,
+        http_redirect_listen,
+    })
+}
+
+/// The `server.acme_*` keys once `server.acme_domains` lists at least one domain.
+fn parse_acme(
+    file: &FileServer,
+    domains: Vec<String>,
+    origin: &str,
+) -> Result<AcmeSettings, ConfigError> {
+    let value_error = |key: &'static str, message: String| ConfigError::Value {
+        key,
+        origin: origin.to_owned(),
+        message,
+    };
+    let mut names = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let name = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let valid = name.len() <= 253
+            && name.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(value_error(
+                "server.acme_domains",
+                format!(
+                    "{domain:?} is not a DNS name (letters, digits and hyphens between \
+                     dots; no wildcard: http-01 and tls-alpn-01 cannot prove one; \
+                     internationalised names in their xn-- form)"
+                ),
+            ));
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let Some(contact) = &file.acme_contact else {
+        return Err(value_error(
+            "server.acme_contact",
+            "is not set; the ACME account needs an email address for the CA's notices, \
+             for example acme_contact = \"ops@example.jp\""
+                .to_owned(),
+        ));
+    };
+    let address = contact.trim();
+    let address = address.strip_prefix("mailto:").unwrap_or(address);
+    let plausible = address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    }) && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plausible {
+        return Err(value_error(
+            "server.acme_contact",
+            format!("{contact:?} is not an email address; for example \"ops@example.jp\""),
+        ));
+    }
+    let directory = file
+        .acme_directory
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ACME_DIRECTORY.to_owned());
+    let is_https = directory
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    if !is_https || check_base_url(&directory).is_err() {
+        return Err(value_error(
+            "server.acme_directory",
+            format!(
+                "{directory:?} is not an https URL of an ACME directory; for example \
+                 {DEFAULT_ACME_DIRECTORY:?}"
+            ),
+        ));
+    }
+    Ok(AcmeSettings {
+        domains: names,
+        contact: format!("mailto:{address}"),
+        directory,
+        ca_file: file.acme_ca_file.clone(),
+        challenge: file.acme_challenge.unwrap_or(DEFAULT_ACME_CHALLENGE),
+    })
+}
+
+impl TlsSettings {
+    /// The TLS keys of `[server]` as TOML lines, for `mailscore config check`.
+    fn to_toml(&self) -> String {
+        use std::fmt::Write;
+        let text = |value: &str| toml::Value::String(value.to_owned()).to_string();
+        let path = |value: &Path| text(&value.display().to_string());
+        let mut out = String::new();
+        match &self.source {
+            None => out.push_str("# no TLS: plain HTTP (set tls_cert and tls_key, tls_self_signed or acme_domains)\n"),
+            Some(TlsSource::Files { cert, key }) => {
+                let _ = writeln!(out, "tls_cert = {}\ntls_key = {}", path(cert), path(key));
+            }
+            Some(TlsSource::SelfSigned) => out.push_str("tls_self_signed = true\n"),
+            Some(TlsSource::Acme(acme)) => {
+                let domains: Vec<String> = acme.domains.iter().map(|d| text(d)).collect();
+                let contact = acme.contact.strip_prefix("mailto:").unwrap_or(&acme.contact);
+                let _ = writeln!(out, "acme_domains = [{}]", domains.join(", "));
+                let _ = writeln!(out, "acme_contact = {}", text(contact));
+                let _ = writeln!(out, "acme_directory = {}", text(&acme.directory));
+                if let Some(ca_file) = &acme.ca_file {
+                    let _ = writeln!(out, "acme_ca_file = {}", path(ca_file));
+                }
+                let _ = writeln!(out, "acme_challenge = {}", text(acme.challenge.name()));
+            }
+        }
+        if let Some(addr) = self.http_redirect_listen {
+            let _ = writeln!(out, "http_redirect_listen = {}", text(&addr.to_string()));
+        }
+        out
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
@@ -761,6 +1128,150 @@ mod tests {
         let file = toml::from_str::<FileSettings>(example)
             .expect("mailscore.example.toml parses with every key");
         assert_eq!(file.scoring.company_cap, 3);
+        // The keys without a default are there as comments.
+        for key in [
+            "tls_cert",
+            "tls_key",
+            "tls_self_signed",
+            "acme_domains",
+            "acme_contact",
+            "acme_directory",
+            "acme_ca_file",
+            "acme_challenge",
+            "http_redirect_listen",
+        ] {
+            assert!(
+                example.contains(&format!("{key} = ")),
+                "{key} is not documented"
+            );
+        }
+        assert!(example.contains(DEFAULT_ACME_DIRECTORY));
+    }
+
+    /// The settings of a configuration file holding `server_table` under `[server]`.
+    fn load_server(server_table: &str, overrides: Overrides) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(&path, format!("[server]\n{server_table}")).unwrap();
+        Settings::load(Overrides {
+            config: Some(path),
+            ..overrides
+        })
+    }
+
+    #[test]
+    fn tls_comes_from_files_self_signed_or_acme_with_its_defaults() {
+        let plain = Settings::load(Overrides::default()).unwrap();
+        assert_eq!(plain.tls, TlsSettings::default());
+        let files = load_server(
+            "tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\nhttp_redirect_listen = \"127.0.0.1:8081\"\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            files.tls.source,
+            Some(TlsSource::Files {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        assert_eq!(
+            files.tls.http_redirect_listen,
+            Some("127.0.0.1:8081".parse().unwrap())
+        );
+        let flag = Settings::load(Overrides {
+            tls_self_signed: true,
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(flag.tls.source, Some(TlsSource::SelfSigned));
+        let acme = load_server(
+            "acme_domains = [\"Mail.Example.JP\", \"mail.example.jp\"]\nacme_contact = \"ops@example.jp\"\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        let Some(TlsSource::Acme(acme)) = acme.tls.source.clone() else {
+            panic!("{:?}", acme.tls);
+        };
+        assert_eq!(acme.domains, ["mail.example.jp"]);
+        assert_eq!(acme.contact, "mailto:ops@example.jp");
+        assert_eq!(acme.directory, DEFAULT_ACME_DIRECTORY);
+        assert_eq!(acme.challenge, DEFAULT_ACME_CHALLENGE);
+        // What config check prints reads back as the same settings.
+        let printed: FileSettings = toml::from_str(&files.to_toml()).unwrap();
+        assert_eq!(printed.server.tls_cert, Some(PathBuf::from("/c.pem")));
+    }
+
+    #[test]
+    fn conflicting_or_incomplete_tls_settings_are_named_with_a_hint() {
+        let with_files = Overrides {
+            tls_cert: Some("/c.pem".into()),
+            tls_key: Some("/k.pem".into()),
+            ..Overrides::default()
+        };
+        for (table, overrides, key, hint) in [
+            (
+                "tls_self_signed = true\n",
+                with_files.clone(),
+                "server.tls_self_signed",
+                "use one",
+            ),
+            (
+                "",
+                Overrides {
+                    tls_cert: Some("/c.pem".into()),
+                    ..Overrides::default()
+                },
+                "server.tls_cert",
+                "--tls-key",
+            ),
+            (
+                "acme_domains = [\"a.example.jp\"]\nacme_contact = \"o@example.jp\"\n",
+                with_files,
+                "server.acme_domains",
+                "remove",
+            ),
+            (
+                "acme_domains = [\"a.example.jp\"]\n",
+                Overrides::default(),
+                "server.acme_contact",
+                "acme_contact = ",
+            ),
+            (
+                "acme_domains = [\"*.example.jp\"]\nacme_contact = \"o@example.jp\"\n",
+                Overrides::default(),
+                "server.acme_domains",
+                "wildcard",
+            ),
+            (
+                "acme_contact = \"o@example.jp\"\n",
+                Overrides::default(),
+                "server.acme_contact",
+                "acme_domains",
+            ),
+            (
+                "http_redirect_listen = \"127.0.0.1:80\"\n",
+                Overrides::default(),
+                "server.http_redirect_listen",
+                "tls_self_signed",
+            ),
+            (
+                "acme_domains = [\"a.example.jp\"]\nacme_contact = \"o@example.jp\"\nacme_challenge = \"http-01\"\n",
+                Overrides::default(),
+                "server.acme_challenge",
+                "http_redirect_listen",
+            ),
+            (
+                "acme_domains = [\"a.example.jp\"]\nacme_contact = \"o@example.jp\"\nacme_directory = \"http://ca.example\"\n",
+                Overrides::default(),
+                "server.acme_directory",
+                "https",
+            ),
+        ] {
+            let error = load_server(table, overrides).unwrap_err().to_string();
+            assert!(error.contains(key), "{table}: {error}");
+            assert!(error.contains(hint), "{table}: {error}");
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct Policy {
     /// `Strict-Transport-Security` value, sent only when the listener speaks TLS (a browser
     /// ignores it over plain HTTP, and sending it there would be a false promise).
     pub hsts: Option<HeaderValue>,
+    /// Whether the listener speaks TLS: what the session cookie's `Secure` attribute follows
+    /// (a `Secure` cookie is never sent back over plain HTTP).
+    pub tls: bool,
     pub routes: RouteTemplates,
 }
 

@@ -17,6 +17,7 @@ pub mod picks;
 pub mod runs;
 pub mod status;
 pub mod suppressions;
+pub mod tls;
 pub mod tracking;
 pub mod uploads;
 pub mod users;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use poem::endpoint::make_sync;
 use poem::http::HeaderValue;
 use poem::http::header::CONTENT_SECURITY_POLICY;
-use poem::listener::TcpAcceptor;
+use poem::listener::{Acceptor, TcpAcceptor};
 use poem::middleware::SetHeader;
 use poem::{Endpoint, EndpointExt, Response, Route, Server};
 use poem_openapi::{ExtraHeader, OpenApi, OpenApiService, Tags};
@@ -276,9 +277,29 @@ pub struct ServeOptions {
     /// How uploaded files are read (`import.encoding`, `import.max_shrink_percent`).
     pub import_encoding: EncodingChoice,
     pub max_shrink_percent: u32,
+    /// TLS on that listener, when the settings name a certificate source; `None` serves
+    /// plain HTTP (behind a proxy that terminates TLS, or on this machine only).
+    pub tls: Option<tls::TlsOptions>,
 }
 
 impl ServeOptions {
+    /// Serving `data_dir` on `listen` with links checked by `signer` and every other
+    /// setting at its default: Tokyo time, the built-in email settings and scoring, plain
+    /// HTTP.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf, signer: TokenSigner) -> Self {
+        Self {
+            listen,
+            signer,
+            time_zone: TimeZoneSetting::tokyo(),
+            email: EmailSettings::default(),
+            scoring: ScoringConfig::default(),
+            data_dir,
+            import_encoding: EncodingChoice::Auto,
+            max_shrink_percent: crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
+            tls: None,
+        }
+    }
+
     /// The options the settings give; reads (or creates) the secret key.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         Ok(Self {
@@ -290,6 +311,7 @@ impl ServeOptions {
             data_dir: settings.data_dir.clone(),
             import_encoding: settings.import_encoding,
             max_shrink_percent: settings.import_max_shrink_percent,
+            tls: tls::TlsOptions::from_settings(settings),
         })
     }
 }
@@ -304,6 +326,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot wait for the shutdown signals: {0}")]
     Signal(std::io::Error),
     #[error("the server stopped: {0}")]
@@ -319,6 +343,8 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     gauges: JoinHandle<()>,
+    /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
+    tls: Option<tls::TlsRuntime>,
 }
 
 /// Binds `options.listen` and starts serving on the current runtime; returns once the
@@ -337,21 +363,64 @@ pub async fn start(
         })?;
     let local_addr = listener.local_addr()?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
+    // The certificate is loaded (or made) before anything is served, so a missing or
+    // broken file stops the start with an error naming it.
+    let prepared_tls = match &options.tls {
+        Some(tls_options) => Some(tls::prepare(tls_options).await?),
+        None => None,
+    };
     let state = Arc::new(AppState::new(store, options));
+    let is_tls = prepared_tls.is_some();
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
         max_upload_bytes: MAX_UPLOAD_BYTES,
         upload_timeout: UPLOAD_TIMEOUT,
         upload_routes: UPLOAD_ROUTES.to_vec(),
-        // Set once the server terminates TLS itself (a later change): HSTS is only true
-        // of a TLS listener.
-        hsts: None,
+        // HSTS is only true of a TLS listener.
+        hsts: is_tls.then(|| HeaderValue::from_static(tls::HSTS_VALUE)),
+        tls: is_tls,
         routes: route_templates(),
     };
     let endpoint = app(Arc::clone(&state), policy);
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(
+    let (server, tls_runtime) = match prepared_tls {
+        Some(prepared) => {
+            let server = spawn_server(prepared.acceptor(acceptor), endpoint, stopped);
+            let redirect = options
+                .tls
+                .as_ref()
+                .and_then(|tls_options| tls_options.http_redirect_listen);
+            match prepared.start(redirect, local_addr.port()).await {
+                Ok(runtime) => (server, Some(runtime)),
+                Err(error) => {
+                    server.abort();
+                    return Err(error.into());
+                }
+            }
+        }
+        None => (spawn_server(acceptor, endpoint, stopped), None),
+    };
+    let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    tracing::info!(addr = %local_addr, tls = is_tls, "serving");
+    Ok(RunningServer {
+        local_addr,
+        state,
+        stop,
+        server,
+        gauges,
+        tls: tls_runtime,
+    })
+}
+
+/// Serves `endpoint` on `acceptor` until `stopped` fires, then drains for
+/// [`SHUTDOWN_DEADLINE`].
+fn spawn_server(
+    acceptor: impl Acceptor + 'static,
+    endpoint: impl Endpoint + 'static,
+    stopped: oneshot::Receiver<()>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(
         Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             endpoint,
             async {
@@ -359,16 +428,7 @@ pub async fn start(
             },
             Some(SHUTDOWN_DEADLINE),
         ),
-    );
-    let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
-    tracing::info!(addr = %local_addr, "serving");
-    Ok(RunningServer {
-        local_addr,
-        state,
-        stop,
-        server,
-        gauges,
-    })
+    )
 }
 
 /// Binds, serves until SIGTERM or SIGINT, then shuts down gracefully. `on_ready` is told
@@ -389,6 +449,11 @@ impl RunningServer {
         self.local_addr
     }
 
+    /// The address of the plain HTTP listener that redirects to HTTPS, if there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(tls::TlsRuntime::redirect_addr)
+    }
+
     /// Waits for SIGTERM or SIGINT, then shuts down ([`Self::shutdown`]). Returns early
     /// when the server stops by itself (an accept error).
     pub async fn run_until_signal(mut self) -> Result<(), ServeError> {
@@ -400,6 +465,9 @@ impl RunningServer {
             }
             ended = &mut self.server => {
                 self.gauges.abort();
+                if let Some(tls) = self.tls.take() {
+                    tls.shutdown().await;
+                }
                 ended??;
                 Ok(())
             }
@@ -413,9 +481,12 @@ impl RunningServer {
         self.state.begin_shutdown();
         self.gauges.abort();
         let _ = self.stop.send(());
+        if let Some(tls) = self.tls {
+            tls.shutdown().await;
+        }
         let stopped = self.server.await;
         // No request is left: what the tracked opens and clicks queued is committed now.
-        self.state.tracking.flush().await;
+        self.state.tracking.stop().await;
         stopped??;
         tracing::info!("server stopped");
         Ok(())
@@ -459,16 +530,11 @@ mod tests {
     fn test_app() -> (tempfile::TempDir, Arc<AppState>, impl Endpoint) {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path()).unwrap();
-        let options = ServeOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            signer: TokenSigner::new(b"test key"),
-            time_zone: TimeZoneSetting::tokyo(),
-            email: EmailSettings::default(),
-            scoring: ScoringConfig::default(),
-            data_dir: dir.path().to_path_buf(),
-            import_encoding: EncodingChoice::Auto,
-            max_shrink_percent: crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
-        };
+        let options = ServeOptions::new(
+            "127.0.0.1:0".parse().unwrap(),
+            dir.path().to_path_buf(),
+            TokenSigner::new(b"test key"),
+        );
         let state = Arc::new(AppState::new(Arc::new(store), &options));
         let policy = Policy {
             max_body_bytes: MAX_BODY_BYTES,
@@ -477,6 +543,7 @@ mod tests {
             upload_timeout: UPLOAD_TIMEOUT,
             upload_routes: UPLOAD_ROUTES.to_vec(),
             hsts: None,
+            tls: false,
             routes: route_templates(),
         };
         let app = app(Arc::clone(&state), policy);

@@ -4,7 +4,7 @@
 //! Opens and clicks go through a [`TrackingRecorder`]: the request is answered once the
 //! action is queued, and a background task commits what was queued in one transaction at
 //! most every [`BATCH_WINDOW`] (group commit), so that thousands of clicks a second do not
-//! each wait for redb's single writer. A clean shutdown ([`TrackingRecorder::flush`] once
+//! each wait for redb's single writer. A clean shutdown ([`TrackingRecorder::stop`] once
 //! no request is left) commits what is queued; a SIGKILL loses what was queued since the last commit (at most
 //! about one window's worth). Unsubscribing is never batched: the suppression is stored
 //! before the answer.
@@ -233,6 +233,8 @@ enum Command {
     Record(TrackedAction),
     /// Commit everything queued before, then answer.
     Flush(oneshot::Sender<()>),
+    /// Commit everything queued before and end the task (which lets go of the store).
+    Stop,
 }
 
 /// Counts of what the recorder committed, for metrics and tests.
@@ -245,6 +247,7 @@ pub struct BatchCommitted {
 /// The group commit of tracked opens and clicks (see the module documentation).
 pub struct TrackingRecorder {
     sender: mpsc::Sender<Command>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl TrackingRecorder {
@@ -255,8 +258,11 @@ impl TrackingRecorder {
         on_commit: impl Fn(BatchCommitted) + Send + 'static,
     ) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run_recorder(store, zone, receiver, on_commit));
-        Self { sender }
+        let task = tokio::spawn(run_recorder(store, zone, receiver, on_commit));
+        Self {
+            sender,
+            task: std::sync::Mutex::new(Some(task)),
+        }
     }
 
     /// Queues one action; waits only when the queue is full.
@@ -265,6 +271,23 @@ impl TrackingRecorder {
             .send(Command::Record(action))
             .await
             .map_err(|_| ServiceError::ShuttingDown)
+    }
+
+    /// Commits everything queued before the call and ends the recorder: a later
+    /// [`TrackingRecorder::record`] fails with [`ServiceError::ShuttingDown`]. Returns when
+    /// the task has ended and let go of the store.
+    pub async fn stop(&self) {
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = self.sender.send(Command::Stop).await;
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the tracking recorder ended abnormally");
+            }
+        }
     }
 
     /// Returns once everything queued before the call is committed (or failed and logged).
@@ -298,6 +321,10 @@ async fn run_recorder(
                 Some(Command::Record(action)) => batch.push(action),
                 Some(Command::Flush(done)) => {
                     waiting.push(done);
+                    break;
+                }
+                Some(Command::Stop) => {
+                    open = false;
                     break;
                 }
                 None => {}

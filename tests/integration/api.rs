@@ -65,16 +65,11 @@ async fn spawn_app() -> TestApp {
     run_batch(&t.store, &options).await.expect("the date runs");
     let TestStore { dir, store } = t;
     let store: Arc<dyn Store> = Arc::new(store);
-    let options = ServeOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        signer: test_signer(),
-        time_zone: TimeZoneSetting::tokyo(),
-        email: mailscore::render::EmailSettings::default(),
-        scoring: mailscore::scoring::ScoringConfig::default(),
-        data_dir: dir.path().to_path_buf(),
-        import_encoding: mailscore::ingest::EncodingChoice::Auto,
-        max_shrink_percent: mailscore::ingest::DEFAULT_MAX_SHRINK_PERCENT,
-    };
+    let options = ServeOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().to_path_buf(),
+        test_signer(),
+    );
     let server = mailscore::api::start(store, &options)
         .await
         .expect("the server starts");

@@ -16,4 +16,5 @@ mod resources;
 mod service;
 mod stale_masters;
 mod store_contract;
+mod tls;
 mod tracking;

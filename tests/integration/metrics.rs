@@ -25,7 +25,10 @@ async fn the_metrics_pass_promtool_and_label_routes_by_template() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
-    assert!(text.contains("route=\"/api/users/{id}\""), "a route label is its template");
+    assert!(
+        text.contains("route=\"/api/users/{id}\""),
+        "a route label is its template"
+    );
     assert!(!text.contains("nobody"), "never a raw path");
 
     let Ok(mut promtool) = Command::new("promtool")
