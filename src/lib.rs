@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cli;
 pub mod columnar;
 pub mod config;
+pub mod credentials;
 pub mod domain;
 pub mod generate;
 pub mod ingest;

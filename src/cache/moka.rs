@@ -69,7 +69,11 @@ impl Cache for MokaCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        Ok(self.entries.get(key).await.map(|entry| entry.value.to_vec()))
+        Ok(self
+            .entries
+            .get(key)
+            .await
+            .map(|entry| entry.value.to_vec()))
     }
 
     async fn insert(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
@@ -105,10 +109,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(cache.get("a").await.unwrap().as_deref(), Some(&b"one"[..]));
-        assert_eq!(cache.get("short").await.unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(
+            cache.get("short").await.unwrap().as_deref(),
+            Some(&b"two"[..])
+        );
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(cache.get("short").await.unwrap(), None, "expired");
-        assert!(cache.get("a").await.unwrap().is_some(), "each entry its own ttl");
+        assert!(
+            cache.get("a").await.unwrap().is_some(),
+            "each entry its own ttl"
+        );
         cache.remove("a").await.unwrap();
         assert_eq!(cache.get("a").await.unwrap(), None);
     }
