@@ -552,6 +552,14 @@ pub struct ServeArgs {
         )
     )]
     pub listen: Option<String>,
+    /// Mark the session cookie Secure: the server is reached over TLS (its own or a
+    /// proxy's) [default: false]
+    #[arg(long, env = "MAILSCORE_SECURE_COOKIES", value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+    /// The first admin's address, created when no account exists; the password comes from
+    /// MAILSCORE_ADMIN_PASSWORD only [default: a one-time setup link in the log]
+    #[arg(long, env = "MAILSCORE_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -576,8 +584,20 @@ impl Cli {
             Command::Serve(args) => args.listen.clone(),
             _ => None,
         };
+        let (secure_cookies, admin_email, admin_password) = match &self.command {
+            Command::Serve(args) => (
+                args.secure_cookies,
+                args.admin_email.clone(),
+                // From the environment only: never a flag (the process list shows those).
+                std::env::var(crate::config::ADMIN_PASSWORD_ENV).ok(),
+            ),
+            _ => (None, None, None),
+        };
         Overrides {
             listen,
+            secure_cookies,
+            admin_email,
+            admin_password,
             config: self.global.config.clone(),
             data_dir: self.global.data_dir.clone(),
             time_zone: self.global.time_zone.clone(),
