@@ -28,6 +28,11 @@ pub const STORE_ACTIONS: &str = "mailscore_store_actions";
 /// Size of the database file(s) on disk.
 pub const STORE_FILE_BYTES: &str = "mailscore_store_file_bytes";
 
+/// Cache lookups that found their entry, by `cache` (`sessions`).
+pub const CACHE_HITS_TOTAL: &str = "mailscore_cache_hits_total";
+/// Cache lookups that found nothing, by `cache`.
+pub const CACHE_MISSES_TOTAL: &str = "mailscore_cache_misses_total";
+
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -90,6 +95,8 @@ fn describe() {
     describe_gauge!(STORE_JOBS, "stored jobs, by state");
     describe_gauge!(STORE_USERS, "stored users");
     describe_gauge!(STORE_ACTIONS, "stored actions");
+    describe_counter!(CACHE_HITS_TOTAL, "cache lookups that found their entry");
+    describe_counter!(CACHE_MISSES_TOTAL, "cache lookups that found nothing");
     describe_gauge!(
         STORE_FILE_BYTES,
         Unit::Bytes,
@@ -112,6 +119,16 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
         "route" => route.to_owned()
     )
     .record(elapsed.as_secs_f64());
+}
+
+/// Counts one lookup in the cache named `cache`.
+pub fn record_cache_lookup(cache: &'static str, hit: bool) {
+    let name = if hit {
+        CACHE_HITS_TOTAL
+    } else {
+        CACHE_MISSES_TOTAL
+    };
+    counter!(name, "cache" => cache).increment(1);
 }
 
 /// Sets the store gauges from a status.

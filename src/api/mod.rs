@@ -6,6 +6,8 @@
 //! take one shape and get their status in one place (`error.rs`); every request passes the
 //! layers of `middleware.rs`.
 
+pub mod accounts;
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod imports;
@@ -13,6 +15,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod middleware;
 pub mod runs;
+pub mod session;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -31,8 +34,10 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::cache::MokaCache;
 use crate::config::Settings;
 use crate::domain::time::Micros;
+use crate::service::accounts::{Bootstrap, FirstAdmin, SetupToken, bootstrap};
 use crate::store::Store;
 use middleware::{Policy, RouteTemplates};
 
@@ -86,6 +91,12 @@ enum ApiTags {
     Imports,
     /// Stored jobs.
     Jobs,
+    /// Signing in and out, and the first admin.
+    Session,
+    /// The accounts people sign in with (admins only).
+    Accounts,
+    /// API tokens for automation (admins only).
+    Tokens,
 }
 
 type Api = (
@@ -94,21 +105,31 @@ type Api = (
     runs::RunsApi,
     imports::ImportsApi,
     jobs::JobsApi,
+    session::SessionApi,
+    accounts::AccountsApi,
+    accounts::TokensApi,
 );
 
-/// What the handlers share: the one open store (redb allows one process per file) and
-/// whether the server is shutting down.
+/// What the handlers share: the one open store (redb allows one process per file),
+/// sessions and the login throttle, and whether the server is shutting down.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub auth: auth::AuthState,
     shutting_down: AtomicBool,
 }
 
 impl AppState {
+    /// With sessions in a moka cache, no setup pending and cookies without `Secure`.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
+            auth: auth::AuthState::default(),
             shutting_down: AtomicBool::new(false),
         }
+    }
+
+    pub fn with_auth(self, auth: auth::AuthState) -> Self {
+        Self { auth, ..self }
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -121,15 +142,18 @@ impl AppState {
     }
 }
 
-fn openapi_service() -> OpenApiService<Api, ()> {
+fn openapi_service() -> OpenApiService<auth::Secured<Api>, ()> {
     let api = (
         health::HealthApi,
         status::StatusApi,
         runs::RunsApi,
         imports::ImportsApi,
         jobs::JobsApi,
+        session::SessionApi,
+        accounts::AccountsApi,
+        accounts::TokensApi,
     );
-    OpenApiService::new(api, "mailscore", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new(auth::Secured(api), "mailscore", env!("CARGO_PKG_VERSION"))
         .description(
             "The Mail Score System's JSON API. Every error answers `{code, message, hint}` \
              with a stable snake_case `code`; ids are strings, times RFC 3339, dates \
@@ -161,7 +185,8 @@ fn route_templates() -> RouteTemplates {
     ]))
 }
 
-/// The whole application: every route, with the middleware around it.
+/// The whole application: every route, behind the access rule (`auth.rs`), with the
+/// middleware around it.
 pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
     let service = openapi_service();
     let explorer = service.swagger_ui().with(SetHeader::new().overriding(
@@ -173,7 +198,8 @@ pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
         .nest(EXPLORER, explorer)
         .at(METRICS, poem::get(make_sync(|_| metrics_response())))
         .nest("/", service)
-        .data(state);
+        .data(Arc::clone(&state));
+    let routes = auth::authorize(routes, state, policy.routes.clone());
     middleware::wrap(routes, policy)
 }
 
@@ -188,12 +214,36 @@ fn metrics_response() -> Response {
 pub struct ServeOptions {
     /// Address and port to listen on; port 0 takes any free port.
     pub listen: SocketAddr,
+    /// Whether the session cookie is `Secure`: true when clients reach the server over
+    /// TLS (its own, or a proxy's).
+    pub secure_cookies: bool,
+    /// The first admin, created at start when no account exists.
+    pub first_admin: Option<FirstAdmin>,
+    /// The server's public URL, for the setup link.
+    pub base_url: String,
 }
 
 impl ServeOptions {
+    /// Listening on `listen`, cookies without `Secure`, no first admin configured.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            secure_cookies: false,
+            first_admin: None,
+            base_url: format!("http://{listen}"),
+        }
+    }
+
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             listen: settings.listen,
+            secure_cookies: settings.secure_cookies,
+            first_admin: settings
+                .admin_email
+                .clone()
+                .zip(settings.admin_password.clone())
+                .map(|(email, password)| FirstAdmin { email, password }),
+            base_url: settings.email.base_url.clone(),
         }
     }
 }
@@ -214,6 +264,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("the server task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(
+        "cannot create the first admin: {0}\nhint: check MAILSCORE_ADMIN_EMAIL and \
+         MAILSCORE_ADMIN_PASSWORD (at least 12 characters), or unset both to get a setup link"
+    )]
+    FirstAdmin(crate::service::accounts::AccountError),
 }
 
 /// A server that is accepting connections.
@@ -241,7 +296,16 @@ pub async fn start(
         })?;
     let local_addr = listener.local_addr()?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    let state = Arc::new(AppState::new(store));
+    let setup = first_admin_setup(store.as_ref(), options, local_addr).await?;
+    let sessions = Arc::new(MokaCache::new(
+        auth::SESSION_CACHE,
+        auth::SESSION_CACHE_CAPACITY,
+    ));
+    let state = Arc::new(AppState::new(store).with_auth(auth::AuthState::new(
+        sessions,
+        setup,
+        options.secure_cookies,
+    )));
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
@@ -272,6 +336,36 @@ pub async fn start(
     })
 }
 
+/// Creates the first admin from the options when no account exists, or else, when none
+/// exists either, a one-time setup token whose link goes to the log (standard error).
+async fn first_admin_setup(
+    store: &dyn Store,
+    options: &ServeOptions,
+    local_addr: SocketAddr,
+) -> Result<SetupToken, ServeError> {
+    let outcome = bootstrap(store, options.first_admin.as_ref())
+        .await
+        .map_err(ServeError::FirstAdmin)?;
+    Ok(match outcome {
+        Bootstrap::AccountsExist => SetupToken::used(),
+        Bootstrap::Created(account) => {
+            tracing::info!(email = %account.email, "created the first admin from MAILSCORE_ADMIN_EMAIL");
+            SetupToken::used()
+        }
+        Bootstrap::SetupRequired(setup) => {
+            let token = setup.pending().unwrap_or_default();
+            let base = options.base_url.trim_end_matches('/');
+            tracing::warn!(
+                "no account exists: create the first admin at {base}/setup?token={token} \
+                 (or: curl -X POST http://{local_addr}/api/setup -H 'content-type: application/json' \
+                 -d '{{\"token\":\"{token}\",\"email\":\"…\",\"password\":\"…\"}}'); \
+                 the link works once, and only until this process stops"
+            );
+            setup
+        }
+    })
+}
+
 /// Binds, serves until SIGTERM or SIGINT, then shuts down gracefully. `on_ready` is told
 /// the bound address once connections are accepted.
 pub async fn serve(
@@ -288,6 +382,11 @@ impl RunningServer {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The first admin's setup token, while the setup is pending.
+    pub fn setup_token(&self) -> Option<String> {
+        self.state.auth.setup.pending()
     }
 
     /// Waits for SIGTERM or SIGINT, then shuts down ([`Self::shutdown`]). Returns early
