@@ -31,6 +31,14 @@ pub const LOGIN_THROTTLE_MAX_KEYS: usize = 100_000;
 /// store write a minute, not one per request.
 pub const TOKEN_USE_RESOLUTION: Duration = Duration::from_secs(60);
 
+/// The most password hashes computed at once. Each takes 19 MiB and tens of
+/// milliseconds of a core: without a bound, a burst of logins (the throttle counts a
+/// failure only once its hash is checked) could take gigabytes of memory.
+pub const MAX_CONCURRENT_PASSWORD_HASHES: usize = 4;
+
+static PASSWORD_HASHING: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_CONCURRENT_PASSWORD_HASHES);
+
 /// How an account operation fails; `api/error.rs` gives each its status and code.
 #[derive(Debug, Error)]
 pub enum AccountError {
@@ -103,17 +111,26 @@ pub fn parse_token_id(text: &str) -> Result<TokenId, AccountError> {
     TokenId::parse(text).map_err(|e| invalid("token id", e))
 }
 
-/// The argon2id hash of a password, computed on the blocking pool.
+/// The argon2id hash of a password, computed on the blocking pool, at most
+/// [`MAX_CONCURRENT_PASSWORD_HASHES`] at once.
 async fn hash_off_runtime(password: Password) -> Result<String, AccountError> {
+    let _permit = PASSWORD_HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     Ok(tokio::task::spawn_blocking(move || credentials::hash_password(&password)).await??)
 }
 
-/// Whether `password` matches `stored`, checked on the blocking pool.
+/// Whether `password` matches `stored`, checked like [`hash_off_runtime`].
 async fn verify_off_runtime(password: String, stored: String) -> Result<bool, AccountError> {
-    Ok(
+    let _permit = PASSWORD_HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    let matches =
         tokio::task::spawn_blocking(move || credentials::verify_password(&password, &stored))
-            .await?,
-    )
+            .await?;
+    Ok(matches)
 }
 
 async fn new_account(email: &str, password: &str, role: Role) -> Result<NewAccount, AccountError> {
