@@ -1324,6 +1324,7 @@ fn invoked_command(settings: &Settings) -> String {
 }
 
 async fn serve(settings: &Settings) -> Result<i32> {
+    settings.check_first_admin()?;
     let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
     let options = crate::api::ServeOptions::from_settings(settings);
     crate::api::serve(store, &options, |addr| {

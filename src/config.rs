@@ -388,16 +388,8 @@ impl Settings {
             });
         }
         let admin_email = overrides.admin_email.or(file.server.admin_email);
-        if admin_email.is_some() != overrides.admin_password.is_some() {
-            return Err(ConfigError::Value {
-                key: "server.admin_email",
-                origin: format!("with {ADMIN_PASSWORD_ENV}"),
-                message: format!(
-                    "the first admin needs both an address (MAILSCORE_ADMIN_EMAIL, \
-                     server.admin_email or serve --admin-email) and {ADMIN_PASSWORD_ENV}; \
-                     set both, or neither to get a one-time setup link"
-                ),
-            });
+        if admin_email.is_none() && overrides.admin_password.is_some() {
+            return Err(first_admin_incomplete());
         }
         Ok(Self {
             listen,
@@ -491,6 +483,16 @@ impl Settings {
                     ),
                 }),
         })
+    }
+
+    /// For `serve`: the first admin is both an address and a password, or neither. Only
+    /// `serve` reads the password, so an address in the file is no error for the other
+    /// commands.
+    pub fn check_first_admin(&self) -> Result<(), ConfigError> {
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(first_admin_incomplete());
+        }
+        Ok(())
     }
 
     /// The key that signs email links: the configured one, else the one stored in the data
@@ -634,6 +636,18 @@ impl Settings {
         )]))
         .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
         format!("{out}\n{scoring}")
+    }
+}
+
+fn first_admin_incomplete() -> ConfigError {
+    ConfigError::Value {
+        key: "server.admin_email",
+        origin: format!("with {ADMIN_PASSWORD_ENV}"),
+        message: format!(
+            "the first admin needs both an address (MAILSCORE_ADMIN_EMAIL, \
+             server.admin_email or serve --admin-email) and {ADMIN_PASSWORD_ENV}; \
+             set both, or neither to get a one-time setup link"
+        ),
     }
 }
 
@@ -820,12 +834,13 @@ mod tests {
 
     #[test]
     fn the_first_admin_needs_both_an_address_and_a_password() {
-        let error = Settings::load(Overrides {
+        // Only serve reads the password: an address alone is an error there only.
+        let address_only = Settings::load(Overrides {
             admin_email: Some("root@example.jp".into()),
             ..Overrides::default()
         })
-        .unwrap_err()
-        .to_string();
+        .unwrap();
+        let error = address_only.check_first_admin().unwrap_err().to_string();
         assert!(error.contains(ADMIN_PASSWORD_ENV), "{error}");
         assert!(
             Settings::load(Overrides {
@@ -841,6 +856,7 @@ mod tests {
             ..Overrides::default()
         })
         .unwrap();
+        settings.check_first_admin().unwrap();
         assert_eq!(settings.admin_email.as_deref(), Some("root@example.jp"));
         assert!(settings.secure_cookies);
         assert!(!Settings::load(Overrides::default()).unwrap().secure_cookies);
