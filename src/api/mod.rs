@@ -354,7 +354,15 @@ async fn first_admin_setup(
         }
         Bootstrap::SetupRequired(setup) => {
             let token = setup.pending().unwrap_or_default();
-            let base = options.base_url.trim_end_matches('/');
+            // The default base URL names the default port; a server listening on a
+            // particular other address is more likely reached there.
+            let base = if options.base_url == crate::render::DEFAULT_BASE_URL
+                && !local_addr.ip().is_unspecified()
+            {
+                format!("http://{local_addr}")
+            } else {
+                options.base_url.trim_end_matches('/').to_owned()
+            };
             tracing::warn!(
                 "no account exists: create the first admin at {base}/setup?token={token} \
                  (or: curl -X POST http://{local_addr}/api/setup -H 'content-type: application/json' \
