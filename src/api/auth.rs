@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::http::header::{AUTHORIZATION, COOKIE};
+use poem::http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, TRANSFER_ENCODING};
 use poem::http::{HeaderValue, Method};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 use poem_openapi::OpenApi;
@@ -432,6 +432,16 @@ async fn check(
     Ok(request)
 }
 
+/// Whether the request declares a body (a length above 0, or a chunked one).
+fn carries_body(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|length| length.trim() != "0")
+}
+
 /// `endpoint` behind the access rule: every request is checked by its route template
 /// before it reaches a handler, so a route added anywhere is covered.
 pub fn authorize<E: Endpoint + 'static>(
@@ -444,9 +454,19 @@ pub fn authorize<E: Endpoint + 'static>(
         let state = Arc::clone(&state);
         let routes = Arc::clone(&routes);
         async move {
+            let has_body = carries_body(&request);
             match check(request, &state, &routes).await {
                 Ok(request) => inner.call(request).await.map(IntoResponse::into_response),
-                Err(Refusal::Response(response)) => Ok(response),
+                Err(Refusal::Response(mut response)) => {
+                    // The body of a refused request is never read: the connection cannot
+                    // carry another request, and the client must not reuse it.
+                    if has_body {
+                        response
+                            .headers_mut()
+                            .insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok(response)
+                }
             }
         }
     })

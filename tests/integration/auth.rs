@@ -202,6 +202,11 @@ async fn a_forged_cross_site_post_with_the_session_cookie_is_refused_and_changes
         )
         .await;
     assert_error(&forged, 403, "csrf_token_missing");
+    assert_eq!(
+        forged.header("connection"),
+        Some("close"),
+        "its body was never read: the connection is not reused"
+    );
     let guessed = app
         .send(
             "POST",
