@@ -561,6 +561,14 @@ pub struct ServeArgs {
     /// Serve TLS with a certificate for this machine made and kept in DATA_DIR/tls/
     #[arg(long)]
     pub tls_self_signed: bool,
+    /// Mark the session cookie Secure: the server is reached over TLS (its own or a
+    /// proxy's) [default: false]
+    #[arg(long, env = "MAILSCORE_SECURE_COOKIES", value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+    /// The first admin's address, created when no account exists; the password comes from
+    /// MAILSCORE_ADMIN_PASSWORD only [default: a one-time setup link in the log]
+    #[arg(long, env = "MAILSCORE_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -590,11 +598,23 @@ impl Cli {
             ),
             _ => (None, None, None, false),
         };
+        let (secure_cookies, admin_email, admin_password) = match &self.command {
+            Command::Serve(args) => (
+                args.secure_cookies,
+                args.admin_email.clone(),
+                // From the environment only: never a flag (the process list shows those).
+                std::env::var(crate::config::ADMIN_PASSWORD_ENV).ok(),
+            ),
+            _ => (None, None, None),
+        };
         Overrides {
             listen,
             tls_cert,
             tls_key,
             tls_self_signed,
+            secure_cookies,
+            admin_email,
+            admin_password,
             config: self.global.config.clone(),
             data_dir: self.global.data_dir.clone(),
             time_zone: self.global.time_zone.clone(),
@@ -1321,6 +1341,7 @@ fn invoked_command(settings: &Settings) -> String {
 }
 
 async fn serve(settings: &Settings) -> Result<i32> {
+    settings.check_first_admin()?;
     let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
     let options = crate::api::ServeOptions::from_settings(settings)?;
     let scheme = if options.tls.is_some() {

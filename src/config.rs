@@ -25,6 +25,13 @@ pub const DEFAULT_STORAGE_CACHE_MB: usize = 16;
 /// `serve --listen`): loopback only, so that a server started by hand is not reachable
 /// from the network until the operator says so (`0.0.0.0:8080`).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Whether the session cookie is `Secure` (`server.secure_cookies`,
+/// `MAILSCORE_SECURE_COOKIES`, `serve --secure-cookies`): off, since a server started by
+/// hand speaks plain HTTP; on behind a TLS proxy.
+pub const DEFAULT_SECURE_COOKIES: bool = false;
+/// The environment variable of the first admin's password (environment only: a flag or a
+/// file would leave it in the process list or on disk).
+pub const ADMIN_PASSWORD_ENV: &str = "MAILSCORE_ADMIN_PASSWORD";
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
 /// Default ACME directory (`server.acme_directory`): Let's Encrypt's production service.
@@ -240,6 +247,8 @@ struct FileServer {
     acme_ca_file: Option<PathBuf>,
     acme_challenge: Option<AcmeChallenge>,
     http_redirect_listen: Option<String>,
+    secure_cookies: Option<bool>,
+    admin_email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -276,6 +285,10 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     /// `--tls-self-signed`: true when given; false leaves the file's choice.
     pub tls_self_signed: bool,
+    pub secure_cookies: Option<bool>,
+    pub admin_email: Option<String>,
+    /// Only from [`ADMIN_PASSWORD_ENV`].
+    pub admin_password: Option<String>,
 }
 
 /// The settings in force. `Debug` shows whether a secret is set, never the secret.
@@ -304,6 +317,12 @@ pub struct Settings {
     pub listen: std::net::SocketAddr,
     /// Whether and how `serve` speaks TLS (`server.tls_*`, `server.acme_*`).
     pub tls: TlsSettings,
+    /// Whether the session cookie is `Secure` (`server.secure_cookies`).
+    pub secure_cookies: bool,
+    /// The first admin, created by `serve` when no account exists (`server.admin_email`
+    /// and [`ADMIN_PASSWORD_ENV`], both or neither).
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
 }
 
 /// What `Debug` prints in place of a secret that is set.
@@ -334,6 +353,9 @@ impl fmt::Debug for Settings {
             scoring,
             listen,
             tls,
+            secure_cookies,
+            admin_email,
+            admin_password,
         } = self;
         f.debug_struct("Settings")
             .field("config_file", config_file)
@@ -351,6 +373,9 @@ impl fmt::Debug for Settings {
             .field("scoring", scoring)
             .field("listen", listen)
             .field("tls", tls)
+            .field("secure_cookies", secure_cookies)
+            .field("admin_email", admin_email)
+            .field("admin_password", &redact(admin_password))
             .finish()
     }
 }
@@ -375,6 +400,9 @@ impl fmt::Debug for Overrides {
             tls_cert,
             tls_key,
             tls_self_signed,
+            secure_cookies,
+            admin_email,
+            admin_password,
         } = self;
         f.debug_struct("Overrides")
             .field("config", config)
@@ -393,6 +421,9 @@ impl fmt::Debug for Overrides {
             .field("tls_cert", tls_cert)
             .field("tls_key", tls_key)
             .field("tls_self_signed", tls_self_signed)
+            .field("secure_cookies", secure_cookies)
+            .field("admin_email", admin_email)
+            .field("admin_password", &redact(admin_password))
             .finish()
     }
 }
@@ -443,9 +474,19 @@ impl Settings {
                 message,
             });
         }
+        let admin_email = overrides.admin_email.or(file.server.admin_email);
+        if admin_email.is_none() && overrides.admin_password.is_some() {
+            return Err(first_admin_incomplete());
+        }
         Ok(Self {
             listen,
             tls,
+            secure_cookies: overrides
+                .secure_cookies
+                .or(file.server.secure_cookies)
+                .unwrap_or(DEFAULT_SECURE_COOKIES),
+            admin_email,
+            admin_password: overrides.admin_password,
             config_file: overrides.config,
             data_dir: overrides
                 .data_dir
@@ -530,6 +571,16 @@ impl Settings {
                     ),
                 }),
         })
+    }
+
+    /// For `serve`: the first admin is both an address and a password, or neither. Only
+    /// `serve` reads the password, so an address in the file is no error for the other
+    /// commands.
+    pub fn check_first_admin(&self) -> Result<(), ConfigError> {
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(first_admin_incomplete());
+        }
+        Ok(())
     }
 
     /// The key that signs email links: the configured one, else the one stored in the data
@@ -627,6 +678,14 @@ impl Settings {
             text(&self.listen.to_string())
         );
         out.push_str(&self.tls.to_toml());
+        let _ = writeln!(out, "secure_cookies = {}", self.secure_cookies);
+        match &self.admin_email {
+            Some(email) => {
+                let _ = writeln!(out, "admin_email = {}", text(email));
+            }
+            None => out.push_str("# admin_email is not set: a setup link at the first start\n"),
+        }
+        out.push_str(&secret(ADMIN_PASSWORD_ENV, &self.admin_password));
         let encoding = match self.import_encoding {
             EncodingChoice::Auto => "auto",
             EncodingChoice::Utf8 => "utf-8",
@@ -666,6 +725,18 @@ impl Settings {
         )]))
         .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
         format!("{out}\n{scoring}")
+    }
+}
+
+fn first_admin_incomplete() -> ConfigError {
+    ConfigError::Value {
+        key: "server.admin_email",
+        origin: format!("with {ADMIN_PASSWORD_ENV}"),
+        message: format!(
+            "the first admin needs both an address (MAILSCORE_ADMIN_EMAIL, \
+             server.admin_email or serve --admin-email) and {ADMIN_PASSWORD_ENV}; \
+             set both, or neither to get a one-time setup link"
+        ),
     }
 }
 
@@ -1022,10 +1093,13 @@ mod tests {
             "[email]\nllm_url = \"https://llm.example.test/v1/chat/completions\"\n",
         )
         .unwrap();
+        let admin_password = "first-admin-passphrase";
         let overrides = Overrides {
             config: Some(path),
             secret_key: Some(secret_key.into()),
             llm_api_key: Some(api_key.into()),
+            admin_email: Some("root@example.jp".into()),
+            admin_password: Some(admin_password.into()),
             ..Overrides::default()
         };
         let printed_overrides = format!("{overrides:?} {overrides:#?}");
@@ -1035,8 +1109,11 @@ mod tests {
             settings.llm.as_ref().and_then(|llm| llm.api_key.as_deref()),
             Some(api_key)
         );
-        let printed = format!("{settings:?} {settings:#?} {printed_overrides}");
-        for secret in [secret_key, api_key] {
+        let printed = format!(
+            "{settings:?} {settings:#?} {printed_overrides} {}",
+            settings.to_toml()
+        );
+        for secret in [secret_key, api_key, admin_password] {
             assert!(!printed.contains(secret), "{secret} shown in {printed}");
         }
         assert!(printed.contains("<redacted>"), "{printed}");
@@ -1120,6 +1197,36 @@ mod tests {
         .to_string();
         assert!(error.contains("server.listen"), "{error}");
         assert!(error.contains("--listen"), "{error}");
+    }
+
+    #[test]
+    fn the_first_admin_needs_both_an_address_and_a_password() {
+        // Only serve reads the password: an address alone is an error there only.
+        let address_only = Settings::load(Overrides {
+            admin_email: Some("root@example.jp".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        let error = address_only.check_first_admin().unwrap_err().to_string();
+        assert!(error.contains(ADMIN_PASSWORD_ENV), "{error}");
+        assert!(
+            Settings::load(Overrides {
+                admin_password: Some("a long passphrase".into()),
+                ..Overrides::default()
+            })
+            .is_err()
+        );
+        let settings = Settings::load(Overrides {
+            admin_email: Some("root@example.jp".into()),
+            admin_password: Some("a long passphrase".into()),
+            secure_cookies: Some(true),
+            ..Overrides::default()
+        })
+        .unwrap();
+        settings.check_first_admin().unwrap();
+        assert_eq!(settings.admin_email.as_deref(), Some("root@example.jp"));
+        assert!(settings.secure_cookies);
+        assert!(!Settings::load(Overrides::default()).unwrap().secure_cookies);
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! each job seeker and sends them a personalised newsletter. See `docs/ARCHITECTURE.md`.
 
 pub mod api;
+pub mod cache;
 pub mod cli;
 pub mod columnar;
 pub mod config;
+pub mod credentials;
 pub mod domain;
 pub mod generate;
 pub mod ingest;

@@ -12,7 +12,10 @@ use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
+use crate::cache::CacheError;
+use crate::domain::account::Role;
 use crate::service::ServiceError;
+use crate::service::accounts::AccountError;
 use crate::store::StoreError;
 
 /// The body of every error response.
@@ -183,6 +186,11 @@ impl From<ServiceError> for ApiError {
 /// Logs the error the body keeps quiet about, with its cause chain; the request's span
 /// adds the request id.
 fn log_internal(error: &ServiceError) {
+    log_chain(error);
+}
+
+/// Logs `error` with its cause chain.
+fn log_chain(error: &dyn std::error::Error) {
     let mut chain = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -271,6 +279,210 @@ pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
     let mut response = Json(body.clone()).into_response();
     response.set_status(status);
     response
+}
+
+/// The JSON answer to a request without usable credentials: 401 `unauthenticated`, with
+/// `WWW-Authenticate: Bearer`. `why` says what was wrong with what it presented.
+pub fn unauthenticated(why: &str) -> Response {
+    let mut response = error_response(
+        StatusCode::UNAUTHORIZED,
+        &ErrorBody::new(
+            "unauthenticated",
+            why,
+            "send Authorization: Bearer msk_… (an API token), or sign in with POST /api/session",
+        ),
+    );
+    response.headers_mut().insert(
+        poem::http::header::WWW_AUTHENTICATE,
+        poem::http::HeaderValue::from_static("Bearer realm=\"mailscore\""),
+    );
+    response
+}
+
+/// The JSON answer to credentials whose role is below the route's: 403 `forbidden`.
+pub fn forbidden(required: Role, actual: Role) -> Response {
+    error_response(
+        StatusCode::FORBIDDEN,
+        &ErrorBody::new(
+            "forbidden",
+            format!("this operation needs the {required} role; these credentials have {actual}"),
+            "ask an admin for an account or a token with that role",
+        ),
+    )
+}
+
+/// A change borne by the session cookie without the `x-csrf-token` header.
+pub fn csrf_token_missing() -> Response {
+    error_response(
+        StatusCode::FORBIDDEN,
+        &ErrorBody::new(
+            "csrf_token_missing",
+            "a change authenticated by the session cookie needs the x-csrf-token header",
+            "send the csrf_token that POST /api/session or GET /api/session answered",
+        ),
+    )
+}
+
+/// A change borne by the session cookie whose `x-csrf-token` is not its session's.
+pub fn csrf_token_invalid() -> Response {
+    error_response(
+        StatusCode::FORBIDDEN,
+        &ErrorBody::new(
+            "csrf_token_invalid",
+            "the x-csrf-token header is not this session's token",
+            "send the csrf_token that POST /api/session or GET /api/session answered",
+        ),
+    )
+}
+
+/// The session cache does not answer.
+pub fn session_store_unavailable() -> Response {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ErrorBody::new(
+            "session_store_unavailable",
+            "the sessions cannot be read now",
+            SEE_THE_LOG,
+        ),
+    )
+}
+
+/// A 500 whose cause the caller has logged.
+pub fn internal_error_response() -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &ErrorBody::new(
+            "internal_error",
+            "mailscore could not complete the request",
+            SEE_THE_LOG,
+        ),
+    )
+}
+
+/// How an account, token, session or setup operation fails: one variant per status, each
+/// with the one error body.
+#[derive(Debug, ApiResponse)]
+pub enum AccountApiError {
+    /// A value of the request does not parse or breaks a rule (a short password).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The email address or the password is wrong (`invalid_credentials`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The account is disabled, or the setup token is wrong.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// What the path names is not stored.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The address has an account already, the change would leave no enabled admin, or
+    /// the first admin exists already.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Too many failed logins from this address or for this account.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds until the next attempt is taken.
+        #[oai(header = "retry-after")]
+        u64,
+    ),
+    /// An internal error; the log has its details under the response's request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The store does not answer.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl AccountApiError {
+    /// The status and body, whichever the variant.
+    pub fn parts(&self) -> (StatusCode, &ErrorBody) {
+        match self {
+            Self::BadRequest(Json(body)) => (StatusCode::BAD_REQUEST, body),
+            Self::Unauthorized(Json(body)) => (StatusCode::UNAUTHORIZED, body),
+            Self::Forbidden(Json(body)) => (StatusCode::FORBIDDEN, body),
+            Self::NotFound(Json(body)) => (StatusCode::NOT_FOUND, body),
+            Self::Conflict(Json(body)) => (StatusCode::CONFLICT, body),
+            Self::TooManyRequests(Json(body), _) => (StatusCode::TOO_MANY_REQUESTS, body),
+            Self::Internal(Json(body)) => (StatusCode::INTERNAL_SERVER_ERROR, body),
+            Self::Unavailable(Json(body)) => (StatusCode::SERVICE_UNAVAILABLE, body),
+        }
+    }
+}
+
+/// The status of every account error, chosen here and nowhere else.
+impl From<AccountError> for AccountApiError {
+    fn from(error: AccountError) -> Self {
+        let body = |code: &str, hint: &str| Json(ErrorBody::new(code, error.to_string(), hint));
+        match &error {
+            AccountError::Invalid { .. } => {
+                Self::BadRequest(body("invalid_value", SEE_THE_DOCUMENT))
+            }
+            AccountError::InvalidCredentials => Self::Unauthorized(body(
+                "invalid_credentials",
+                "check the address and the password; after 10 failures in 15 minutes logins wait",
+            )),
+            AccountError::AccountDisabled => Self::Forbidden(body(
+                "account_disabled",
+                "ask an admin to enable the account again",
+            )),
+            AccountError::TooManyAttempts { retry_after } => Self::TooManyRequests(
+                body(
+                    "too_many_login_attempts",
+                    "wait for the retry-after header's seconds, then try again",
+                ),
+                retry_after.as_secs().max(1),
+            ),
+            AccountError::AccountExists { .. } => Self::Conflict(body(
+                "account_exists",
+                "choose another address, or change the existing account",
+            )),
+            AccountError::LastAdmin => {
+                Self::Conflict(body("last_admin", "make another account an admin first"))
+            }
+            AccountError::NotFound { .. } => Self::NotFound(body(
+                "not_found",
+                "check the id; the list operations give the stored ones",
+            )),
+            AccountError::SetupDone => Self::Conflict(body(
+                "setup_done",
+                "sign in with POST /api/session; an admin creates further accounts",
+            )),
+            AccountError::SetupTokenInvalid => Self::Forbidden(body(
+                "setup_token_invalid",
+                "use the token of the setup link the server printed when it started",
+            )),
+            AccountError::Store(StoreError::Missing { .. }) => {
+                log_chain(&error);
+                Self::Unavailable(Json(ErrorBody::new(
+                    "store_unavailable",
+                    "the store is not available",
+                    SEE_THE_LOG,
+                )))
+            }
+            AccountError::Store(_) | AccountError::Credential(_) | AccountError::Task(_) => {
+                log_chain(&error);
+                Self::Internal(Json(ErrorBody::new(
+                    "internal_error",
+                    "mailscore could not complete the request",
+                    SEE_THE_LOG,
+                )))
+            }
+        }
+    }
+}
+
+/// The session cache does not answer while a session is written or ended.
+impl From<CacheError> for AccountApiError {
+    fn from(error: CacheError) -> Self {
+        tracing::error!(%error, "the session cache failed");
+        Self::Unavailable(Json(ErrorBody::new(
+            "session_store_unavailable",
+            "the sessions cannot be written now",
+            SEE_THE_LOG,
+        )))
+    }
 }
 
 /// "Unsupported Media Type" → "unsupported_media_type".

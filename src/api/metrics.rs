@@ -35,6 +35,10 @@ pub const TRACKING_EVENTS_TOTAL: &str = "mailscore_tracking_events_total";
 pub const TRACKING_COMMITTED_ACTIONS_TOTAL: &str = "mailscore_tracking_committed_actions_total";
 /// Commits of the tracking group commit.
 pub const TRACKING_COMMITS_TOTAL: &str = "mailscore_tracking_commits_total";
+/// Cache lookups that found their entry, by `cache` (`sessions`).
+pub const CACHE_HITS_TOTAL: &str = "mailscore_cache_hits_total";
+/// Cache lookups that found nothing, by `cache`.
+pub const CACHE_MISSES_TOTAL: &str = "mailscore_cache_misses_total";
 
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -107,6 +111,8 @@ fn describe() {
     describe_gauge!(STORE_JOBS, "stored jobs, by state");
     describe_gauge!(STORE_USERS, "stored users");
     describe_gauge!(STORE_ACTIONS, "stored actions");
+    describe_counter!(CACHE_HITS_TOTAL, "cache lookups that found their entry");
+    describe_counter!(CACHE_MISSES_TOTAL, "cache lookups that found nothing");
     describe_gauge!(
         STORE_FILE_BYTES,
         Unit::Bytes,
@@ -141,6 +147,16 @@ pub fn record_tracking_event(kind: &'static str, recorded: bool) {
 pub fn record_tracking_commit(actions: usize) {
     counter!(TRACKING_COMMITS_TOTAL).increment(1);
     counter!(TRACKING_COMMITTED_ACTIONS_TOTAL).increment(actions as u64);
+}
+
+/// Counts one lookup in the cache named `cache`.
+pub fn record_cache_lookup(cache: &'static str, hit: bool) {
+    let name = if hit {
+        CACHE_HITS_TOTAL
+    } else {
+        CACHE_MISSES_TOTAL
+    };
+    counter!(name, "cache" => cache).increment(1);
 }
 
 /// Sets the store gauges from a status.

@@ -6,6 +6,8 @@
 //! take one shape and get their status in one place (`error.rs`); every request passes the
 //! layers of `middleware.rs`.
 
+pub mod accounts;
+pub mod auth;
 pub mod emails;
 pub mod error;
 pub mod health;
@@ -15,6 +17,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod picks;
 pub mod runs;
+pub mod session;
 pub mod status;
 pub mod suppressions;
 pub mod tls;
@@ -39,12 +42,14 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::cache::MokaCache;
 use crate::config::{ConfigError, Settings};
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
 use crate::ingest::EncodingChoice;
 use crate::render::EmailSettings;
 use crate::scoring::ScoringConfig;
+use crate::service::accounts::{Bootstrap, FirstAdmin, SetupToken, bootstrap};
 use crate::service::emails::Messages;
 use crate::service::imports::UploadProgress;
 use crate::service::tracking::TrackingRecorder;
@@ -120,6 +125,12 @@ enum ApiTags {
     Emails,
     /// Addresses that get no email.
     Suppressions,
+    /// Signing in and out, and the first admin.
+    Session,
+    /// The accounts people sign in with (admins only).
+    Accounts,
+    /// API tokens for automation (admins only).
+    Tokens,
 }
 
 type Api = (
@@ -132,6 +143,9 @@ type Api = (
     picks::PicksApi,
     emails::EmailsApi,
     suppressions::SuppressionsApi,
+    session::SessionApi,
+    accounts::AccountsApi,
+    accounts::TokensApi,
 );
 
 /// What the handlers share: the one open store (redb allows one process per file), the
@@ -139,6 +153,8 @@ type Api = (
 /// is shutting down.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Sessions, the login throttle and the pending first-admin setup.
+    pub auth: auth::AuthState,
     /// Renders stored emails (and holds the key that signs and verifies their links).
     pub messages: Messages,
     pub tracking: TrackingRecorder,
@@ -169,6 +185,7 @@ impl AppState {
         };
         Self {
             store,
+            auth: auth::AuthState::default(),
             messages,
             tracking,
             scoring: options.scoring.clone(),
@@ -181,6 +198,10 @@ impl AppState {
         }
     }
 
+    pub fn with_auth(self, auth: auth::AuthState) -> Self {
+        Self { auth, ..self }
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
@@ -191,7 +212,7 @@ impl AppState {
     }
 }
 
-fn openapi_service() -> OpenApiService<Api, ()> {
+fn openapi_service() -> OpenApiService<auth::Secured<Api>, ()> {
     let api = (
         health::HealthApi,
         status::StatusApi,
@@ -202,8 +223,11 @@ fn openapi_service() -> OpenApiService<Api, ()> {
         picks::PicksApi,
         emails::EmailsApi,
         suppressions::SuppressionsApi,
+        session::SessionApi,
+        accounts::AccountsApi,
+        accounts::TokensApi,
     );
-    OpenApiService::new(api, "mailscore", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new(auth::Secured(api), "mailscore", env!("CARGO_PKG_VERSION"))
         .description(
             "The Mail Score System's JSON API. Every error answers `{code, message, hint}` \
              with a stable snake_case `code`; ids are strings, times RFC 3339, dates \
@@ -236,7 +260,8 @@ fn route_templates() -> RouteTemplates {
     )
 }
 
-/// The whole application: every route, with the middleware around it.
+/// The whole application: every route, behind the access rule (`auth.rs`), with the
+/// middleware around it.
 pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
     let service = openapi_service();
     let explorer = service.swagger_ui().with(SetHeader::new().overriding(
@@ -250,7 +275,8 @@ pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
         .nest("/t", tracking::routes_t())
         .nest("/u", tracking::routes_u())
         .nest("/", service)
-        .data(state);
+        .data(Arc::clone(&state));
+    let routes = auth::authorize(routes, state, policy.routes.clone());
     middleware::wrap(routes, policy)
 }
 
@@ -280,6 +306,13 @@ pub struct ServeOptions {
     /// TLS on that listener, when the settings name a certificate source; `None` serves
     /// plain HTTP (behind a proxy that terminates TLS, or on this machine only).
     pub tls: Option<tls::TlsOptions>,
+    /// Whether the session cookie is `Secure`: true when clients reach the server over
+    /// TLS (its own, or a proxy's); the server's own TLS sets it too.
+    pub secure_cookies: bool,
+    /// The first admin, created at start when no account exists.
+    pub first_admin: Option<FirstAdmin>,
+    /// The server's public URL, for the setup link.
+    pub base_url: String,
 }
 
 impl ServeOptions {
@@ -297,6 +330,9 @@ impl ServeOptions {
             import_encoding: EncodingChoice::Auto,
             max_shrink_percent: crate::ingest::DEFAULT_MAX_SHRINK_PERCENT,
             tls: None,
+            secure_cookies: false,
+            first_admin: None,
+            base_url: format!("http://{listen}"),
         }
     }
 
@@ -312,6 +348,13 @@ impl ServeOptions {
             import_encoding: settings.import_encoding,
             max_shrink_percent: settings.import_max_shrink_percent,
             tls: tls::TlsOptions::from_settings(settings),
+            secure_cookies: settings.secure_cookies,
+            first_admin: settings
+                .admin_email
+                .clone()
+                .zip(settings.admin_password.clone())
+                .map(|(email, password)| FirstAdmin { email, password }),
+            base_url: settings.email.base_url.clone(),
         })
     }
 }
@@ -334,6 +377,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("the server task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(
+        "cannot create the first admin: {0}\nhint: check MAILSCORE_ADMIN_EMAIL and \
+         MAILSCORE_ADMIN_PASSWORD (at least 12 characters), or unset both to get a setup link"
+    )]
+    FirstAdmin(crate::service::accounts::AccountError),
 }
 
 /// A server that is accepting connections.
@@ -369,8 +417,19 @@ pub async fn start(
         Some(tls_options) => Some(tls::prepare(tls_options).await?),
         None => None,
     };
-    let state = Arc::new(AppState::new(store, options));
     let is_tls = prepared_tls.is_some();
+    let setup = first_admin_setup(store.as_ref(), options, local_addr).await?;
+    let sessions = Arc::new(MokaCache::new(
+        auth::SESSION_CACHE,
+        auth::SESSION_CACHE_CAPACITY,
+    ));
+    let state = Arc::new(
+        AppState::new(store, options).with_auth(auth::AuthState::new(
+            sessions,
+            setup,
+            options.secure_cookies || is_tls,
+        )),
+    );
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
@@ -431,6 +490,44 @@ fn spawn_server(
     )
 }
 
+/// Creates the first admin from the options when no account exists, or else, when none
+/// exists either, a one-time setup token whose link goes to the log (standard error).
+async fn first_admin_setup(
+    store: &dyn Store,
+    options: &ServeOptions,
+    local_addr: SocketAddr,
+) -> Result<SetupToken, ServeError> {
+    let outcome = bootstrap(store, options.first_admin.as_ref())
+        .await
+        .map_err(ServeError::FirstAdmin)?;
+    Ok(match outcome {
+        Bootstrap::AccountsExist => SetupToken::used(),
+        Bootstrap::Created(account) => {
+            tracing::info!(email = %account.email, "created the first admin from MAILSCORE_ADMIN_EMAIL");
+            SetupToken::used()
+        }
+        Bootstrap::SetupRequired(setup) => {
+            let token = setup.pending().unwrap_or_default();
+            // The default base URL names the default port; a server listening on a
+            // particular other address is more likely reached there.
+            let base = if options.base_url == crate::render::DEFAULT_BASE_URL
+                && !local_addr.ip().is_unspecified()
+            {
+                format!("http://{local_addr}")
+            } else {
+                options.base_url.trim_end_matches('/').to_owned()
+            };
+            tracing::warn!(
+                "no account exists: create the first admin at {base}/setup?token={token} \
+                 (or: curl -X POST http://{local_addr}/api/setup -H 'content-type: application/json' \
+                 -d '{{\"token\":\"{token}\",\"email\":\"…\",\"password\":\"…\"}}'); \
+                 the link works once, and only until this process stops"
+            );
+            setup
+        }
+    })
+}
+
 /// Binds, serves until SIGTERM or SIGINT, then shuts down gracefully. `on_ready` is told
 /// the bound address once connections are accepted.
 pub async fn serve(
@@ -452,6 +549,11 @@ impl RunningServer {
     /// The address of the plain HTTP listener that redirects to HTTPS, if there is one.
     pub fn redirect_addr(&self) -> Option<SocketAddr> {
         self.tls.as_ref().and_then(tls::TlsRuntime::redirect_addr)
+    }
+
+    /// The first admin's setup token, while the setup is pending.
+    pub fn setup_token(&self) -> Option<String> {
+        self.state.auth.setup.pending()
     }
 
     /// Waits for SIGTERM or SIGINT, then shuts down ([`Self::shutdown`]). Returns early

@@ -3,6 +3,7 @@
 //! Nothing here does I/O. Values of these types are valid by construction: raw text is
 //! checked once, at the edge (the importers), through the `parse` functions of this module.
 
+pub mod account;
 pub mod action;
 pub mod batch;
 pub mod ids;

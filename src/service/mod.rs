@@ -6,6 +6,7 @@
 //! (`cli.rs`, a handler) parses the input, calls one service and shows the typed result.
 //! Every failure is a [`ServiceError`] whose message says what, where and what to do.
 
+pub mod accounts;
 pub mod demo;
 pub mod emails;
 pub mod explain;

@@ -12,6 +12,9 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::columnar::ColumnarError;
+use crate::domain::account::{
+    Account, AccountId, ApiToken, NewAccount, NewApiToken, Role, TokenHash, TokenId,
+};
 use crate::domain::action::{ActionColumns, ActionDay};
 use crate::domain::batch::{
     DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, UserPicks,
@@ -64,6 +67,12 @@ pub enum StoreError {
         deactivated: u64,
         max_percent: u32,
     },
+    /// An account with this address (ASCII case ignored) is stored already.
+    #[error("an account for {email} exists already")]
+    AccountExists { email: String },
+    /// The change would leave no enabled admin account.
+    #[error("the change would leave no enabled admin account")]
+    LastAdmin,
 }
 
 /// One imported job feed: the full rows, packed by the store's own [`RowPacker`], and the
@@ -182,12 +191,19 @@ pub struct ImportSummary {
 /// (`Arc<dyn Store>`), safe to call from many tasks, and never block the async runtime.
 /// Every backend must pass the contract suite (`tests/integration/store_contract.rs`).
 pub trait Store:
-    JobStore + UserStore + ActionStore + ImportLog + RunStore + EmailQueue + Maintenance
+    JobStore + UserStore + ActionStore + ImportLog + RunStore + EmailQueue + Maintenance + AccountStore
 {
 }
 
 impl<T> Store for T where
-    T: JobStore + UserStore + ActionStore + ImportLog + RunStore + EmailQueue + Maintenance
+    T: JobStore
+        + UserStore
+        + ActionStore
+        + ImportLog
+        + RunStore
+        + EmailQueue
+        + Maintenance
+        + AccountStore
 {
 }
 
@@ -430,10 +446,89 @@ pub trait Maintenance: Send + Sync {
     async fn storage_stats(&self) -> Result<StorageStats, StoreError>;
 }
 
+/// The server's accounts and API tokens. Addresses are unique without regard to ASCII case.
+/// Accounts are disabled, never deleted, and tokens revoked, never deleted: both stay
+/// listed, so that who could do what remains on record.
+///
+/// The last-admin rule is kept here, inside the transaction of the change: there is always
+/// at least one enabled admin once one exists, however many requests race.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Stores a new account under the next account id, in one transaction; fails with
+    /// [`StoreError::AccountExists`], changing nothing, when an account has the same address
+    /// (ASCII case ignored). Returns the account with its id.
+    async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError>;
+
+    /// Like [`AccountStore::create_account`], but only while no account at all is stored:
+    /// the first admin. Returns `None`, changing nothing, when one is; the check and the
+    /// insert are one transaction, so two first starts or setup requests cannot both
+    /// create an account.
+    async fn create_first_account(
+        &self,
+        account: NewAccount,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// Every account, disabled ones too, by id.
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+
+    /// The account with this address, ASCII case ignored.
+    async fn account_by_email(
+        &self,
+        email: &crate::domain::EmailAddress,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// Replaces an account's password hash; returns the account as stored now, `None` when
+    /// there is no such account.
+    async fn update_password(
+        &self,
+        id: AccountId,
+        password_hash: String,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// Sets an account's role; returns the account as stored now, `None` when there is no
+    /// such account. Fails with [`StoreError::LastAdmin`], changing nothing, when it would
+    /// demote the last enabled admin.
+    async fn set_role(&self, id: AccountId, role: Role) -> Result<Option<Account>, StoreError>;
+
+    /// Disables (or enables again) an account; returns the account as stored now, `None`
+    /// when there is no such account. Fails with [`StoreError::LastAdmin`], changing
+    /// nothing, when it would disable the last enabled admin.
+    async fn set_disabled(
+        &self,
+        id: AccountId,
+        disabled: bool,
+    ) -> Result<Option<Account>, StoreError>;
+
+    /// How many accounts are enabled admins.
+    async fn count_admins(&self) -> Result<u64, StoreError>;
+
+    /// Stores a new API token under the next token id; returns it with its id. Fails, changing
+    /// nothing, when a token with the same hash is stored (a 256-bit collision: a bug).
+    async fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError>;
+
+    /// Every token, revoked and expired ones too, by id.
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// The token whose secret hashes to `hash`, whatever its state (the caller checks
+    /// [`ApiToken::is_usable_at`]).
+    async fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Revokes a token at `at`; a token revoked before keeps its first revocation time.
+    /// Returns the token as stored now, `None` when there is no such token.
+    async fn revoke_token(&self, id: TokenId, at: Micros) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Records that a token was used at `at` (a later instant only: an earlier one changes
+    /// nothing). An unknown token is no error.
+    async fn record_token_use(&self, id: TokenId, at: Micros) -> Result<(), StoreError>;
+}
+
 /// Every store trait, for code that calls a concrete store (`RedbStore`) rather than
 /// `dyn Store`, whose methods need no import: `use mailscore::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        ActionStore, EmailQueue, ImportLog, JobStore, Maintenance, RunStore, Store, UserStore,
+        AccountStore, ActionStore, EmailQueue, ImportLog, JobStore, Maintenance, RunStore, Store,
+        UserStore,
     };
 }

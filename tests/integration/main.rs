@@ -1,6 +1,7 @@
 //! Integration tests: the importers against the real store, and the binary as a user runs it.
 
 mod api;
+mod auth;
 mod bad_mornings;
 mod batch;
 mod cli;

@@ -6,16 +6,26 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::tracking::{get, spawn_tracked_app};
+use crate::tracking::{get, get_as, spawn_tracked_app};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_metrics_pass_promtool_and_label_routes_by_template() {
     let mut app = spawn_tracked_app().await;
     let base = format!("http://{}", app.addr);
-    assert_eq!(get(format!("{base}/api/users?limit=2")).await.status, 200);
-    assert_eq!(get(format!("{base}/api/users/nobody")).await.status, 404);
+    assert_eq!(
+        get_as(format!("{base}/api/users?limit=2"), &app.admin)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get_as(format!("{base}/api/users/nobody"), &app.admin)
+            .await
+            .status,
+        404
+    );
     assert_eq!(get(format!("{base}/t/c/forged")).await.status, 404);
-    let metrics = get(format!("{base}/metrics")).await;
+    let metrics = get_as(format!("{base}/metrics"), &app.admin).await;
     assert_eq!(metrics.status, 200);
     let text = metrics.text();
     for name in [

@@ -342,6 +342,34 @@ fn only_the_api_module_names_poem() {
     );
 }
 
+/// What only `src/cache/` may name (docs/ARCHITECTURE.md, "Boundaries").
+pub const ONLY_IN_CACHE: &[(&str, &str)] = &[(
+    "moka",
+    "only cache/ knows moka: use the crate::cache::Cache trait",
+)];
+
+#[test]
+fn only_the_cache_module_names_moka() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cache = root.join("src/cache");
+    let files = rs_files_under(&root.join("src"));
+    assert!(
+        files.iter().any(|f| f.starts_with(&cache)),
+        "src/cache/ was not found"
+    );
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| !f.starts_with(&cache)) {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, name, why) in violations_of(&source, ONLY_IN_CACHE) {
+            problems.push(format!(
+                "{}:{line}: names `{name}` ({why})",
+                file.strip_prefix(root).unwrap_or(file).display()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn the_check_sees_code_and_not_comments_or_strings() {
     let names_of = |source: &str| -> Vec<(usize, &str)> {

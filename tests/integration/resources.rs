@@ -4,7 +4,11 @@
 
 use serde_json::{Value, json};
 
-use crate::tracking::{get, send_json, spawn_tracked_app};
+use crate::tracking::{get_as, send_json, spawn_tracked_app};
+
+async fn get_as_admin(app: &crate::tracking::TrackedApp, url: String) -> crate::tracking::Answer {
+    get_as(url, &app.admin).await
+}
 
 fn json_of(answer: &crate::tracking::Answer) -> Value {
     serde_json::from_slice(&answer.body)
@@ -15,12 +19,12 @@ fn json_of(answer: &crate::tracking::Answer) -> Value {
 async fn users_are_listed_filtered_and_shown_with_why_they_are_emailed() {
     let mut app = spawn_tracked_app().await;
     let base = format!("http://{}", app.addr);
-    let page = get(format!("{base}/api/users?limit=5&offset=2")).await;
+    let page = get_as_admin(&app, format!("{base}/api/users?limit=5&offset=2")).await;
     assert_eq!(page.status, 200, "{}", page.text());
     let page = json_of(&page);
     assert_eq!(page["total"], 30);
     assert_eq!(page["users"].as_array().unwrap().len(), 5);
-    let all = json_of(&get(format!("{base}/api/users?limit=1000")).await);
+    let all = json_of(&get_as_admin(&app, format!("{base}/api/users?limit=1000")).await);
     let ids: Vec<&str> = all["users"]
         .as_array()
         .unwrap()
@@ -34,9 +38,10 @@ async fn users_are_listed_filtered_and_shown_with_why_they_are_emailed() {
 
     let first = &all["users"][0];
     let needle = first["email"].as_str().unwrap().to_uppercase();
-    let found = json_of(&get(format!("{base}/api/users?q={needle}")).await);
+    let found = json_of(&get_as_admin(&app, format!("{base}/api/users?q={needle}")).await);
     assert_eq!(found["total"], 1, "searched by address, case ignored");
-    let inactive = json_of(&get(format!("{base}/api/users?active=false&limit=1000")).await);
+    let inactive =
+        json_of(&get_as_admin(&app, format!("{base}/api/users?active=false&limit=1000")).await);
     assert!(
         inactive["users"]
             .as_array()
@@ -46,11 +51,11 @@ async fn users_are_listed_filtered_and_shown_with_why_they_are_emailed() {
     );
 
     let id = first["user_id"].as_str().unwrap();
-    let detail = json_of(&get(format!("{base}/api/users/{id}")).await);
+    let detail = json_of(&get_as_admin(&app, format!("{base}/api/users/{id}")).await);
     assert_eq!(detail["user"]["user_id"], id);
     let expected = first["is_active"] == true && first["subscribed"] == true;
     assert_eq!(detail["emailed"], expected);
-    let missing = get(format!("{base}/api/users/nobody-here")).await;
+    let missing = get_as_admin(&app, format!("{base}/api/users/nobody-here")).await;
     assert_eq!(missing.status, 404);
     assert_eq!(json_of(&missing)["code"], "not_found");
     app.stop().await;
@@ -62,7 +67,7 @@ async fn a_user_s_picks_come_by_section_in_rank_order_with_their_reasons() {
     let base = format!("http://{}", app.addr);
     let emails = app.store.emails(app.date, None).await.unwrap();
     let user = emails[0].user_id.as_str().to_owned();
-    let picks = get(format!("{base}/api/picks/{}/{user}", app.date)).await;
+    let picks = get_as_admin(&app, format!("{base}/api/picks/{}/{user}", app.date)).await;
     assert_eq!(picks.status, 200, "{}", picks.text());
     let picks = json_of(&picks);
     let sections = picks["sections"].as_array().unwrap();
@@ -84,9 +89,9 @@ async fn a_user_s_picks_come_by_section_in_rank_order_with_their_reasons() {
     let pick = &sections[0]["picks"][0];
     assert!(pick["job_id"].is_string() && pick["total"].is_number());
     assert!(pick["reasons"].is_array() && pick["tier"].is_string());
-    let none = get(format!("{base}/api/picks/2001-01-01/{user}")).await;
+    let none = get_as_admin(&app, format!("{base}/api/picks/2001-01-01/{user}")).await;
     assert_eq!(none.status, 404);
-    let bad = get(format!("{base}/api/picks/yesterday/{user}")).await;
+    let bad = get_as_admin(&app, format!("{base}/api/picks/yesterday/{user}")).await;
     assert_eq!(bad.status, 400);
     assert_eq!(json_of(&bad)["code"], "invalid_value");
     app.stop().await;
@@ -97,12 +102,18 @@ async fn the_queue_lists_shows_cancels_and_retries_emails() {
     let mut app = spawn_tracked_app().await;
     let base = format!("http://{}", app.addr);
     let date = app.date;
-    let listed = json_of(&get(format!("{base}/api/emails?date={date}&status=pending")).await);
+    let listed = json_of(
+        &get_as_admin(
+            &app,
+            format!("{base}/api/emails?date={date}&status=pending"),
+        )
+        .await,
+    );
     let total = listed["total"].as_u64().unwrap();
     assert!(total > 0);
     let user = listed["emails"][0]["user_id"].as_str().unwrap().to_owned();
 
-    let email = get(format!("{base}/api/emails/{date}/{user}")).await;
+    let email = get_as_admin(&app, format!("{base}/api/emails/{date}/{user}")).await;
     assert_eq!(email.status, 200, "{}", email.text());
     let email = json_of(&email);
     let header = |name: &str| {
@@ -126,6 +137,7 @@ async fn the_queue_lists_shows_cancels_and_retries_emails() {
         "POST",
         format!("{base}/api/emails/{date}/{user}/cancel"),
         None,
+        &app.admin,
     )
     .await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text());
@@ -134,16 +146,24 @@ async fn the_queue_lists_shows_cancels_and_retries_emails() {
         "POST",
         format!("{base}/api/emails/{date}/{user}/cancel"),
         None,
+        &app.admin,
     )
     .await;
     assert_eq!(again.status, 409);
     assert_eq!(json_of(&again)["code"], "conflict");
-    let pending = json_of(&get(format!("{base}/api/emails?date={date}&status=pending")).await);
+    let pending = json_of(
+        &get_as_admin(
+            &app,
+            format!("{base}/api/emails?date={date}&status=pending"),
+        )
+        .await,
+    );
     assert_eq!(pending["total"].as_u64().unwrap(), total - 1);
     let retried = send_json(
         "POST",
         format!("{base}/api/emails/{date}/{user}/retry"),
         None,
+        &app.admin,
     )
     .await;
     assert_eq!(json_of(&retried)["status"], "pending");
@@ -151,6 +171,7 @@ async fn the_queue_lists_shows_cancels_and_retries_emails() {
         "POST",
         format!("{base}/api/emails/{date}/nobody/cancel"),
         None,
+        &app.admin,
     )
     .await;
     assert_eq!(none.status, 404);
@@ -172,34 +193,48 @@ async fn suppressing_an_address_stops_its_email_and_lifting_it_takes_it_off_the_
         "POST",
         format!("{base}/api/suppressions"),
         Some(json!({"address": address.to_uppercase(), "reason": "complained", "note": "苦情"})),
+        &app.admin,
     )
     .await;
     assert_eq!(added.status, 200, "{}", added.text());
     assert_eq!(json_of(&added)["emails_suppressed"], 1);
-    let list = json_of(&get(format!("{base}/api/suppressions")).await);
+    let list = json_of(&get_as_admin(&app, format!("{base}/api/suppressions")).await);
     assert_eq!(list[0]["reason"], "complained");
-    let detail = json_of(&get(format!("{base}/api/users/{user}")).await);
+    let detail = json_of(&get_as_admin(&app, format!("{base}/api/users/{user}")).await);
     assert_eq!(detail["emailed"], false);
     assert_eq!(detail["suppression"]["note"], "苦情");
-    let queued = json_of(&get(format!("{base}/api/emails/{date}/{user}")).await);
+    let queued = json_of(&get_as_admin(&app, format!("{base}/api/emails/{date}/{user}")).await);
     assert_eq!(queued["email"]["status"], "suppressed");
 
     let bad = send_json(
         "POST",
         format!("{base}/api/suppressions"),
         Some(json!({"address": "not an address"})),
+        &app.admin,
     )
     .await;
     assert_eq!(bad.status, 400);
-    let removed = send_json("DELETE", format!("{base}/api/suppressions/{address}"), None).await;
+    let removed = send_json(
+        "DELETE",
+        format!("{base}/api/suppressions/{address}"),
+        None,
+        &app.admin,
+    )
+    .await;
     assert_eq!(removed.status, 200, "{}", removed.text());
     assert!(
-        json_of(&get(format!("{base}/api/suppressions")).await)
+        json_of(&get_as_admin(&app, format!("{base}/api/suppressions")).await)
             .as_array()
             .unwrap()
             .is_empty()
     );
-    let again = send_json("DELETE", format!("{base}/api/suppressions/{address}"), None).await;
+    let again = send_json(
+        "DELETE",
+        format!("{base}/api/suppressions/{address}"),
+        None,
+        &app.admin,
+    )
+    .await;
     assert_eq!(again.status, 404);
     app.stop().await;
 }
@@ -209,11 +244,12 @@ async fn jobs_are_filtered_by_place_title_needs_and_score_with_a_date_s_scores()
     let mut app = spawn_tracked_app().await;
     let base = format!("http://{}", app.addr);
     let date = app.date;
-    let all = json_of(&get(format!("{base}/api/jobs?limit=1000")).await);
+    let all = json_of(&get_as_admin(&app, format!("{base}/api/jobs?limit=1000")).await);
     assert_eq!(all["total"], 600);
     assert!(all["jobs"][0].get("scores").is_none(), "no date, no scores");
 
-    let scored = json_of(&get(format!("{base}/api/jobs?date={date}&limit=1000")).await);
+    let scored =
+        json_of(&get_as_admin(&app, format!("{base}/api/jobs?date={date}&limit=1000")).await);
     let jobs = scored["jobs"].as_array().unwrap();
     assert!(jobs.iter().all(|j| j["eligible"].is_boolean()));
     let with_needs = jobs
@@ -222,9 +258,10 @@ async fn jobs_are_filtered_by_place_title_needs_and_score_with_a_date_s_scores()
         .expect("some job is in a needs category");
     let category = with_needs["scores"]["needs"][0].as_str().unwrap();
     let of_needs = json_of(
-        &get(format!(
-            "{base}/api/jobs?date={date}&needs={category}&limit=1000"
-        ))
+        &get_as_admin(
+            &app,
+            format!("{base}/api/jobs?date={date}&needs={category}&limit=1000"),
+        )
         .await,
     );
     assert!(of_needs["total"].as_u64().unwrap() >= 1);
@@ -237,7 +274,8 @@ async fn jobs_are_filtered_by_place_title_needs_and_score_with_a_date_s_scores()
     }));
 
     let pref = jobs[0]["pref_cd"].as_str().unwrap();
-    let in_pref = json_of(&get(format!("{base}/api/jobs?pref_cd={pref}&limit=1000")).await);
+    let in_pref =
+        json_of(&get_as_admin(&app, format!("{base}/api/jobs?pref_cd={pref}&limit=1000")).await);
     assert!(
         in_pref["jobs"]
             .as_array()
@@ -248,9 +286,10 @@ async fn jobs_are_filtered_by_place_title_needs_and_score_with_a_date_s_scores()
     assert!(in_pref["total"].as_u64().unwrap() < 600);
 
     let high = json_of(
-        &get(format!(
-            "{base}/api/jobs?date={date}&min_basic=0.5&limit=1000"
-        ))
+        &get_as_admin(
+            &app,
+            format!("{base}/api/jobs?date={date}&min_basic=0.5&limit=1000"),
+        )
         .await,
     );
     assert!(
@@ -261,10 +300,10 @@ async fn jobs_are_filtered_by_place_title_needs_and_score_with_a_date_s_scores()
             .all(|j| j["scores"]["basic"].as_f64().unwrap() >= 0.5)
     );
     let word: String = jobs[0]["title"].as_str().unwrap().chars().take(3).collect();
-    let titled = get(format!("{base}/api/jobs?q={}", urlencode(&word))).await;
+    let titled = get_as_admin(&app, format!("{base}/api/jobs?q={}", urlencode(&word))).await;
     let titled = json_of(&titled);
     assert!(titled["total"].as_u64().unwrap() >= 1);
-    let needs_without_date = get(format!("{base}/api/jobs?needs={category}")).await;
+    let needs_without_date = get_as_admin(&app, format!("{base}/api/jobs?needs={category}")).await;
     assert_eq!(needs_without_date.status, 400);
     app.stop().await;
 }
@@ -290,8 +329,14 @@ fn multipart(name: &str, contents: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(url: String, name: &str, contents: Vec<u8>) -> crate::tracking::Answer {
+async fn upload(
+    app: &crate::tracking::TrackedApp,
+    url: String,
+    name: &str,
+    contents: Vec<u8>,
+) -> crate::tracking::Answer {
     let (content_type, body) = multipart(name, &contents);
+    let bearer = format!("Bearer {}", app.admin);
     tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(std::time::Duration::from_secs(120)))
@@ -300,6 +345,7 @@ async fn upload(url: String, name: &str, contents: Vec<u8>) -> crate::tracking::
             .into();
         let mut response = agent
             .post(&url)
+            .header("authorization", &bearer)
             .content_type(&content_type)
             .send(&body[..])
             .unwrap();
@@ -319,7 +365,7 @@ async fn upload(url: String, name: &str, contents: Vec<u8>) -> crate::tracking::
 async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     let mut app = spawn_tracked_app().await;
     let base = format!("http://{}", app.addr);
-    let idle = get(format!("{base}/api/imports/progress")).await;
+    let idle = get_as_admin(&app, format!("{base}/api/imports/progress")).await;
     assert_eq!(idle.status, 404, "no upload is going on");
 
     // The generated feed again, with its first row's job_id broken.
@@ -332,6 +378,7 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     let (_, after_id) = rest.split_once(',').unwrap();
     let feed = format!("{header}\nnot-a-number,{after_id}");
     let answer = upload(
+        &app,
         format!("{base}/api/imports?kind=jobs"),
         "jobs-2025.csv",
         feed.into_bytes(),
@@ -351,7 +398,7 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     assert_eq!(issue["column"], "job_id");
     assert_eq!(issue["value"], "not-a-number");
     let id = report["id"].as_str().unwrap();
-    let stored = json_of(&get(format!("{base}/api/imports/{id}")).await);
+    let stored = json_of(&get_as_admin(&app, format!("{base}/api/imports/{id}")).await);
     assert_eq!(stored["rows_skipped"], 1);
     let uploads = app.t_dir().join("uploads");
     assert_eq!(
@@ -361,6 +408,7 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     );
 
     let refused = upload(
+        &app,
         format!("{base}/api/imports?kind=users"),
         "users.csv",
         b"name,age\nfoo,3\n".to_vec(),
@@ -375,10 +423,11 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
         !message.contains("uploads"),
         "no path of the data directory: {message}"
     );
-    let users = json_of(&get(format!("{base}/api/users")).await);
+    let users = json_of(&get_as_admin(&app, format!("{base}/api/users")).await);
     assert_eq!(users["total"], 30, "nothing was written");
 
     let unknown_kind = upload(
+        &app,
         format!("{base}/api/imports?kind=spreadsheets"),
         "x.csv",
         b"a\n1\n".to_vec(),

@@ -5,6 +5,9 @@
 use std::path::Path;
 
 use jiff::civil::Date;
+use mailscore::domain::account::{
+    AccountId, NewAccount, NewApiToken, Role, TokenHash, TokenId, TokenName,
+};
 use mailscore::domain::action::{ActionColumnsBuilder, ActionRow};
 use mailscore::domain::batch::{DayCheckpoint, EmailStatus, Phase, RunRecord, RunStatus};
 use mailscore::domain::time::parse_date;
@@ -27,6 +30,8 @@ pub async fn check_store_contract(store: &dyn Store, files: &Path) {
     check_run_lease(store).await;
     check_email_status_updates(store).await;
     check_retention_and_maintenance(store).await;
+    check_accounts(store).await;
+    check_api_tokens(store).await;
 }
 
 fn options() -> ImportOptions {
@@ -519,6 +524,220 @@ async fn check_retention_and_maintenance(store: &dyn Store) {
     assert!(
         missing.unwrap().is_none(),
         "an unknown id is no report, not an error"
+    );
+}
+
+fn new_account(email: &str, role: Role) -> NewAccount {
+    NewAccount {
+        email: EmailAddress::parse(email).unwrap(),
+        role,
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$not-a-real-hash-of-{email}"),
+        created_at: 1_000,
+    }
+}
+
+async fn check_accounts(store: &dyn Store) {
+    assert!(store.accounts().await.unwrap().is_empty());
+    assert_eq!(store.count_admins().await.unwrap(), 0);
+    let first = store
+        .create_first_account(new_account("root@example.jp", Role::Admin))
+        .await
+        .unwrap()
+        .expect("the first account is created while there is none");
+    assert!(first.id.get() > 0 && !first.disabled);
+    assert!(
+        store
+            .create_first_account(new_account("second@example.jp", Role::Admin))
+            .await
+            .unwrap()
+            .is_none(),
+        "only while no account is stored"
+    );
+    let viewer = store
+        .create_account(new_account("Viewer@Example.jp", Role::Viewer))
+        .await
+        .unwrap();
+    assert_ne!(viewer.id, first.id);
+    let duplicate = store
+        .create_account(new_account("viewer@EXAMPLE.JP", Role::Admin))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::AccountExists { .. }),
+        "addresses are unique without regard to case: {duplicate}"
+    );
+    let listed: Vec<AccountId> = store
+        .accounts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [first.id, viewer.id],
+        "by id, the refused one not stored"
+    );
+    let found = store
+        .account_by_email(&EmailAddress::parse("VIEWER@example.jp").unwrap())
+        .await
+        .unwrap()
+        .expect("found without regard to case");
+    assert_eq!(found, viewer);
+    assert_eq!(
+        store.account(viewer.id).await.unwrap().as_ref(),
+        Some(&viewer)
+    );
+    assert!(
+        store
+            .account(AccountId::new(9_999))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let changed = store
+        .update_password(viewer.id, "$argon2id$new".to_owned())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.password_hash, "$argon2id$new");
+    assert!(
+        store
+            .update_password(AccountId::new(9_999), "x".to_owned())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The last-admin rule: the only enabled admin can be neither demoted nor disabled.
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+    let refused = store.set_role(first.id, Role::Operator).await.unwrap_err();
+    assert!(matches!(refused, StoreError::LastAdmin), "{refused}");
+    let refused = store.set_disabled(first.id, true).await.unwrap_err();
+    assert!(matches!(refused, StoreError::LastAdmin), "{refused}");
+    assert_eq!(
+        store.account(first.id).await.unwrap().unwrap().role,
+        Role::Admin
+    );
+    // With a second admin, the first may go; a disabled admin does not count.
+    let promoted = store
+        .set_role(viewer.id, Role::Admin)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(store.count_admins().await.unwrap(), 2);
+    let disabled = store.set_disabled(first.id, true).await.unwrap().unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+    let refused = store.set_role(viewer.id, Role::Viewer).await.unwrap_err();
+    assert!(matches!(refused, StoreError::LastAdmin), "{refused}");
+    // A disabled admin may be demoted: it is no enabled admin.
+    let demoted = store
+        .set_role(first.id, Role::Viewer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((demoted.role, demoted.disabled), (Role::Viewer, true));
+    let enabled = store.set_disabled(first.id, false).await.unwrap().unwrap();
+    assert!(!enabled.disabled);
+    assert!(
+        store
+            .set_role(AccountId::new(9_999), Role::Admin)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn token_hash(byte: char) -> TokenHash {
+    TokenHash::parse(&byte.to_string().repeat(64)).unwrap()
+}
+
+async fn check_api_tokens(store: &dyn Store) {
+    assert!(store.tokens().await.unwrap().is_empty());
+    let new_token = |name: &str, hash: char, expires_at: Option<i64>| NewApiToken {
+        name: TokenName::parse(name).unwrap(),
+        role: Role::Operator,
+        token_hash: token_hash(hash),
+        created_at: 2_000,
+        expires_at,
+    };
+    let ci = store
+        .create_token(new_token("ci", 'a', None))
+        .await
+        .unwrap();
+    let cron = store
+        .create_token(new_token("cron", 'b', Some(5_000)))
+        .await
+        .unwrap();
+    assert_ne!(ci.id, cron.id);
+    assert_eq!(
+        (ci.revoked_at, ci.last_used_at, cron.expires_at),
+        (None, None, Some(5_000))
+    );
+    assert!(
+        store
+            .create_token(new_token("copy", 'a', None))
+            .await
+            .is_err(),
+        "a hash is stored once"
+    );
+    assert_eq!(store.tokens().await.unwrap(), [ci.clone(), cron.clone()]);
+    assert_eq!(
+        store.token_by_hash(&token_hash('b')).await.unwrap(),
+        Some(cron.clone())
+    );
+    assert!(
+        store
+            .token_by_hash(&token_hash('c'))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store.record_token_use(ci.id, 3_000).await.unwrap();
+    store.record_token_use(ci.id, 2_500).await.unwrap();
+    store
+        .record_token_use(TokenId::new(9_999), 1)
+        .await
+        .unwrap();
+    let used = store
+        .token_by_hash(&token_hash('a'))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        used.last_used_at,
+        Some(3_000),
+        "only a later use is recorded"
+    );
+
+    let revoked = store.revoke_token(ci.id, 4_000).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(4_000));
+    let again = store.revoke_token(ci.id, 4_500).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(4_000), "the first revocation stays");
+    assert!(!again.is_usable_at(4_001));
+    assert!(
+        store
+            .token_by_hash(&token_hash('a'))
+            .await
+            .unwrap()
+            .is_some(),
+        "a revoked token is still found, and refused by its state"
+    );
+    assert!(
+        store
+            .revoke_token(TokenId::new(9_999), 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.tokens().await.unwrap().len(),
+        2,
+        "revoked, not deleted"
     );
 }
 

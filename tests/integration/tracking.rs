@@ -26,6 +26,8 @@ pub struct TrackedApp {
     server: Option<RunningServer>,
     pub store: Arc<dyn Store>,
     pub date: jiff::civil::Date,
+    /// An admin's API token (`/api/*` asks for one; the links of an email do not).
+    pub admin: String,
     /// When the server started: actions from then on are the tests' own.
     started: i64,
     t_dir: std::path::PathBuf,
@@ -43,6 +45,15 @@ pub async fn spawn_tracked_app() -> TrackedApp {
     run_batch(&t.store, &options).await.expect("the date runs");
     let TestStore { dir, store } = t;
     let store: Arc<dyn Store> = Arc::new(store);
+    let admin = mailscore::service::accounts::create_token(
+        store.as_ref(),
+        "tracking tests",
+        mailscore::domain::account::Role::Admin,
+        None,
+    )
+    .await
+    .expect("a token is created")
+    .secret;
     let options = ServeOptions::new(
         "127.0.0.1:0".parse().unwrap(),
         dir.path().to_path_buf(),
@@ -56,6 +67,7 @@ pub async fn spawn_tracked_app() -> TrackedApp {
         server: Some(server),
         store,
         date,
+        admin,
         started: jiff::Timestamp::now().as_microsecond(),
         t_dir: dir.path().to_path_buf(),
         _dir: dir,
@@ -107,28 +119,50 @@ fn answer(mut response: ureq::http::Response<ureq::Body>) -> Answer {
     }
 }
 
+/// `GET url` as the app's admin.
+pub async fn get_as(url: String, token: &str) -> Answer {
+    let bearer = format!("Bearer {token}");
+    tokio::task::spawn_blocking(move || {
+        answer(
+            agent()
+                .get(&url)
+                .header("authorization", &bearer)
+                .call()
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
 pub async fn get(url: String) -> Answer {
     tokio::task::spawn_blocking(move || answer(agent().get(&url).call().unwrap()))
         .await
         .unwrap()
 }
 
-/// `METHOD url` with a JSON body (or none).
+/// `METHOD url` with a JSON body (or none), with the bearer `token`.
 pub async fn send_json(
     method: &'static str,
     url: String,
     body: Option<serde_json::Value>,
+    token: &str,
 ) -> Answer {
+    let bearer = format!("Bearer {token}");
     tokio::task::spawn_blocking(move || {
         let agent = agent();
         let response = match (method, body) {
             ("POST", Some(body)) => agent
                 .post(&url)
+                .header("authorization", &bearer)
                 .content_type("application/json")
                 .send(body.to_string()),
-            ("POST", None) => agent.post(&url).send_empty(),
-            ("DELETE", _) => agent.delete(&url).call(),
-            _ => agent.get(&url).call(),
+            ("POST", None) => agent
+                .post(&url)
+                .header("authorization", &bearer)
+                .send_empty(),
+            ("DELETE", _) => agent.delete(&url).header("authorization", &bearer).call(),
+            _ => agent.get(&url).header("authorization", &bearer).call(),
         };
         answer(response.unwrap())
     })
@@ -299,12 +333,15 @@ async fn a_tampered_click_token_records_nothing_and_redirects_nowhere() {
     for bad in [
         url.replace(token, &tampered),
         url.replace(token, "not-a-token"),
-        format!("http://{}/t/c/", app.addr),
     ] {
         let answer = get(bad.clone()).await;
         assert_eq!(answer.status, 404, "{bad}");
         assert_eq!(answer.location, None, "{bad}");
     }
+    // No token at all matches no route: refused, and closed like every unknown path.
+    let empty = get(format!("http://{}/t/c/", app.addr)).await;
+    assert_eq!(empty.status, 401);
+    assert_eq!(empty.location, None);
     let pixel = links.open_pixel.replace("/t/o/", "/t/o/x");
     assert_eq!(get(pixel).await.status, 404);
     app.stop().await;

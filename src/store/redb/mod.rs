@@ -19,7 +19,14 @@
 //! - `day_checkpoints`: date number → the [`DayCheckpoint`] of that date's unfinished run
 //!   (postcard);
 //! - `suppressions`: email address → its [`Suppression`] (postcard);
-//! - `row_dictionaries`: feed header id → the zstd dictionary its rows are compressed with.
+//! - `row_dictionaries`: feed header id → the zstd dictionary its rows are compressed with;
+//! - `accounts`: account id → [`Account`](crate::domain::account::Account) (postcard);
+//! - `account_emails`: lower-cased email address → account id (the address index);
+//! - `api_tokens`: token id → [`ApiToken`](crate::domain::account::ApiToken) (postcard);
+//! - `api_token_hashes`: token hash (hex) → token id (the lookup of a bearer token).
+//!
+//! `meta` also holds `next_account_id` and `next_token_id`. Tables added after a schema
+//! version need no migration: [`RedbStore::initialise`] creates any missing one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -53,6 +60,7 @@ use codec::{
 };
 use jiff::civil::Date;
 
+mod accounts;
 pub mod codec;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -70,6 +78,10 @@ const EMAILS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("emails
 const DAY_CHECKPOINTS: TableDefinition<i32, &[u8]> = TableDefinition::new("day_checkpoints");
 const SUPPRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suppressions");
 const ROW_DICTIONARIES: TableDefinition<u64, &[u8]> = TableDefinition::new("row_dictionaries");
+const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+const ACCOUNT_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("account_emails");
+const API_TOKENS: TableDefinition<u64, &[u8]> = TableDefinition::new("api_tokens");
+const API_TOKEN_HASHES: TableDefinition<&str, u64> = TableDefinition::new("api_token_hashes");
 
 /// Every table [`RedbStore::initialise`] creates: a store missing one is brought up to date.
 const TABLE_NAMES: &[&str] = &[
@@ -88,6 +100,10 @@ const TABLE_NAMES: &[&str] = &[
     "day_checkpoints",
     "suppressions",
     "row_dictionaries",
+    "accounts",
+    "account_emails",
+    "api_tokens",
+    "api_token_hashes",
 ];
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -435,6 +451,12 @@ impl RedbStore {
         txn.open_table(SUPPRESSIONS).ctx("creating suppressions")?;
         txn.open_table(ROW_DICTIONARIES)
             .ctx("creating row_dictionaries")?;
+        txn.open_table(ACCOUNTS).ctx("creating accounts")?;
+        txn.open_table(ACCOUNT_EMAILS)
+            .ctx("creating account_emails")?;
+        txn.open_table(API_TOKENS).ctx("creating api_tokens")?;
+        txn.open_table(API_TOKEN_HASHES)
+            .ctx("creating api_token_hashes")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
