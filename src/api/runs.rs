@@ -46,6 +46,9 @@ pub enum RunStatusResponse {
     /// Finished on degraded input; `warnings` say what.
     SucceededWithWarnings,
     Failed,
+    /// Stopped on request at a phase or chunk boundary; the next run of its date resumes
+    /// after the chunks it stored.
+    Cancelled,
 }
 
 /// One phase of a run.
@@ -70,6 +73,7 @@ impl From<RunStatus> for RunStatusResponse {
             RunStatus::Succeeded => Self::Succeeded,
             RunStatus::SucceededWithWarnings => Self::SucceededWithWarnings,
             RunStatus::Failed => Self::Failed,
+            RunStatus::Cancelled => Self::Cancelled,
         }
     }
 }

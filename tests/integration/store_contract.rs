@@ -295,6 +295,9 @@ fn run_record(day: Date, started_at: i64) -> RunRecord {
         failed_users: Vec::new(),
         error: None,
         warnings: Vec::new(),
+        trigger: None,
+        users: None,
+        retry_of: None,
     }
 }
 
