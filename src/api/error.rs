@@ -12,6 +12,7 @@ use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
+use crate::pipeline::PipelineError;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
@@ -46,6 +47,10 @@ pub enum ApiError {
     /// What the path names is not stored.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The request conflicts with what is going on: another run is executing, the run is
+    /// not executing, or it left nothing to retry.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
     /// An internal error; the log has its details under the response's request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -87,6 +92,7 @@ impl ApiError {
         match self {
             Self::BadRequest(Json(body)) => (StatusCode::BAD_REQUEST, body),
             Self::NotFound(Json(body)) => (StatusCode::NOT_FOUND, body),
+            Self::Conflict(Json(body)) => (StatusCode::CONFLICT, body),
             Self::Internal(Json(body)) => (StatusCode::INTERNAL_SERVER_ERROR, body),
             Self::Unavailable(Json(body)) => (StatusCode::SERVICE_UNAVAILABLE, body),
         }
@@ -127,6 +133,35 @@ impl From<ServiceError> for ApiError {
                 "use the latest link of an email; links expire",
             ))),
             ServiceError::ShuttingDown => Self::shutting_down(),
+            ServiceError::RunInProgress { run_id, .. } => Self::Conflict(Json(ErrorBody::new(
+                "run_in_progress",
+                error.to_string(),
+                &match run_id {
+                    Some(id) => format!(
+                        "follow it at /api/runs/{id}/events, cancel it with POST \
+                         /api/runs/{id}/cancel, or start again once it ended"
+                    ),
+                    None => "start again once it ended; GET /api/runs/current shows it".to_owned(),
+                },
+            ))),
+            // Another process holds the store's run lease.
+            ServiceError::Pipeline(PipelineError::Locked { .. }) => {
+                Self::Conflict(Json(ErrorBody::new(
+                    "run_in_progress",
+                    "another process is running the daily run",
+                    "start again once it ended; its lease lapses within minutes if it died",
+                )))
+            }
+            ServiceError::RunNotExecuting { run_id, .. } => Self::Conflict(Json(ErrorBody::new(
+                "run_not_running",
+                error.to_string(),
+                &format!("GET /api/runs/{run_id} shows how it ended"),
+            ))),
+            ServiceError::NothingToRetry { .. } => Self::Conflict(Json(ErrorBody::new(
+                "nothing_to_retry",
+                error.to_string(),
+                "start a run of the date instead, without retry_of",
+            ))),
             ServiceError::MissingStore { .. } | ServiceError::Store(StoreError::Missing { .. }) => {
                 log_internal(&error);
                 Self::Unavailable(Json(ErrorBody::new(
@@ -305,6 +340,19 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body.code, "invalid_value");
         assert!(body.message.contains("\"x1\""), "{}", body.message);
+    }
+
+    #[test]
+    fn a_second_run_is_a_409_that_names_the_executing_one() {
+        let error = ApiError::from(ServiceError::RunInProgress {
+            run_id: Some(12),
+            date: "2025-07-02".parse().unwrap(),
+        });
+        let (status, body) = error.parts();
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body.code, "run_in_progress");
+        assert!(body.message.contains("#12"), "{}", body.message);
+        assert!(body.hint.contains("/api/runs/12/events"), "{}", body.hint);
     }
 
     #[test]
