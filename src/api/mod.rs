@@ -32,16 +32,19 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::Settings;
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
+use crate::service::ServiceError;
+use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
-/// The largest request body any route takes, in bytes. Every route of the API so far reads
-/// nothing but its path and query; uploads will have a limit of their own.
+/// The largest request body any route takes, in bytes. The routes of the API so far read
+/// their path and query and at most a small JSON body (`POST /api/runs`); uploads will
+/// have a limit of their own.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// How long a request may take before it is answered `503 request_timeout`.
@@ -101,12 +104,14 @@ type Api = (
 );
 
 /// What the handlers share: the one open store (redb allows one process per file), the
-/// key that signs email links, the group commit of tracked actions, and whether the server
-/// is shutting down.
+/// key that signs email links, the group commit of tracked actions, the runs of this
+/// process, and whether the server is shutting down.
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub signer: TokenSigner,
     pub tracking: TrackingRecorder,
+    /// Every run of the server (schedule, API, CLI through the API), one at a time.
+    pub runs: Arc<RunManager>,
     shutting_down: AtomicBool,
 }
 
@@ -114,15 +119,32 @@ impl AppState {
     /// The state of a server on `store`; starts the tracking recorder on the current
     /// runtime.
     pub fn new(store: Arc<dyn Store>, signer: TokenSigner, time_zone: TimeZoneSetting) -> Self {
+        let run_settings = RunSettings::new(time_zone.clone(), signer.clone());
         let tracking = TrackingRecorder::start(Arc::clone(&store), time_zone, |committed| {
             metrics::record_tracking_commit(committed.actions)
         });
+        let runs = RunManager::new(
+            Arc::clone(&store),
+            run_settings,
+            Arc::new(metrics::RunMetrics),
+        );
         Self {
             store,
             signer,
             tracking,
+            runs,
             shutting_down: AtomicBool::new(false),
         }
+    }
+
+    /// The same state with runs run as `settings` say (the server's settings, its schedule).
+    pub fn with_runs(mut self, settings: RunSettings) -> Self {
+        self.runs = RunManager::new(
+            Arc::clone(&self.store),
+            settings,
+            Arc::new(metrics::RunMetrics),
+        );
+        self
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -208,14 +230,18 @@ pub struct ServeOptions {
     /// Verifies the tokens of email links (the key the daily run signed them with).
     pub signer: TokenSigner,
     pub time_zone: TimeZoneSetting,
+    /// How the server's runs are run, and the schedule it starts them on.
+    pub runs: RunSettings,
 }
 
 impl ServeOptions {
     /// The options the settings give; reads (or creates) the secret key.
-    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ServiceError> {
+        let signer = TokenSigner::new(&settings.create_secret_key_bytes()?);
         Ok(Self {
             listen: settings.listen,
-            signer: TokenSigner::new(&settings.create_secret_key_bytes()?),
+            runs: RunSettings::from_settings(settings, signer.clone())?,
+            signer,
             time_zone: settings.time_zone.clone(),
         })
     }
@@ -246,6 +272,7 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     gauges: JoinHandle<()>,
+    scheduler: JoinHandle<()>,
 }
 
 /// Binds `options.listen` and starts serving on the current runtime; returns once the
@@ -264,11 +291,10 @@ pub async fn start(
         })?;
     let local_addr = listener.local_addr()?;
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    let state = Arc::new(AppState::new(
-        store,
-        options.signer.clone(),
-        options.time_zone.clone(),
-    ));
+    let state = Arc::new(
+        AppState::new(store, options.signer.clone(), options.time_zone.clone())
+            .with_runs(options.runs.clone()),
+    );
     let policy = Policy {
         max_body_bytes: MAX_BODY_BYTES,
         request_timeout: REQUEST_TIMEOUT,
@@ -289,6 +315,7 @@ pub async fn start(
         ),
     );
     let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, "serving");
     Ok(RunningServer {
         local_addr,
@@ -296,6 +323,7 @@ pub async fn start(
         stop,
         server,
         gauges,
+        scheduler,
     })
 }
 
@@ -328,17 +356,24 @@ impl RunningServer {
             }
             ended = &mut self.server => {
                 self.gauges.abort();
+                self.scheduler.abort();
                 ended??;
                 Ok(())
             }
         }
     }
 
-    /// Shuts down gracefully: readiness turns 503, the listener stops accepting, and the
-    /// requests in flight get up to [`SHUTDOWN_DEADLINE`] to finish before their
-    /// connections are closed. Returns when the server has stopped.
+    /// Shuts down gracefully: readiness turns 503, no run starts any more and the
+    /// executing one is asked to stop at its next phase or chunk boundary (it resumes on
+    /// the next start) and given up to
+    /// [`RUN_STOP_DEADLINE`](crate::service::run_manager::RUN_STOP_DEADLINE); then the
+    /// listener stops accepting, and the requests in flight (a run's event stream has
+    /// ended with its outcome by then) get up to [`SHUTDOWN_DEADLINE`] to finish before
+    /// their connections are closed. Returns when the server has stopped.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         self.state.begin_shutdown();
+        self.scheduler.abort();
+        self.state.runs.shutdown().await;
         self.gauges.abort();
         let _ = self.stop.send(());
         let stopped = self.server.await;

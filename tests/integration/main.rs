@@ -11,6 +11,7 @@ mod llm;
 mod matching;
 mod pure_core;
 mod render;
+mod runs_api;
 mod service;
 mod stale_masters;
 mod store_contract;

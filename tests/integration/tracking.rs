@@ -14,6 +14,7 @@ use mailscore::domain::{TimeZoneSetting, UserId};
 use mailscore::ingest::ImportKind;
 use mailscore::pipeline::{BatchOptions, run_batch};
 use mailscore::render::{EmailSettings, Renderer};
+use mailscore::service::run_manager::RunSettings;
 use mailscore::store::Store;
 use mailscore::tokens::Purpose;
 
@@ -47,6 +48,7 @@ async fn spawn_tracked_app() -> TrackedApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         signer: test_signer(),
         time_zone: TimeZoneSetting::tokyo(),
+        runs: RunSettings::new(TimeZoneSetting::tokyo(), test_signer()),
     };
     let server = mailscore::api::start(Arc::clone(&store), &options)
         .await
