@@ -991,9 +991,12 @@ fn print_unknown_codes(unknown: &[crate::ingest::UnknownCodeUse]) -> std::io::Re
 pub const EXIT_SUCCEEDED_WITH_WARNINGS: i32 = 3;
 
 fn run_exit_status(run: &crate::domain::batch::RunRecord) -> i32 {
+    use crate::domain::batch::RunStatus;
     match run.status {
-        crate::domain::batch::RunStatus::SucceededWithWarnings => EXIT_SUCCEEDED_WITH_WARNINGS,
-        _ => 0,
+        RunStatus::SucceededWithWarnings => EXIT_SUCCEEDED_WITH_WARNINGS,
+        // Cancelled (a server's run, followed from here): the date is not done.
+        RunStatus::Cancelled | RunStatus::Failed => 1,
+        RunStatus::Succeeded | RunStatus::Running => 0,
     }
 }
 
@@ -1001,6 +1004,9 @@ fn run_exit_status(run: &crate::domain::batch::RunRecord) -> i32 {
 fn print_run_warnings(run: &crate::domain::batch::RunRecord) {
     for warning in &run.warnings {
         errln!("warning: {warning}");
+    }
+    if let (crate::domain::batch::RunStatus::Cancelled, Some(error)) = (run.status, &run.error) {
+        errln!("{error}");
     }
 }
 
@@ -1041,6 +1047,7 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             let options = BatchOptions {
                 until,
                 chunk_users: chunk_users as usize,
+                trigger: Some(crate::pipeline::RunTrigger::Cli),
                 ..runs::batch_options(settings, date, signer)
             };
             let started = Instant::now();

@@ -14,6 +14,7 @@ use poem_openapi::{ApiResponse, Object};
 
 use crate::cache::CacheError;
 use crate::domain::account::Role;
+use crate::pipeline::PipelineError;
 use crate::service::ServiceError;
 use crate::service::accounts::AccountError;
 use crate::store::StoreError;
@@ -49,7 +50,8 @@ pub enum ApiError {
     /// What the path names is not stored.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// The request conflicts with the stored state (an email that is no longer pending …).
+    /// The request conflicts with the stored state or with what is going on (an email that
+    /// is no longer pending, another run executing …).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     /// The uploaded file cannot be imported; nothing was written.
@@ -148,6 +150,35 @@ impl From<ServiceError> for ApiError {
                 "use the latest link of an email; links expire",
             ))),
             ServiceError::ShuttingDown => Self::shutting_down(),
+            ServiceError::RunInProgress { run_id, .. } => Self::Conflict(Json(ErrorBody::new(
+                "run_in_progress",
+                error.to_string(),
+                &match run_id {
+                    Some(id) => format!(
+                        "follow it at /api/runs/{id}/events, cancel it with POST \
+                         /api/runs/{id}/cancel, or start again once it ended"
+                    ),
+                    None => "start again once it ended; GET /api/runs/current shows it".to_owned(),
+                },
+            ))),
+            // Another process holds the store's run lease.
+            ServiceError::Pipeline(PipelineError::Locked { .. }) => {
+                Self::Conflict(Json(ErrorBody::new(
+                    "run_in_progress",
+                    "another process is running the daily run",
+                    "start again once it ended; its lease lapses within minutes if it died",
+                )))
+            }
+            ServiceError::RunNotExecuting { run_id, .. } => Self::Conflict(Json(ErrorBody::new(
+                "run_not_running",
+                error.to_string(),
+                &format!("GET /api/runs/{run_id} shows how it ended"),
+            ))),
+            ServiceError::NothingToRetry { .. } => Self::Conflict(Json(ErrorBody::new(
+                "nothing_to_retry",
+                error.to_string(),
+                "start a run of the date instead, without retry_of",
+            ))),
             ServiceError::MissingStore { .. } | ServiceError::Store(StoreError::Missing { .. }) => {
                 log_internal(&error);
                 Self::Unavailable(Json(ErrorBody::new(
@@ -535,6 +566,19 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body.code, "invalid_value");
         assert!(body.message.contains("\"x1\""), "{}", body.message);
+    }
+
+    #[test]
+    fn a_second_run_is_a_409_that_names_the_executing_one() {
+        let error = ApiError::from(ServiceError::RunInProgress {
+            run_id: Some(12),
+            date: "2025-07-02".parse().unwrap(),
+        });
+        let (status, body) = error.parts();
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body.code, "run_in_progress");
+        assert!(body.message.contains("#12"), "{}", body.message);
+        assert!(body.hint.contains("/api/runs/12/events"), "{}", body.hint);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::domain::batch::{PhaseRecord, RunStatus, RunTrigger};
+use crate::service::run_manager::{LiveRun, RunObserver};
 use crate::service::status::StoreStatus;
 
 /// HTTP requests answered, by `method`, `route` and `status`.
@@ -40,6 +42,18 @@ pub const CACHE_HITS_TOTAL: &str = "mailscore_cache_hits_total";
 /// Cache lookups that found nothing, by `cache`.
 pub const CACHE_MISSES_TOTAL: &str = "mailscore_cache_misses_total";
 
+/// Time each phase of a daily run took, by `phase`, as the run's record timed it.
+pub const RUN_PHASE_DURATION_SECONDS: &str = "mailscore_run_phase_duration_seconds";
+/// How far the phases of the executing run are, from 0 to 1, by `phase` (the last run's
+/// values stay once it ended).
+pub const RUN_PROGRESS_RATIO: &str = "mailscore_run_progress_ratio";
+/// Daily runs ended, by `trigger` (`schedule`, `api`, `cli`) and `status` (`succeeded`,
+/// `succeeded_with_warnings`, `failed`, `cancelled`).
+pub const RUNS_TOTAL: &str = "mailscore_runs_total";
+/// Runs not started because another was executing, by `trigger` (a scheduled run while a
+/// run by hand executes).
+pub const RUNS_SKIPPED_TOTAL: &str = "mailscore_runs_skipped_total";
+
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -47,6 +61,12 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// under a millisecond) to the request timeout.
 const DURATION_BUCKETS_SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Upper bounds of the run-phase histogram, in seconds: from a phase of a small store to
+/// the profiles of a reference-size one and a slow subject endpoint.
+const PHASE_BUCKETS_SECONDS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
 ];
 
 /// How often the recorder drains its histogram samples when nobody scrapes.
@@ -66,6 +86,11 @@ pub fn recorder() -> &'static PrometheusHandle {
                     HTTP_REQUEST_DURATION_SECONDS.to_owned(),
                 ),
                 DURATION_BUCKETS_SECONDS,
+            )
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(RUN_PHASE_DURATION_SECONDS.to_owned()),
+                PHASE_BUCKETS_SECONDS,
             )
             .expect("the bucket list is not empty");
         let recorder = builder.build_recorder();
@@ -108,6 +133,20 @@ fn describe() {
         "tracked opens and clicks committed to the store"
     );
     describe_counter!(TRACKING_COMMITS_TOTAL, "group commits of tracked actions");
+    describe_histogram!(
+        RUN_PHASE_DURATION_SECONDS,
+        Unit::Seconds,
+        "time each phase of a daily run took"
+    );
+    describe_gauge!(
+        RUN_PROGRESS_RATIO,
+        "how far the phases of the executing run are, from 0 to 1"
+    );
+    describe_counter!(RUNS_TOTAL, "daily runs ended, by trigger and status");
+    describe_counter!(
+        RUNS_SKIPPED_TOTAL,
+        "runs not started because another was executing"
+    );
     describe_gauge!(STORE_JOBS, "stored jobs, by state");
     describe_gauge!(STORE_USERS, "stored users");
     describe_gauge!(STORE_ACTIONS, "stored actions");
@@ -172,4 +211,29 @@ pub fn record_store_status(status: &StoreStatus) {
 /// The metrics in the Prometheus text format.
 pub fn render() -> String {
     recorder().render()
+}
+
+/// The runs' metrics, as the run manager tells them.
+pub struct RunMetrics;
+
+impl RunObserver for RunMetrics {
+    fn progress(&self, run: &LiveRun) {
+        for phase in &run.phases {
+            if let Some(ratio) = phase.ratio() {
+                gauge!(RUN_PROGRESS_RATIO, "phase" => phase.name).set(ratio);
+            }
+        }
+    }
+
+    fn finished(&self, trigger: RunTrigger, status: RunStatus, phases: &[PhaseRecord]) {
+        counter!(RUNS_TOTAL, "trigger" => trigger.as_str(), "status" => status.code()).increment(1);
+        for phase in phases {
+            histogram!(RUN_PHASE_DURATION_SECONDS, "phase" => phase.name.clone())
+                .record(phase.duration_ms as f64 / 1000.0);
+        }
+    }
+
+    fn skipped(&self, trigger: RunTrigger) {
+        counter!(RUNS_SKIPPED_TOTAL, "trigger" => trigger.as_str()).increment(1);
+    }
 }

@@ -43,22 +43,25 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::cache::MokaCache;
-use crate::config::{ConfigError, Settings};
+use crate::config::Settings;
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::Micros;
 use crate::ingest::EncodingChoice;
 use crate::render::EmailSettings;
 use crate::scoring::ScoringConfig;
+use crate::service::ServiceError;
 use crate::service::accounts::{Bootstrap, FirstAdmin, SetupToken, bootstrap};
 use crate::service::emails::Messages;
 use crate::service::imports::UploadProgress;
+use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
-/// The largest request body any route takes, in bytes. Every route of the API so far reads
-/// nothing but its path and query; uploads will have a limit of their own.
+/// The largest request body any route takes, in bytes. The routes of the API so far read
+/// their path and query and at most a small JSON body (`POST /api/runs`); uploads will
+/// have a limit of their own.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// The largest file `POST /api/imports` takes (the reference feed is 210 MB); the body is
@@ -149,8 +152,8 @@ type Api = (
 );
 
 /// What the handlers share: the one open store (redb allows one process per file), the
-/// key that signs email links, the group commit of tracked actions, and whether the server
-/// is shutting down.
+/// key that signs email links, the group commit of tracked actions, the runs of this
+/// process, and whether the server is shutting down.
 pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Sessions, the login throttle and the pending first-admin setup.
@@ -166,6 +169,8 @@ pub struct AppState {
     /// One upload at a time; its progress while it runs.
     pub upload: tokio::sync::Mutex<()>,
     pub upload_progress: std::sync::Mutex<Option<UploadProgress>>,
+    /// Every run of the server (schedule, API, CLI through the API), one at a time.
+    pub runs: Arc<RunManager>,
     shutting_down: AtomicBool,
 }
 
@@ -183,6 +188,11 @@ impl AppState {
             email: options.email.clone(),
             time_zone: options.time_zone.clone(),
         };
+        let runs = RunManager::new(
+            Arc::clone(&store),
+            options.runs.clone(),
+            Arc::new(metrics::RunMetrics),
+        );
         Self {
             store,
             auth: auth::AuthState::default(),
@@ -194,12 +204,23 @@ impl AppState {
             max_shrink_percent: options.max_shrink_percent,
             upload: tokio::sync::Mutex::new(()),
             upload_progress: std::sync::Mutex::new(None),
+            runs,
             shutting_down: AtomicBool::new(false),
         }
     }
 
     pub fn with_auth(self, auth: auth::AuthState) -> Self {
         Self { auth, ..self }
+    }
+
+    /// The same state with runs run as `settings` say (the server's settings, its schedule).
+    pub fn with_runs(mut self, settings: RunSettings) -> Self {
+        self.runs = RunManager::new(
+            Arc::clone(&self.store),
+            settings,
+            Arc::new(metrics::RunMetrics),
+        );
+        self
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -313,6 +334,8 @@ pub struct ServeOptions {
     pub first_admin: Option<FirstAdmin>,
     /// The server's public URL, for the setup link.
     pub base_url: String,
+    /// How the server's runs are run, and the schedule it starts them on.
+    pub runs: RunSettings,
 }
 
 impl ServeOptions {
@@ -322,6 +345,7 @@ impl ServeOptions {
     pub fn new(listen: SocketAddr, data_dir: PathBuf, signer: TokenSigner) -> Self {
         Self {
             listen,
+            runs: RunSettings::new(TimeZoneSetting::tokyo(), signer.clone()),
             signer,
             time_zone: TimeZoneSetting::tokyo(),
             email: EmailSettings::default(),
@@ -337,10 +361,12 @@ impl ServeOptions {
     }
 
     /// The options the settings give; reads (or creates) the secret key.
-    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ServiceError> {
+        let signer = TokenSigner::new(&settings.create_secret_key_bytes()?);
         Ok(Self {
             listen: settings.listen,
-            signer: TokenSigner::new(&settings.create_secret_key_bytes()?),
+            runs: RunSettings::from_settings(settings, signer.clone())?,
+            signer,
             time_zone: settings.time_zone.clone(),
             email: settings.email.clone(),
             scoring: settings.scoring.clone(),
@@ -393,6 +419,7 @@ pub struct RunningServer {
     gauges: JoinHandle<()>,
     /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
     tls: Option<tls::TlsRuntime>,
+    scheduler: JoinHandle<()>,
 }
 
 /// Binds `options.listen` and starts serving on the current runtime; returns once the
@@ -461,6 +488,7 @@ pub async fn start(
         None => (spawn_server(acceptor, endpoint, stopped), None),
     };
     let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, tls = is_tls, "serving");
     Ok(RunningServer {
         local_addr,
@@ -468,6 +496,7 @@ pub async fn start(
         stop,
         server,
         gauges,
+        scheduler,
         tls: tls_runtime,
     })
 }
@@ -570,17 +599,24 @@ impl RunningServer {
                 if let Some(tls) = self.tls.take() {
                     tls.shutdown().await;
                 }
+                self.scheduler.abort();
                 ended??;
                 Ok(())
             }
         }
     }
 
-    /// Shuts down gracefully: readiness turns 503, the listener stops accepting, and the
-    /// requests in flight get up to [`SHUTDOWN_DEADLINE`] to finish before their
-    /// connections are closed. Returns when the server has stopped.
+    /// Shuts down gracefully: readiness turns 503, no run starts any more and the
+    /// executing one is asked to stop at its next phase or chunk boundary (it resumes on
+    /// the next start) and given up to
+    /// [`RUN_STOP_DEADLINE`](crate::service::run_manager::RUN_STOP_DEADLINE); then the
+    /// listener stops accepting, and the requests in flight (a run's event stream has
+    /// ended with its outcome by then) get up to [`SHUTDOWN_DEADLINE`] to finish before
+    /// their connections are closed. Returns when the server has stopped.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         self.state.begin_shutdown();
+        self.scheduler.abort();
+        self.state.runs.shutdown().await;
         self.gauges.abort();
         let _ = self.stop.send(());
         if let Some(tls) = self.tls {

@@ -166,9 +166,21 @@ pub enum RunStatus {
     /// record's `warnings` say what.
     SucceededWithWarnings,
     Failed,
+    /// Stopped on request at a phase or chunk boundary (`POST /api/runs/{id}/cancel`, a
+    /// server shutting down). The chunks it stored are kept with the date's checkpoint,
+    /// so the next run of the date resumes after them.
+    Cancelled,
 }
 
 impl RunStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Running,
+        Self::Succeeded,
+        Self::SucceededWithWarnings,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
     /// How a person reads it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -176,6 +188,45 @@ impl RunStatus {
             Self::Succeeded => "succeeded",
             Self::SucceededWithWarnings => "succeeded with warnings",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The stable snake_case name (as stored, and as metrics and the API label it).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::SucceededWithWarnings => "succeeded_with_warnings",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the run has ended (every status but `running`).
+    pub fn is_final(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// Who started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunTrigger {
+    /// The cron schedule (`schedule`).
+    Schedule,
+    /// An HTTP client (`POST /api/runs`).
+    Api,
+    /// The command line (`mailscore batch run`, on its own or through a server).
+    Cli,
+}
+
+impl RunTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::Api => "api",
+            Self::Cli => "cli",
         }
     }
 }
@@ -208,11 +259,22 @@ pub struct RunRecord {
     pub skipped_keywords: Vec<String>,
     /// Users whose matching failed (they got the previous day's picks).
     pub failed_users: Vec<UserId>,
+    /// Why the run failed, or where it was cancelled.
     pub error: Option<String>,
     /// What degraded the run (with status `succeeded_with_warnings`): each refused or
     /// rejected input file and why, users that fell back to yesterday's picks.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Who started the run; absent in records written before runs said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<RunTrigger>,
+    /// The users a run of only some users computed (one user on demand, the failures of
+    /// an earlier run); absent for the daily run of every user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<UserId>>,
+    /// The run whose failures this run retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<u64>,
 }
 
 /// How far the daily run of one date got: written when the run begins the date and after

@@ -147,28 +147,69 @@ fn stored(pick: &Pick, jobs: &JobColumns, scores: &JobScores) -> StoredPick {
     }
 }
 
-/// How far a run is, readable from another thread while it runs: the phase, and the users
-/// (or emails) done out of the total.
+/// How far a run is, readable from another thread while it runs: the run's id once it has
+/// one, every phase begun so far with the users (or jobs, or emails) done out of its total
+/// and when it began and ended, and the chunks of users stored. The instants are the
+/// caller's (µs since the epoch): this type reads no clock.
 #[derive(Debug, Default)]
 pub struct RunProgress {
-    phase: std::sync::Mutex<&'static str>,
+    state: std::sync::Mutex<ProgressState>,
+    /// The current phase's count, apart so that [`Self::advance`] takes no lock.
     done: std::sync::atomic::AtomicU64,
     total: std::sync::atomic::AtomicU64,
+    /// 0 until the run's record is stored.
+    run_id: std::sync::atomic::AtomicU64,
+    chunks_done: std::sync::atomic::AtomicU64,
+    chunks_total: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct ProgressState {
+    /// The phase the counters count: the last one started or resumed (`""` before any).
+    current: &'static str,
+    /// Every phase begun so far, in the order each first began; the current one's counts
+    /// are in the counters.
+    phases: Vec<PhaseProgress>,
+}
+
+/// One phase of a run as [`RunProgress::phases`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseProgress {
+    pub phase: &'static str,
+    /// Users, jobs or emails done (as the phase counts) out of `total`.
+    pub done: u64,
+    /// 0 when the phase counts nothing (`load`).
+    pub total: u64,
+    /// When the phase began (µs).
+    pub started_at: i64,
+    /// When it ended (µs); `None` while it runs.
+    pub finished_at: Option<i64>,
 }
 
 impl RunProgress {
-    pub fn start(&self, phase: &'static str, total: u64) {
-        self.resume(phase, 0, total);
+    /// Begins `phase` at `at` with nothing of `total` done.
+    pub fn start(&self, phase: &'static str, total: u64, at: i64) {
+        self.resume(phase, 0, total, at);
     }
 
     /// Shows `phase` with `done` of `total` already done (a phase that goes on chunk by
-    /// chunk, or that an earlier run partly did).
-    pub fn resume(&self, phase: &'static str, done: u64, total: u64) {
+    /// chunk, or that an earlier run partly did); the phase began at `at` unless it had
+    /// begun before.
+    pub fn resume(&self, phase: &'static str, done: u64, total: u64, at: i64) {
         use std::sync::atomic::Ordering::Relaxed;
-        *self
-            .phase
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = phase;
+        let mut state = self.lock();
+        self.store_current(&mut state);
+        match state.phases.iter_mut().find(|p| p.phase == phase) {
+            Some(entry) => entry.finished_at = None,
+            None => state.phases.push(PhaseProgress {
+                phase,
+                done,
+                total,
+                started_at: at,
+                finished_at: None,
+            }),
+        }
+        state.current = phase;
         self.done.store(done, Relaxed);
         self.total.store(total, Relaxed);
     }
@@ -177,14 +218,68 @@ impl RunProgress {
         self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// `(phase, done, total)`.
+    /// Ends `phase` at `at` (its counts stay as they are).
+    pub fn finish(&self, phase: &'static str, at: i64) {
+        let mut state = self.lock();
+        self.store_current(&mut state);
+        if let Some(entry) = state.phases.iter_mut().find(|p| p.phase == phase) {
+            entry.finished_at = Some(at);
+        }
+    }
+
+    /// `(phase, done, total)` of the current phase.
     pub fn snapshot(&self) -> (&'static str, u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        let phase = *self
-            .phase
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let phase = self.lock().current;
         (phase, self.done.load(Relaxed), self.total.load(Relaxed))
+    }
+
+    /// Every phase begun so far, in the order each began.
+    pub fn phases(&self) -> Vec<PhaseProgress> {
+        let mut state = self.lock();
+        self.store_current(&mut state);
+        state.phases.clone()
+    }
+
+    /// Records the id the store gave the run.
+    pub fn set_run_id(&self, run_id: u64) {
+        self.run_id
+            .store(run_id, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The run's id, once its record is stored.
+    pub fn run_id(&self) -> Option<u64> {
+        Some(self.run_id.load(std::sync::atomic::Ordering::Acquire)).filter(|&id| id != 0)
+    }
+
+    /// Records that `done` of the date's `total` chunks of users are stored.
+    pub fn set_chunks(&self, done: u64, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.chunks_total.store(total, Relaxed);
+        self.chunks_done.store(done, Relaxed);
+    }
+
+    /// `(done, total)` chunks of users, once the run knows how many there are.
+    pub fn chunks(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = self.chunks_total.load(Relaxed);
+        (total > 0).then(|| (self.chunks_done.load(Relaxed), total))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Copies the counters into the current phase's entry.
+    fn store_current(&self, state: &mut ProgressState) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let current = state.current;
+        if let Some(entry) = state.phases.iter_mut().find(|p| p.phase == current) {
+            entry.done = self.done.load(Relaxed);
+            entry.total = self.total.load(Relaxed);
+        }
     }
 }
 
@@ -504,4 +599,46 @@ pub fn render_emails(
         emails.push(email);
     }
     (emails, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_keeps_every_phase_with_its_counts_and_the_callers_instants() {
+        let progress = RunProgress::default();
+        assert_eq!(progress.run_id(), None);
+        assert_eq!(progress.chunks(), None);
+        progress.start("profiles", 3, 10);
+        progress.advance();
+        progress.advance();
+        progress.finish("profiles", 20);
+        // Picks and render take turns, chunk by chunk.
+        progress.resume("picks", 1, 4, 30);
+        progress.advance();
+        progress.resume("render", 0, 2, 35);
+        progress.advance();
+        progress.resume("picks", 2, 4, 40);
+        let phase = |phase, done, total, started_at, finished_at| PhaseProgress {
+            phase,
+            done,
+            total,
+            started_at,
+            finished_at,
+        };
+        assert_eq!(
+            progress.phases(),
+            [
+                phase("profiles", 2, 3, 10, Some(20)),
+                phase("picks", 2, 4, 30, None),
+                phase("render", 1, 2, 35, None),
+            ]
+        );
+        assert_eq!(progress.snapshot(), ("picks", 2, 4));
+        progress.set_run_id(7);
+        progress.set_chunks(1, 5);
+        assert_eq!(progress.run_id(), Some(7));
+        assert_eq!(progress.chunks(), Some((1, 5)));
+    }
 }

@@ -12,6 +12,7 @@ use jiff::civil::Date;
 use thiserror::Error;
 
 pub use crate::domain::batch::Phase;
+pub use crate::domain::batch::RunTrigger;
 use crate::domain::batch::{DayCheckpoint, PhaseRecord, RunRecord, RunStatus};
 use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::render::EmailSettings;
@@ -19,8 +20,8 @@ use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
 pub use compute::{
-    ChunkPicks, DayInputs, DayResults, EmailQueueing, RunProgress, match_context, picks_for_users,
-    render_emails,
+    ChunkPicks, DayInputs, DayResults, EmailQueueing, PhaseProgress, RunProgress, match_context,
+    picks_for_users, render_emails,
 };
 
 #[derive(Debug, Error)]
@@ -88,6 +89,36 @@ pub struct BatchOptions {
     /// Users per chunk (in user id order): the picks and emails of a chunk are stored
     /// together, and a run killed midway resumes after the last stored chunk.
     pub chunk_users: usize,
+    /// Asks the run to stop at its next phase or chunk boundary: it ends `cancelled`,
+    /// keeping the chunks it stored and the date's checkpoint, so the next run of the date
+    /// resumes after them.
+    pub cancel: CancelSignal,
+    /// Only these users (one user on demand, the failures of an earlier run): their picks
+    /// and emails are computed and stored, and nothing else of the date changes (its job
+    /// scores, the other users' picks and emails, its checkpoint); no inbox import and no
+    /// retention either. A user's picks are the same as a run of every user would store,
+    /// as chunks are independent. `None`: every user, the daily run.
+    pub users: Option<Vec<crate::domain::UserId>>,
+    /// Who started the run, for its record.
+    pub trigger: Option<RunTrigger>,
+    /// The run whose failures this one retries, for its record.
+    pub retry_of: Option<u64>,
+}
+
+/// A request to stop a run at its next phase or chunk boundary, shared between the run and
+/// whoever may cancel it.
+#[derive(Debug, Clone, Default)]
+pub struct CancelSignal(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl CancelSignal {
+    /// Asks the run to stop; it does at its next phase or chunk boundary.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// How many of the latest run records a run checks for earlier runs that never finished.
@@ -190,6 +221,10 @@ impl BatchOptions {
             llm: None,
             chunk_users: DEFAULT_CHUNK_USERS,
             compact_above: Some(COMPACT_ABOVE_BYTES),
+            cancel: CancelSignal::default(),
+            users: None,
+            trigger: None,
+            retry_of: None,
         }
     }
 }
@@ -306,7 +341,7 @@ fn phase(name: &str, started_at: i64, clock: Instant, counts: &[(&str, u64)]) ->
 pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress) -> DayResults {
     let (started_at, clock) = (now(), Instant::now());
     tracing::info!(phase = "profiles", "phase started");
-    progress.start("profiles", inputs.users.len() as u64);
+    progress.start("profiles", inputs.users.len() as u64, started_at);
     let mut results = compute::profile_day(inputs);
     let with_history = results
         .profiles
@@ -328,13 +363,14 @@ pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress)
         .errors
         .clone_from(&results.stats.unreadable_days);
     results.phases.push(profiles_phase);
+    progress.finish("profiles", now());
     if until == Phase::Profiles {
         return results;
     }
 
     let (started_at, clock) = (now(), Instant::now());
     tracing::info!(phase = "scores", "phase started");
-    progress.start("scores", inputs.jobs.len() as u64);
+    progress.start("scores", inputs.jobs.len() as u64, started_at);
     compute::score_day(inputs, &mut results);
     let n_eligible = results.scores.as_ref().map_or(0, |s| s.n_eligible);
     let scores_phase = phase(
@@ -348,6 +384,7 @@ pub fn prepare_day(inputs: &DayInputs<'_>, until: Phase, progress: &RunProgress)
         ],
     );
     results.phases.push(scores_phase);
+    progress.finish("scores", now());
     results
 }
 
@@ -362,7 +399,7 @@ pub fn compute_day(inputs: &DayInputs<'_>, until: Phase) -> DayResults {
     }
     let (started_at, clock) = (now(), Instant::now());
     tracing::info!(phase = "picks", "phase started");
-    progress.start("picks", inputs.users.len() as u64);
+    progress.start("picks", inputs.users.len() as u64, started_at);
     let context = match_context(inputs, &results).expect("prepare_day scored the jobs");
     let chunk = picks_for_users(inputs, &results, &context, 0..inputs.users.len(), progress);
     let n_picks: usize = chunk.picks.iter().map(|u| u.picks.len()).sum();
@@ -525,6 +562,9 @@ struct ChunkRun<'r> {
 struct ChunksDone {
     /// Picks stored by this run.
     n_picks: usize,
+    /// The chunks stored when the run was cancelled before the next one, if it was.
+    cancelled_after: Option<usize>,
+    n_chunks: usize,
     /// `picks`, then `render` when the run renders.
     phases: Vec<PhaseRecord>,
     failed_users: Vec<crate::domain::UserId>,
@@ -618,10 +658,11 @@ impl RenderPhase {
 
 impl ChunkRun<'_> {
     /// Picks, renders and stores the chunks from `resume_from` on, each stored with
-    /// `checkpoint` counting it; the time the store takes goes into `storing`.
+    /// `checkpoint` counting it (a run of some users has none); the time the store takes
+    /// goes into `storing`. Stops before a chunk once the run is cancelled.
     async fn run(
         &self,
-        checkpoint: &mut DayCheckpoint,
+        mut checkpoint: Option<&mut DayCheckpoint>,
         storing: &mut Pieces,
     ) -> Result<ChunksDone, PipelineError> {
         let Self {
@@ -655,36 +696,61 @@ impl ChunkRun<'_> {
         tracing::info!(phase = "picks", "phase started");
         options
             .progress
-            .resume("picks", users_resumed as u64, users.len() as u64);
+            .resume("picks", users_resumed as u64, users.len() as u64, now());
+        options
+            .progress
+            .set_chunks(resume_from as u64, n_chunks as u64);
         let mut picks = PicksPhase::default();
+        let mut cancelled_after = None;
         for k in resume_from..n_chunks {
+            if options.cancel.is_cancelled() {
+                cancelled_after = Some(k);
+                break;
+            }
             lease.keep().await?;
             let range = self.chunk_range(k);
             options
                 .progress
-                .resume("picks", range.start as u64, users.len() as u64);
+                .resume("picks", range.start as u64, users.len() as u64, now());
             let chunk = self.pick_chunk(&context, range, &mut picks.pieces).await?;
             let chunk_picks = picks.count(&chunk);
             let emails = rendering
                 .as_mut()
                 .map(|(queueing, render)| self.render_chunk(queueing, &chunk, render));
-            checkpoint.chunks_done = (k + 1) as u32;
-            self.store_chunk(k, chunk.picks, emails, checkpoint, storing, chunk_picks)
-                .await?;
+            if let Some(checkpoint) = checkpoint.as_deref_mut() {
+                checkpoint.chunks_done = (k + 1) as u32;
+            }
+            self.store_chunk(
+                k,
+                chunk.picks,
+                emails,
+                checkpoint.as_deref(),
+                storing,
+                chunk_picks,
+            )
+            .await?;
+            options.progress.set_chunks((k + 1) as u64, n_chunks as u64);
         }
 
+        let ended = now();
         if let Some((_, render)) = &rendering {
-            // Done: the estimate of who gets an email gives way to the count.
-            options
-                .progress
-                .resume("render", render.render_done, render.render_done);
+            if cancelled_after.is_none() {
+                // Done: the estimate of who gets an email gives way to the count.
+                options
+                    .progress
+                    .resume("render", render.render_done, render.render_done, ended);
+            }
+            options.progress.finish("render", ended);
         }
+        options.progress.finish("picks", ended);
 
         let mut phases = Vec::with_capacity(2);
         phases.push(self.record_picks_phase(&picks, context.n_eligible(), users_resumed));
         phases.extend(rendering.map(|(_, render)| render.record()));
         Ok(ChunksDone {
             n_picks: picks.n_picks,
+            cancelled_after,
+            n_chunks,
             phases,
             failed_users: picks.failed_users,
         })
@@ -795,6 +861,7 @@ impl ChunkRun<'_> {
             "render",
             render.render_done,
             render.render_total.max(render.render_done),
+            now(),
         );
         let queueing = EmailQueueing {
             queued_at: now(),
@@ -836,29 +903,35 @@ impl ChunkRun<'_> {
     }
 
     /// Stores chunk `k`'s picks and emails with `checkpoint` (which counts the chunk), in
-    /// one transaction, timed into `storing`.
+    /// one transaction, timed into `storing`; without a checkpoint (a run of some users),
+    /// the date's checkpoint is left as it is.
     async fn store_chunk(
         &self,
         k: usize,
         picks: Vec<crate::domain::batch::UserPicks>,
         emails: Option<Vec<crate::domain::batch::QueuedEmail>>,
-        checkpoint: &DayCheckpoint,
+        checkpoint: Option<&DayCheckpoint>,
         storing: &mut Pieces,
         chunk_picks: usize,
     ) -> Result<(), PipelineError> {
         let date = self.options.date;
         let range = self.chunk_range(k);
         let clock = storing.begin();
-        self.store
-            .save_chunk(date, picks, emails, checkpoint.clone())
-            .await
-            .map_err(|source| PipelineError::Chunk {
-                date,
-                chunk: k + 1,
-                chunks: self.n_chunks,
-                first_user: self.inputs.users[range.start].user_id.as_str().to_owned(),
-                source,
-            })?;
+        let stored = match checkpoint {
+            Some(checkpoint) => {
+                self.store
+                    .save_chunk(date, picks, emails, checkpoint.clone())
+                    .await
+            }
+            None => self.store.save_users_results(date, picks, emails).await,
+        };
+        stored.map_err(|source| PipelineError::Chunk {
+            date,
+            chunk: k + 1,
+            chunks: self.n_chunks,
+            first_user: self.inputs.users[range.start].user_id.as_str().to_owned(),
+            source,
+        })?;
         storing.end(clock);
         tracing::info!(
             chunk = k + 1,
@@ -1044,23 +1117,54 @@ pub async fn run_batch(
     Ok(run)
 }
 
-/// The daily run once it holds the lease: the record of its start, the inbox import, the
-/// load, the profiles and job scores, the date's results chunk by chunk, the record of its
-/// end, then retention.
+/// The daily run once it holds the lease: the record of its start, then the run itself
+/// ([`run_day`]) in a span that names the run, so every line it logs carries its id. A run
+/// that fails says so in its record (as far as the store still takes it).
 async fn run_batch_locked(
     store: &dyn Store,
     options: &BatchOptions,
     lease: &RunLease<'_>,
 ) -> Result<RunRecord, PipelineError> {
+    use tracing::Instrument;
+    let run = record_run_start(store, options).await?;
+    options.progress.set_run_id(run.id);
+    let started = run.clone();
+    let span = tracing::info_span!("run", run = run.id, date = %options.date);
+    match run_day(store, options, lease, run).instrument(span).await {
+        Ok(run) => Ok(run),
+        Err(error) => {
+            record_run_failure(store, started, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// The run after its start is recorded: the inbox import, the load, the profiles and job
+/// scores, the date's results chunk by chunk, the record of its end, then retention. A run
+/// cancelled at a phase or chunk boundary ends there ([`cancel_run`]).
+async fn run_day(
+    store: &dyn Store,
+    options: &BatchOptions,
+    lease: &RunLease<'_>,
+    mut run: RunRecord,
+) -> Result<RunRecord, PipelineError> {
     let date = options.date;
-    let mut run = record_run_start(store, options).await?;
-    if let Some(inbox) = &options.inbox {
+    if let (Some(inbox), None) = (&options.inbox, &options.users) {
         run_inbox_import(store, options, inbox, &mut run).await;
+    }
+    if options.cancel.is_cancelled() {
+        return cancel_run(store, run, "before loading the day").await;
     }
 
     lease.keep().await?;
     let (loaded, action_days) = load_day(store, options, &mut run).await?;
+    if options.cancel.is_cancelled() {
+        return cancel_run(store, run, "after loading the day").await;
+    }
     let mut results = prepare_loaded_day(&loaded, action_days, options, &mut run);
+    if options.cancel.is_cancelled() {
+        return cancel_run(store, run, "after the profiles and job scores").await;
+    }
 
     let mut storing = Pieces::default();
     let mut n_picks = 0usize;
@@ -1078,15 +1182,61 @@ async fn run_batch_locked(
         n_picks = done.n_picks;
         run.phases.extend(done.phases);
         run.failed_users = done.failed_users;
+        if let Some(stored) = done.cancelled_after {
+            run.phases
+                .push(storing.record("store", &[("picks", n_picks as u64)]));
+            let at = format!("after chunk {stored} of {}", done.n_chunks);
+            return cancel_run(store, run, &at).await;
+        }
     }
 
     let mut run = finish_run(store, options, run, &mut storing, n_picks).await?;
     lease.keep().await?;
-    if let (Some(retention), Phase::Render) = (options.retention, options.until) {
+    if let (Some(retention), Phase::Render, None) =
+        (options.retention, options.until, &options.users)
+    {
         run = apply_retention(store, options, retention, run).await?;
     }
-    tracing::info!(date = %date, run = run.id, picks = n_picks, "daily run finished");
+    tracing::info!(
+        date = %date,
+        run = run.id,
+        picks = n_picks,
+        status = run.status.code(),
+        "daily run finished"
+    );
     Ok(run)
+}
+
+/// Ends a cancelled run: its record says where it stopped, and the date's checkpoint stays
+/// (no `finish_day`), so the next run of the date resumes after the chunks it stored.
+async fn cancel_run(
+    store: &dyn Store,
+    mut run: RunRecord,
+    at: &str,
+) -> Result<RunRecord, PipelineError> {
+    run.status = RunStatus::Cancelled;
+    run.finished_at = Some(now());
+    run.error = Some(format!(
+        "cancelled {at}; what it stored is kept, and the next run of the date resumes from it"
+    ));
+    tracing::warn!(date = %run.date, run = run.id, at, "daily run cancelled");
+    let date = run.date;
+    store
+        .save_run(run)
+        .await
+        .map_err(fail_while(date, "recording the run's cancellation"))
+}
+
+/// Marks the record of a run that failed: `failed`, with the error. Best effort: the store
+/// may be what failed, and the next run marks a record left `running` failed anyway.
+async fn record_run_failure(store: &dyn Store, mut run: RunRecord, error: &PipelineError) {
+    run.status = RunStatus::Failed;
+    run.finished_at = Some(now());
+    run.error = Some(error.to_string());
+    tracing::error!(date = %run.date, run = run.id, %error, "daily run failed");
+    if let Err(store_error) = store.save_run(run).await {
+        tracing::warn!(error = %store_error, "the failed run's record was not updated");
+    }
 }
 
 /// The error of a store call that failed while the run of `date` was doing `action`.
@@ -1118,6 +1268,9 @@ async fn record_run_start(
         failed_users: Vec::new(),
         error: None,
         warnings: Vec::new(),
+        trigger: options.trigger,
+        users: options.users.clone(),
+        retry_of: options.retry_of,
     };
     let run = store
         .save_run(run)
@@ -1229,7 +1382,7 @@ async fn load_day(
     let windows = DayWindows::new(date, &options.time_zone, &options.config);
     let load_started = now();
     tracing::info!(phase = "load", "phase started");
-    options.progress.start("load", 0);
+    options.progress.start("load", 0, load_started);
     let clock = Instant::now();
     // Read before the inputs: an import that commits while they load makes the version
     // older than the data, so a later run does not resume from this one.
@@ -1245,7 +1398,8 @@ async fn load_day(
         .job_columns()
         .await
         .map_err(fail_while(date, "loading jobs"))?;
-    let (users, suppressed, n_loaded) = load_unsuppressed_users(store, date).await?;
+    let (users, suppressed, n_loaded) =
+        load_unsuppressed_users(store, date, options.users.as_deref()).await?;
     let action_days = store
         .action_days(windows.history_start, windows.day_start)
         .await
@@ -1276,6 +1430,7 @@ async fn load_day(
             ("action_bytes", packed_bytes as u64),
         ],
     ));
+    options.progress.finish("load", now());
     let loaded = LoadedDay {
         data_version,
         windows,
@@ -1290,15 +1445,20 @@ async fn load_day(
 
 /// The users whose address is not suppressed (unsubscribed, complained, hard-bounced: they
 /// get no picks and no email), with the suppressed addresses in ASCII lower case, sorted,
-/// and how many users are stored.
+/// and how many users are stored; only those of `only` when given.
 async fn load_unsuppressed_users(
     store: &dyn Store,
     date: Date,
+    only: Option<&[crate::domain::UserId]>,
 ) -> Result<(Vec<crate::domain::User>, Vec<String>, usize), PipelineError> {
-    let users = store
+    let mut users = store
         .users()
         .await
         .map_err(fail_while(date, "loading users"))?;
+    if let Some(only) = only {
+        let only: std::collections::HashSet<&crate::domain::UserId> = only.iter().collect();
+        users.retain(|user| only.contains(&user.user_id));
+    }
     let mut suppressed: Vec<String> = store
         .suppressions()
         .await
@@ -1353,6 +1513,25 @@ async fn store_day_results(
     }
     let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
     let n_chunks = loaded.users.len().div_ceil(chunk_users);
+    if options.users.is_some() {
+        // A run of some users begins no date and keeps no checkpoint: it stores their
+        // picks (and emails) and nothing else.
+        if options.until < Phase::Picks {
+            return Ok(None);
+        }
+        let inputs = loaded.inputs(&[], &options.config);
+        let chunks = ChunkRun {
+            store,
+            lease,
+            options,
+            inputs: &inputs,
+            results,
+            chunk_users,
+            n_chunks,
+            resume_from: 0,
+        };
+        return Ok(Some(chunks.run(None, storing).await?));
+    }
     let mut checkpoint = DayCheckpoint {
         run_id,
         data_version: loaded.data_version,
@@ -1377,7 +1556,7 @@ async fn store_day_results(
         n_chunks,
         resume_from,
     };
-    Ok(Some(chunks.run(&mut checkpoint, storing).await?))
+    Ok(Some(chunks.run(Some(&mut checkpoint), storing).await?))
 }
 
 /// The chunk this run of the date starts at: the one after the chunks an unfinished earlier
@@ -1483,7 +1662,8 @@ async fn finish_run(
     settle_run_status(&mut run);
     run.finished_at = Some(now());
     run.phases.push(stored_phase.clone());
-    if options.until >= Phase::Scores {
+    // A run of some users began no date: there is no checkpoint to delete.
+    if options.until >= Phase::Scores && options.users.is_none() {
         let clock = storing.begin();
         run = store
             .finish_day(date, run)

@@ -37,10 +37,15 @@ pub async fn explain_no_day(store: &dyn Store, date: Date) -> Result<Option<Stri
             checkpoint.chunks_done, checkpoint.chunk_users
         )));
     }
-    let last_finished =
-        store.runs(RUNS_SEARCHED).await?.into_iter().find(|r| {
-            r.date == date && !matches!(r.status, RunStatus::Running | RunStatus::Failed)
-        });
+    let last_finished = store.runs(RUNS_SEARCHED).await?.into_iter().find(|r| {
+        // A run of some users, or one that did not finish, did not decide the date.
+        r.date == date
+            && r.users.is_none()
+            && matches!(
+                r.status,
+                RunStatus::Succeeded | RunStatus::SucceededWithWarnings
+            )
+    });
     Ok(match last_finished {
         Some(last) if last.until == Phase::Profiles || last.until == Phase::Scores => {
             Some(format!(

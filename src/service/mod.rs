@@ -13,6 +13,7 @@ pub mod explain;
 pub mod exports;
 pub mod imports;
 pub mod jobs;
+pub mod run_manager;
 pub mod runs;
 pub mod status;
 pub mod suppressions;
@@ -75,6 +76,19 @@ pub enum ServiceError {
     /// The server is shutting down and takes no more work.
     #[error("mailscore is shutting down")]
     ShuttingDown,
+    /// A run was asked to start while another executes (only one at a time).
+    #[error("{}", run_in_progress_message(*.run_id, *.date))]
+    RunInProgress { run_id: Option<u64>, date: Date },
+    /// A cancel named a run that is not executing.
+    #[error(
+        "run #{run_id} is not executing (it is {status}); only an executing run can be cancelled"
+    )]
+    RunNotExecuting { run_id: u64, status: &'static str },
+    /// A retry named a run that left nothing to retry.
+    #[error(
+        "run #{run_id} {status} and no user fell back to the day before's picks: there is nothing to retry"
+    )]
+    NothingToRetry { run_id: u64, status: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -111,6 +125,13 @@ impl ServiceError {
     }
 }
 
+fn run_in_progress_message(run_id: Option<u64>, date: Date) -> String {
+    match run_id {
+        Some(id) => format!("run #{id} for {date} is executing; only one run executes at a time"),
+        None => format!("a run for {date} is starting; only one run executes at a time"),
+    }
+}
+
 /// Parses a batch date (`YYYY-MM-DD`).
 pub fn parse_date(text: &str) -> Result<Date, ServiceError> {
     crate::domain::time::parse_date(text).map_err(|e| invalid("date", text, e))
@@ -130,6 +151,19 @@ pub fn parse_job_id(text: &str) -> Result<JobId, ServiceError> {
 pub fn parse_import_id(text: &str) -> Result<u64, ServiceError> {
     text.parse::<u64>()
         .map_err(|_| invalid("import id", text, "expected a whole number such as 12"))
+}
+
+/// Parses a run's id (the number `batch list` shows).
+pub fn parse_run_id(text: &str) -> Result<u64, ServiceError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| invalid("run id", text, "expected a whole number such as 12"))
+}
+
+/// Parses a phase of the daily run (`profiles`, `scores`, `picks`, `render`).
+pub fn parse_phase(text: &str) -> Result<crate::domain::batch::Phase, ServiceError> {
+    crate::domain::batch::Phase::parse(text).map_err(|e| invalid("until", text, e))
 }
 
 /// Parses an email address.

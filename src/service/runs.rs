@@ -1,6 +1,6 @@
 //! The daily run: one date on demand, the record of past runs, and the scheduler that
-//! runs each date when its cron schedule fires (the command line's `scheduler`, and a
-//! server's background task).
+//! runs each date when its cron schedule fires (the command line's `scheduler`; a server
+//! starts its runs through its [`super::run_manager::RunManager`]).
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use jiff::civil::Date;
 
 use super::ServiceError;
 use crate::config::Settings;
-use crate::domain::batch::RunRecord;
+use crate::domain::batch::{RunRecord, RunStatus, RunTrigger};
 use crate::pipeline::{BatchOptions, run_batch};
 use crate::schedule::Schedule;
 use crate::store::Store;
@@ -43,6 +43,77 @@ pub async fn list_runs(store: &dyn Store, limit: usize) -> Result<Vec<RunRecord>
     Ok(store.runs(limit).await?)
 }
 
+/// Which run records a page of the list holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunFilter {
+    pub limit: usize,
+    /// Records skipped (after the status filter), newest first.
+    pub offset: usize,
+    /// Only runs with this status.
+    pub status: Option<RunStatus>,
+}
+
+/// A page of the run records, newest first (by id: a later run has a larger one, so the
+/// order is stable while runs are added). A status filter reads every record: they are
+/// few (one a day and the runs by hand, deleted after `Retention::run_days`).
+pub async fn list_runs_page(
+    store: &dyn Store,
+    filter: RunFilter,
+) -> Result<Vec<RunRecord>, ServiceError> {
+    let runs = match filter.status {
+        None => {
+            store
+                .runs(filter.offset.saturating_add(filter.limit))
+                .await?
+        }
+        Some(status) => store
+            .runs(usize::MAX)
+            .await?
+            .into_iter()
+            .filter(|run| run.status == status)
+            .collect(),
+    };
+    Ok(runs
+        .into_iter()
+        .skip(filter.offset)
+        .take(filter.limit)
+        .collect())
+}
+
+/// The run record `id`.
+pub async fn show_run(store: &dyn Store, id: u64) -> Result<RunRecord, ServiceError> {
+    store
+        .run_record(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound {
+            explanation: format!(
+                "no run #{id} is stored (run records are kept {} days)",
+                crate::pipeline::Retention::default().run_days
+            ),
+        })
+}
+
+/// Today's date in `zone`, from the system clock: the default date of a run.
+pub fn today(zone: &jiff::tz::TimeZone) -> Date {
+    Timestamp::now().to_zoned(zone.clone()).date()
+}
+
+/// Waits until `schedule` next fires and returns the date it fires on, in `zone`.
+pub async fn wait_for_next_fire(
+    schedule: &Schedule,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Date, ServiceError> {
+    let now = Timestamp::now();
+    let Some(next) = schedule.next_after(now, zone) else {
+        return Err(ServiceError::ScheduleNeverFires {
+            expression: schedule.expression().to_owned(),
+        });
+    };
+    tracing::info!(next = %next.to_zoned(zone.clone()), "next daily run");
+    tokio::time::sleep(next.duration_since(now).unsigned_abs()).await;
+    Ok(next.to_zoned(zone.clone()).date())
+}
+
 /// The next `n` times the schedule fires after `after` (fewer when it stops firing).
 pub fn next_runs(
     schedule: &Schedule,
@@ -66,9 +137,9 @@ pub fn next_runs(
 /// that no later run can get past (a schedule that never fires, a store that cannot be
 /// had). A failed run is logged and the next one waits for its time.
 ///
-/// `store_for_run` gives the store of each run: a server passes its shared store, the
-/// command line opens the data directory again each time, so that the commands in between
-/// can use it (the embedded store is one process's at a time).
+/// `store_for_run` gives the store of each run: the command line opens the data directory
+/// again each time, so that the commands in between can use it (the embedded store is one
+/// process's at a time).
 pub async fn run_scheduler<F>(
     schedule: &Schedule,
     settings: &Settings,
@@ -85,18 +156,12 @@ where
         "scheduler started"
     );
     loop {
-        let now = Timestamp::now();
-        let Some(next) = schedule.next_after(now, &zone) else {
-            return Err(ServiceError::ScheduleNeverFires {
-                expression: schedule.expression().to_owned(),
-            });
-        };
-        tracing::info!(next = %next.to_zoned(zone.clone()), "next daily run");
-        let wait = next.duration_since(now).unsigned_abs();
-        tokio::time::sleep(wait).await;
-        let date = next.to_zoned(zone.clone()).date();
+        let date = wait_for_next_fire(schedule, &zone).await?;
         let store = store_for_run()?;
-        let options = batch_options(settings, date, signer.clone());
+        let options = BatchOptions {
+            trigger: Some(RunTrigger::Schedule),
+            ..batch_options(settings, date, signer.clone())
+        };
         match run_batch(store.as_ref(), &options).await {
             Ok(run) => tracing::info!(
                 run = run.id,

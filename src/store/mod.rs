@@ -353,6 +353,18 @@ pub trait RunStore: Send + Sync {
         checkpoint: DayCheckpoint,
     ) -> Result<(), StoreError>;
 
+    /// Stores some users' picks (and emails) of `date` outside a run of the whole date (one
+    /// user on demand, the failures of an earlier run), in one transaction: as
+    /// [`RunStore::save_chunk`] (picks inserted or replaced, an email never over one that
+    /// is `sending` or `sent`), but the date's checkpoint, its job scores and every other
+    /// user's picks and emails are left as they are. On error nothing changes.
+    async fn save_users_results(
+        &self,
+        date: Date,
+        picks: Vec<UserPicks>,
+        emails: Option<Vec<QueuedEmail>>,
+    ) -> Result<(), StoreError>;
+
     /// Ends the daily run of `date`, in one transaction: deletes the date's checkpoint and
     /// inserts (`id` 0) or replaces `run`. Returns the run with its id.
     async fn finish_day(&self, date: Date, run: RunRecord) -> Result<RunRecord, StoreError>;
@@ -371,6 +383,9 @@ pub trait RunStore: Send + Sync {
 
     /// The most recent runs, newest first.
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// The run record with `id`, if it is stored (retention deletes old ones).
+    async fn run_record(&self, id: u64) -> Result<Option<RunRecord>, StoreError>;
 
     /// Takes the daily-run lease for `holder` until `expires_at` (µs), unless another holder
     /// has it and it has neither expired nor been proven gone. Returns whether the lease is

@@ -448,6 +448,9 @@ async fn chunks_never_replace_a_sent_email_and_beginning_a_date_keeps_only_those
         failed_users: Vec::new(),
         error: None,
         warnings: Vec::new(),
+        trigger: None,
+        users: None,
+        retry_of: None,
     };
     let run = store.finish_day(date, run).await.unwrap();
     assert!(run.id > 0);
@@ -1083,4 +1086,129 @@ async fn a_lease_is_renewed_by_its_holder_only_and_one_of_a_process_that_is_gone
         !store.renew_run_lock("a", 12_000).await.unwrap(),
         "a lost it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_of_one_user_stores_that_users_picks_and_email_and_nothing_else() {
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(800, 60, 30, 17, date).await;
+    let store: &dyn Store = &t.store;
+    let users = store.users().await.unwrap();
+    let user = users
+        .iter()
+        .find(|u| u.is_active && u.subscribed)
+        .expect("an active, subscribed user")
+        .user_id
+        .clone();
+    let one = BatchOptions {
+        users: Some(vec![user.clone()]),
+        chunk_users: 7,
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer())
+    };
+    let run = run_batch(store, &one).await.unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.users.as_deref(), Some(std::slice::from_ref(&user)));
+    let names: Vec<&str> = run.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["load", "profiles", "scores", "picks", "render", "store"],
+        "no inbox import and no retention"
+    );
+    assert_eq!(run.phases[0].counts["users"], 1);
+    let (picks, emails) = day_results(store, date).await;
+    assert_eq!(picks.len(), 1, "only the user's picks are stored");
+    assert_eq!(picks[0].user_id, user);
+    assert_eq!(emails.len(), 1);
+    assert_eq!(store.day_checkpoint(date).await.unwrap(), None);
+    assert_eq!(
+        store.job_scores(date).await.unwrap(),
+        None,
+        "the date's job scores are a run of every user's"
+    );
+
+    // The whole date gives that user the same picks and email.
+    run_batch(
+        store,
+        &BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer()),
+    )
+    .await
+    .unwrap();
+    let (all_picks, all_emails) = day_results(store, date).await;
+    assert!(all_picks.len() > 1);
+    let same_user = |p: &UserPicks| p.user_id == user;
+    assert_eq!(all_picks.iter().find(|p| same_user(p)), Some(&picks[0]));
+    let email = all_emails.iter().find(|e| e.user_id == user).unwrap();
+    assert_eq!(
+        (&email.subject, &email.content),
+        (&emails[0].subject, &emails[0].content)
+    );
+
+    // Run again for the one user, after the date's run: the others stay as they are.
+    run_batch(store, &one).await.unwrap();
+    assert_eq!(day_results(store, date).await.0, all_picks);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_run_records_where_it_stopped_and_its_date_resumes_to_the_same_picks() {
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(800, 60, 30, 19, date).await;
+    let store: &dyn Store = &t.store;
+    let chunked = || BatchOptions {
+        chunk_users: 2,
+        ..BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer())
+    };
+    let straight = run_batch(store, &chunked()).await.unwrap();
+    assert_eq!(straight.status, RunStatus::Succeeded);
+    let reference = day_results(store, date).await;
+
+    // Cancelled before it starts: nothing of the date changes.
+    let cancelled = chunked();
+    cancelled.cancel.cancel();
+    let run = run_batch(store, &cancelled).await.unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(
+        run.error
+            .as_deref()
+            .is_some_and(|e| e.contains("before loading")),
+        "{run:?}"
+    );
+    assert_eq!(store.runs(1).await.unwrap()[0], run, "its record says so");
+    assert_eq!(day_results(store, date).await, reference);
+
+    // Cancelled once a chunk is stored: the checkpoint stays, the next run resumes it.
+    let midway = chunked();
+    let (progress, cancel) = (
+        std::sync::Arc::clone(&midway.progress),
+        midway.cancel.clone(),
+    );
+    let watcher = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while progress.chunks().is_none_or(|(done, _)| done == 0)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::yield_now();
+        }
+        cancel.cancel();
+    });
+    let run = run_batch(store, &midway).await.unwrap();
+    watcher.join().unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:?}");
+    let checkpoint = store.day_checkpoint(date).await.unwrap().expect("kept");
+    let n_chunks = picks_phase(&straight).counts["chunks"];
+    assert!(
+        checkpoint.chunks_done >= 1 && u64::from(checkpoint.chunks_done) < n_chunks,
+        "{checkpoint:?} of {n_chunks}"
+    );
+    assert!(
+        run.error.as_deref().unwrap().contains("after chunk"),
+        "{run:?}"
+    );
+
+    let resumed = run_batch(store, &chunked()).await.unwrap();
+    assert_eq!(resumed.status, RunStatus::Succeeded);
+    assert_eq!(
+        picks_phase(&resumed).counts["resumed_from_chunk"],
+        u64::from(checkpoint.chunks_done)
+    );
+    assert_eq!(day_results(store, date).await, reference);
 }

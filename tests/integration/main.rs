@@ -14,6 +14,7 @@ mod metrics;
 mod pure_core;
 mod render;
 mod resources;
+mod runs_api;
 mod service;
 mod stale_masters;
 mod store_contract;

@@ -301,6 +301,9 @@ fn run_record(day: Date, started_at: i64) -> RunRecord {
         failed_users: Vec::new(),
         error: None,
         warnings: Vec::new(),
+        trigger: None,
+        users: None,
+        retry_of: None,
     }
 }
 
@@ -382,6 +385,41 @@ async fn check_daily_run_records(store: &dyn Store) {
         "a sent email is never regenerated"
     );
 
+    // Some users' results outside a run of the whole date: the checkpoint, the other users'
+    // picks and a sent email stay as they were.
+    let checkpoint_before = store.day_checkpoint(day).await.unwrap();
+    let mut resent = queued("u1", &day.to_string(), EmailStatus::Pending, "また別の件名");
+    resent.content = b"other".to_vec();
+    store
+        .save_users_results(
+            day,
+            vec![user_picks("u3", 9)],
+            Some(vec![
+                queued("u3", &day.to_string(), EmailStatus::Pending, "件名 u3"),
+                resent,
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.day_checkpoint(day).await.unwrap(), checkpoint_before);
+    assert_eq!(
+        store.picks(day, Some(&user("u3"))).await.unwrap()[0].picks[0].job_id,
+        9
+    );
+    assert_eq!(
+        store.picks(day, Some(&user("u1"))).await.unwrap()[0].picks[0].job_id,
+        2
+    );
+    assert_eq!(
+        store.emails(day, Some(&user("u1"))).await.unwrap()[0].subject,
+        "件名 u1",
+        "a sent email is never regenerated"
+    );
+    assert_eq!(
+        store.emails(day, Some(&user("u3"))).await.unwrap()[0].subject,
+        "件名 u3"
+    );
+
     let run = store.finish_day(day, run_record(day, 10)).await.unwrap();
     assert!(run.id > 0);
     assert_eq!(store.day_checkpoint(day).await.unwrap(), None);
@@ -389,6 +427,8 @@ async fn check_daily_run_records(store: &dyn Store) {
     let runs = store.runs(10).await.unwrap();
     assert_eq!(runs[0], later, "newest first");
     assert_eq!(runs[1], run);
+    assert_eq!(store.run_record(run.id).await.unwrap(), Some(run.clone()));
+    assert_eq!(store.run_record(later.id + 100).await.unwrap(), None);
     assert_eq!(
         store.job_scores(day).await.unwrap(),
         None,
@@ -502,7 +542,8 @@ async fn check_retention_and_maintenance(store: &dyn Store) {
     );
     assert_eq!(
         store.emails(date("2025-07-01"), None).await.unwrap().len(),
-        1
+        2,
+        "u1's sent email and u3's"
     );
 
     assert_eq!(

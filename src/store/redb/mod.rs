@@ -1047,9 +1047,36 @@ fn save_chunk(
     let txn = db
         .begin_write()
         .ctx("beginning a chunk of the date's run")?;
+    put_picks_and_emails(&txn, day, &picks, emails.as_deref())?;
+    put_checkpoint(&txn, day, &checkpoint)?;
+    txn.commit().ctx("committing a chunk of the date's run")?;
+    Ok(())
+}
+
+fn save_users_results(
+    db: &Database,
+    date: Date,
+    picks: Vec<UserPicks>,
+    emails: Option<Vec<QueuedEmail>>,
+) -> Result<(), StoreError> {
+    let day = date_key(date);
+    let txn = db.begin_write().ctx("beginning some users' results")?;
+    put_picks_and_emails(&txn, day, &picks, emails.as_deref())?;
+    txn.commit().ctx("committing some users' results")?;
+    Ok(())
+}
+
+/// Inserts or replaces each user's picks of `day` and, when given, each email unless the
+/// same (date, user) holds one that is `sending` or `sent` (kept, never regenerated).
+fn put_picks_and_emails(
+    txn: &redb::WriteTransaction,
+    day: i32,
+    picks: &[UserPicks],
+    emails: Option<&[QueuedEmail]>,
+) -> Result<(), StoreError> {
     {
         let mut table = txn.open_table(PICKS).ctx("opening picks")?;
-        for user in &picks {
+        for user in picks {
             let bytes = to_postcard(user, "picks")?;
             table
                 .insert((day, user.user_id.as_str()), bytes.as_slice())
@@ -1058,7 +1085,7 @@ fn save_chunk(
     }
     if let Some(emails) = emails {
         let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
-        for email in &emails {
+        for email in emails {
             let key = (day, email.user_id.as_str());
             let stored_is_final = match table.get(key).ctx("reading an email")? {
                 Some(guard) => from_postcard::<QueuedEmail>(guard.value(), "email")?
@@ -1075,8 +1102,6 @@ fn save_chunk(
                 .ctx("writing an email")?;
         }
     }
-    put_checkpoint(&txn, day, &checkpoint)?;
-    txn.commit().ctx("committing a chunk of the date's run")?;
     Ok(())
 }
 
@@ -1384,6 +1409,16 @@ impl RunStore for RedbStore {
             .await
     }
 
+    async fn save_users_results(
+        &self,
+        date: Date,
+        picks: Vec<UserPicks>,
+        emails: Option<Vec<QueuedEmail>>,
+    ) -> Result<(), StoreError> {
+        self.run(move |db| save_users_results(db, date, picks, emails))
+            .await
+    }
+
     async fn finish_day(&self, date: Date, run: RunRecord) -> Result<RunRecord, StoreError> {
         self.run(move |db| finish_day(db, date, run)).await
     }
@@ -1449,6 +1484,16 @@ impl RunStore for RedbStore {
                 runs.push(decode_run(value.value())?);
             }
             Ok(runs)
+        })
+        .await
+    }
+
+    async fn run_record(&self, id: u64) -> Result<Option<RunRecord>, StoreError> {
+        self.run(move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = txn.open_table(RUNS).ctx("opening runs")?;
+            let found = table.get(id).ctx("reading a run record")?;
+            found.map(|guard| decode_run(guard.value())).transpose()
         })
         .await
     }
