@@ -97,7 +97,13 @@ struct WrkRun {
     latency: Vec<(String, String)>,
 }
 
-fn wrk(url: &str, connections: u32, duration: u64, paths: Option<&Path>) -> WrkRun {
+fn wrk(
+    url: &str,
+    connections: u32,
+    duration: u64,
+    paths: Option<&Path>,
+    token: Option<&str>,
+) -> WrkRun {
     let mut command = Command::new("wrk");
     command.args([
         "-t2",
@@ -105,6 +111,9 @@ fn wrk(url: &str, connections: u32, duration: u64, paths: Option<&Path>) -> WrkR
         &format!("-d{duration}s"),
         "--latency",
     ]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
     if let Some(paths) = paths {
         let script = paths.with_extension("lua");
         std::fs::write(
@@ -157,7 +166,15 @@ fn wrk(url: &str, connections: u32, duration: u64, paths: Option<&Path>) -> WrkR
 
 /// Latencies of `GET`s of `paths` (in turn) at a constant `rate` for `duration`, measured
 /// from each request's scheduled start, over `threads` keep-alive connections.
-fn constant_rate(addr: SocketAddr, paths: &[String], rate: u32, duration: Duration) -> Vec<f64> {
+fn constant_rate(
+    addr: SocketAddr,
+    paths: &[String],
+    token: &str,
+    rate: u32,
+    duration: Duration,
+) -> Vec<f64> {
+    let bearer = format!("Bearer {token}");
+    let bearer = bearer.as_str();
     let threads = 16u32;
     let interval = Duration::from_secs_f64(f64::from(threads) / f64::from(rate));
     let started = Instant::now() + Duration::from_millis(50);
@@ -176,7 +193,10 @@ fn constant_rate(addr: SocketAddr, paths: &[String], rate: u32, duration: Durati
                             std::thread::sleep(wait);
                         }
                         let path = &paths[(k * threads as usize + t as usize) % paths.len()];
-                        let response = agent.get(&format!("http://{addr}{path}")).call();
+                        let response = agent
+                            .get(&format!("http://{addr}{path}"))
+                            .header("authorization", bearer)
+                            .call();
                         let ok = response.is_ok_and(|mut r| {
                             let _ = r.body_mut().read_to_vec();
                             r.status() == 200
@@ -226,9 +246,10 @@ fn peak_rss_mb(server: &Child) -> f64 {
 }
 
 /// The server's own count of answers of `route` with `status`, from `/metrics`.
-fn answered(addr: SocketAddr, route: &str, status: u16) -> u64 {
+fn answered(addr: SocketAddr, token: &str, route: &str, status: u16) -> u64 {
     let mut response = agent()
         .get(&format!("http://{addr}/metrics"))
+        .header("authorization", &format!("Bearer {token}"))
         .call()
         .expect("/metrics answers");
     let text = response.body_mut().read_to_string().expect("metrics text");
@@ -279,9 +300,18 @@ fn main() {
     let signer = TokenSigner::new(&settings.secret_key_bytes().expect("the store's key"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let date = parse_date(DATE).expect("date");
-    let picks = runtime.block_on(async {
+    let (picks, token) = runtime.block_on(async {
         let store = RedbStore::open(&data_dir).expect("the store opens");
-        store.picks(date, None).await.expect("picks")
+        let token = mailscore::service::accounts::create_token(
+            &store,
+            "server bench",
+            mailscore::domain::account::Role::Operator,
+            None,
+        )
+        .await
+        .expect("a token is created")
+        .secret;
+        (store.picks(date, None).await.expect("picks"), token)
     });
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -337,29 +367,48 @@ fn main() {
     );
     let duration = seconds();
 
-    let health = wrk(&format!("http://{addr}/health/live"), 64, duration, None);
+    let health = wrk(
+        &format!("http://{addr}/health/live"),
+        64,
+        duration,
+        None,
+        None,
+    );
     println!(
         "GET /health/live (wrk, 64 connections): {:.0} requests/s, latency {:?}",
         health.requests_per_second, health.latency
     );
 
-    let most = wrk(&format!("http://{addr}"), 32, duration, Some(&picks_file));
+    let most = wrk(
+        &format!("http://{addr}"),
+        32,
+        duration,
+        Some(&picks_file),
+        Some(&token),
+    );
     println!(
         "GET picks, most throughput (wrk, 32 connections): {:.0} requests/s, latency {:?}, non-2xx {}",
         most.requests_per_second, most.latency, most.non_2xx_3xx
     );
-    let at_rate = constant_rate(addr, &pick_paths, 2_000, Duration::from_secs(duration));
+    let at_rate = constant_rate(
+        addr,
+        &pick_paths,
+        &token,
+        2_000,
+        Duration::from_secs(duration),
+    );
     print_rate("GET picks at 2,000/s", &at_rate, duration as f64);
 
-    let before = answered(addr, "/t/c/{token}", 302);
+    let before = answered(addr, &token, "/t/c/{token}", 302);
     let started_clicks = jiff::Timestamp::now().as_microsecond();
     let clicks = wrk(
         &format!("http://{addr}"),
         64,
         duration * 6,
         Some(&clicks_file),
+        None,
     );
-    let answered_302 = answered(addr, "/t/c/{token}", 302) - before;
+    let answered_302 = answered(addr, &token, "/t/c/{token}", 302) - before;
     println!(
         "click redirects for {} s (wrk, 64 connections): {:.0} requests/s, {} done by wrk, {} answered 302 (the server's count), latency {:?}, non-2xx/3xx {}",
         duration * 6,
@@ -373,11 +422,18 @@ fn main() {
     // The picks GET while a daily run of another date executes in the server.
     let run = agent()
         .post(&format!("http://{addr}/api/runs"))
+        .header("authorization", &format!("Bearer {token}"))
         .content_type("application/json")
         .send(r#"{"date":"2025-11-24","until":"picks"}"#);
     match run {
         Ok(response) if response.status() == 202 => {
-            let during = constant_rate(addr, &pick_paths, 2_000, Duration::from_secs(duration));
+            let during = constant_rate(
+                addr,
+                &pick_paths,
+                &token,
+                2_000,
+                Duration::from_secs(duration),
+            );
             print_rate(
                 "GET picks at 2,000/s during a daily run",
                 &during,
