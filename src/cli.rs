@@ -1289,7 +1289,10 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
         outln!("  why a user got none: {mailscore} emails preview --user ID --date {date} --out -");
     }
     outln!(
-        "demo ready in {:.1} s (the server and the admin UI arrive with a later release)",
+        "  serve it: {mailscore} serve (the API at http://127.0.0.1:8080/api/docs; the first start logs a link that creates the first admin)"
+    );
+    outln!(
+        "demo ready in {:.1} s (the admin UI arrives with a later release)",
         started.elapsed().as_secs_f64()
     );
     Ok(0)
