@@ -575,6 +575,9 @@ pub struct ServeArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub size: DatasetSize,
+    /// End after the day's run instead of serving the store
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1289,12 +1292,30 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
         outln!("  why a user got none: {mailscore} emails preview --user ID --date {date} --out -");
     }
     outln!(
-        "  serve it: {mailscore} serve (the API at http://127.0.0.1:8080/api/docs; the first start logs a link that creates the first admin)"
-    );
-    outln!(
         "demo ready in {:.1} s (the admin UI arrives with a later release)",
         started.elapsed().as_secs_f64()
     );
+    if args.no_serve {
+        outln!("  serve it: {mailscore} serve");
+        return Ok(0);
+    }
+    let admin = demo_service::demo_admin(settings)?;
+    let mut options = crate::api::ServeOptions::from_settings(settings)?;
+    options.first_admin = Some(admin.clone());
+    let store: Arc<dyn Store> = Arc::new(store);
+    crate::api::serve(store, &options, |addr| {
+        // Said once the socket accepts connections; a closed stdout must not stop the server.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!(
+                "serving the demo on http://{addr} (API explorer: http://{addr}/api/docs); sign in as {} with the password {} (kept in {}); stop with Ctrl-C\n",
+                admin.email,
+                admin.password,
+                settings.data_dir.join(demo_service::DEMO_ADMIN_FILE).display()
+            ),
+        );
+    })
+    .await?;
     Ok(0)
 }
 

@@ -117,3 +117,48 @@ pub fn recipients(run: &RunRecord, emails: u64, invalid_addresses: Option<u64>) 
         invalid_addresses,
     }
 }
+
+/// The file of the demo's admin: its address on the first line, its password on the
+/// second (mode 0600), made by the first demo of a data directory and read by the next.
+pub const DEMO_ADMIN_FILE: &str = "demo-admin.txt";
+
+/// The address of the demo's admin.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.mailscore.invalid";
+
+/// The demo's admin: read from `DATA_DIR/demo-admin.txt`, or made with a random password
+/// and written there. `serve` creates the account from it while the store has none.
+pub fn demo_admin(settings: &Settings) -> Result<crate::service::accounts::FirstAdmin, ServiceError> {
+    let path = settings.data_dir.join(DEMO_ADMIN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut lines = text.lines();
+        if let (Some(email), Some(password)) = (lines.next(), lines.next()) {
+            return Ok(crate::service::accounts::FirstAdmin {
+                email: email.to_owned(),
+                password: password.to_owned(),
+            });
+        }
+    }
+    use rand::Rng;
+    let password: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    let write = |path: &Path| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        writeln!(file, "{DEMO_ADMIN_EMAIL}\n{password}")
+    };
+    write(&path).map_err(|source| ServiceError::Generate {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(crate::service::accounts::FirstAdmin {
+        email: DEMO_ADMIN_EMAIL.to_owned(),
+        password,
+    })
+}
