@@ -127,7 +127,9 @@ pub const DEMO_ADMIN_EMAIL: &str = "admin@demo.mailscore.invalid";
 
 /// The demo's admin: read from `DATA_DIR/demo-admin.txt`, or made with a random password
 /// and written there. `serve` creates the account from it while the store has none.
-pub fn demo_admin(settings: &Settings) -> Result<crate::service::accounts::FirstAdmin, ServiceError> {
+pub fn demo_admin(
+    settings: &Settings,
+) -> Result<crate::service::accounts::FirstAdmin, ServiceError> {
     let path = settings.data_dir.join(DEMO_ADMIN_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         let mut lines = text.lines();
