@@ -136,7 +136,18 @@ enum ApiTags {
     Tokens,
 }
 
-type Api = (
+/// Every API of the document, as a type and as a value (each is a unit struct), listed once.
+macro_rules! apis {
+    ($($api:path),* $(,)?) => {
+        type Api = ($($api,)*);
+
+        fn all_apis() -> Api {
+            ($($api,)*)
+        }
+    };
+}
+
+apis!(
     health::HealthApi,
     status::StatusApi,
     runs::RunsApi,
@@ -234,20 +245,7 @@ impl AppState {
 }
 
 fn openapi_service() -> OpenApiService<auth::Secured<Api>, ()> {
-    let api = (
-        health::HealthApi,
-        status::StatusApi,
-        runs::RunsApi,
-        imports::ImportsApi,
-        jobs::JobsApi,
-        users::UsersApi,
-        picks::PicksApi,
-        emails::EmailsApi,
-        suppressions::SuppressionsApi,
-        session::SessionApi,
-        accounts::AccountsApi,
-        accounts::TokensApi,
-    );
+    let api = all_apis();
     OpenApiService::new(auth::Secured(api), "mailscore", env!("CARGO_PKG_VERSION"))
         .description(
             "The Mail Score System's JSON API. Every error answers `{code, message, hint}` \

@@ -1513,35 +1513,23 @@ async fn store_day_results(
     }
     let chunk_users = options.chunk_users.clamp(1, u32::MAX as usize);
     let n_chunks = loaded.users.len().div_ceil(chunk_users);
-    if options.users.is_some() {
-        // A run of some users begins no date and keeps no checkpoint: it stores their
-        // picks (and emails) and nothing else.
-        if options.until < Phase::Picks {
-            return Ok(None);
-        }
-        let inputs = loaded.inputs(&[], &options.config);
-        let chunks = ChunkRun {
-            store,
-            lease,
-            options,
-            inputs: &inputs,
-            results,
-            chunk_users,
-            n_chunks,
-            resume_from: 0,
+    // A run of some users begins no date and keeps no checkpoint: it stores their picks
+    // (and emails) and nothing else.
+    let (mut checkpoint, resume_from) = if options.users.is_some() {
+        (None, 0)
+    } else {
+        let checkpoint = DayCheckpoint {
+            run_id,
+            data_version: loaded.data_version,
+            chunk_users: chunk_users as u32,
+            chunks_done: 0,
+            until: options.until,
+            settings: fingerprint(options, &loaded.previous, &loaded.suppressed),
         };
-        return Ok(Some(chunks.run(None, storing).await?));
-    }
-    let mut checkpoint = DayCheckpoint {
-        run_id,
-        data_version: loaded.data_version,
-        chunk_users: chunk_users as u32,
-        chunks_done: 0,
-        until: options.until,
-        settings: fingerprint(options, &loaded.previous, &loaded.suppressed),
+        let resume_from =
+            begin_or_resume_day(store, options, &checkpoint, n_chunks, results, storing).await?;
+        (Some(checkpoint), resume_from)
     };
-    let resume_from =
-        begin_or_resume_day(store, options, &checkpoint, n_chunks, results, storing).await?;
     if options.until < Phase::Picks {
         return Ok(None);
     }
@@ -1556,7 +1544,7 @@ async fn store_day_results(
         n_chunks,
         resume_from,
     };
-    Ok(Some(chunks.run(Some(&mut checkpoint), storing).await?))
+    Ok(Some(chunks.run(checkpoint.as_mut(), storing).await?))
 }
 
 /// The chunk this run of the date starts at: the one after the chunks an unfinished earlier

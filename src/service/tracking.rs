@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::ServiceError;
 use crate::domain::action::{ActionColumnsBuilder, ActionRow, ActionSource, ActionType};
@@ -171,14 +171,13 @@ fn mask(address: &str) -> String {
     }
 }
 
-/// The user an unsubscribe link is for, and whether the address is already suppressed
-/// (for the confirmation page; changes nothing).
-pub async fn unsubscribe_status(
+/// The user an unsubscribe link is for, and whether their address is suppressed already.
+async fn link_user(
     store: &dyn Store,
     signer: &TokenSigner,
     token: &str,
     now: Micros,
-) -> Result<Unsubscription, ServiceError> {
+) -> Result<(crate::domain::User, bool), ServiceError> {
     let (_, user_id) = verify_link(signer, token, Purpose::Unsubscribe, now)?;
     let user = store
         .user(&user_id)
@@ -189,9 +188,21 @@ pub async fn unsubscribe_status(
         .await?
         .iter()
         .any(|s| s.address.as_str().eq_ignore_ascii_case(user.email.as_str()));
+    Ok((user, already))
+}
+
+/// The user an unsubscribe link is for, and whether the address is already suppressed
+/// (for the confirmation page; changes nothing).
+pub async fn unsubscribe_status(
+    store: &dyn Store,
+    signer: &TokenSigner,
+    token: &str,
+    now: Micros,
+) -> Result<Unsubscription, ServiceError> {
+    let (user, already) = link_user(store, signer, token, now).await?;
     Ok(Unsubscription {
-        user_id,
         masked_address: mask(user.email.as_str()),
+        user_id: user.user_id,
         already,
         emails_stopped: 0,
     })
@@ -206,33 +217,32 @@ pub async fn unsubscribe(
     token: &str,
     now: Micros,
 ) -> Result<Unsubscription, ServiceError> {
-    let status = unsubscribe_status(store, signer, token, now).await?;
-    if status.already {
-        return Ok(status);
+    let (user, already) = link_user(store, signer, token, now).await?;
+    let emails_stopped = if already {
+        0
+    } else {
+        store
+            .suppress(Suppression {
+                address: user.email.clone(),
+                reason: SuppressionReason::Unsubscribed,
+                created_at: now,
+                note: Some("unsubscribe link".to_owned()),
+            })
+            .await?
+    };
+    if !already {
+        tracing::info!(user_id = %user.user_id, emails_stopped, "unsubscribed by link");
     }
-    let user = store
-        .user(&status.user_id)
-        .await?
-        .ok_or(ServiceError::Link(LinkError::UnknownUser))?;
-    let emails_stopped = store
-        .suppress(Suppression {
-            address: user.email.clone(),
-            reason: SuppressionReason::Unsubscribed,
-            created_at: now,
-            note: Some("unsubscribe link".to_owned()),
-        })
-        .await?;
-    tracing::info!(user_id = %status.user_id, emails_stopped, "unsubscribed by link");
     Ok(Unsubscription {
+        masked_address: mask(user.email.as_str()),
+        user_id: user.user_id,
+        already,
         emails_stopped,
-        ..status
     })
 }
 
 enum Command {
     Record(TrackedAction),
-    /// Commit everything queued before, then answer.
-    Flush(oneshot::Sender<()>),
     /// Commit everything queued before and end the task (which lets go of the store).
     Stop,
 }
@@ -289,14 +299,6 @@ impl TrackingRecorder {
             }
         }
     }
-
-    /// Returns once everything queued before the call is committed (or failed and logged).
-    pub async fn flush(&self) {
-        let (done, committed) = oneshot::channel();
-        if self.sender.send(Command::Flush(done)).await.is_ok() {
-            let _ = committed.await;
-        }
-    }
 }
 
 async fn run_recorder(
@@ -307,7 +309,6 @@ async fn run_recorder(
 ) {
     let mut jobs: Option<(u64, JobColumns)> = None;
     let mut batch: Vec<TrackedAction> = Vec::new();
-    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         // Wait for the first command of a batch; then take whatever comes within the window.
         let Some(first) = receiver.recv().await else {
@@ -319,10 +320,6 @@ async fn run_recorder(
         loop {
             match next.take() {
                 Some(Command::Record(action)) => batch.push(action),
-                Some(Command::Flush(done)) => {
-                    waiting.push(done);
-                    break;
-                }
                 Some(Command::Stop) => {
                     open = false;
                     break;
@@ -345,9 +342,6 @@ async fn run_recorder(
             let committed = commit(store.as_ref(), &zone, &mut jobs, &batch).await;
             on_commit(committed);
             batch.clear();
-        }
-        for done in waiting.drain(..) {
-            let _ = done.send(());
         }
         if !open {
             break;

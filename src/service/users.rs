@@ -26,9 +26,9 @@ pub struct UserFilter {
 }
 
 impl UserFilter {
-    fn keeps(&self, user: &User) -> bool {
-        let search = self.search.as_deref().map(str::to_lowercase);
-        let found = search.as_deref().is_none_or(|needle| {
+    /// Whether the filter keeps `user`; `search` is the filter's search, lowercased once.
+    fn keeps(&self, user: &User, search: Option<&str>) -> bool {
+        let found = search.is_none_or(|needle| {
             user.user_id.as_str().to_lowercase().contains(needle)
                 || user.email.as_str().to_lowercase().contains(needle)
                 || user
@@ -51,11 +51,12 @@ pub async fn list_users(
     offset: usize,
     limit: usize,
 ) -> Result<UserPage, ServiceError> {
+    let search = filter.search.as_deref().map(str::to_lowercase);
     let matching: Vec<User> = store
         .users()
         .await?
         .into_iter()
-        .filter(|user| filter.keeps(user))
+        .filter(|user| filter.keeps(user, search.as_deref()))
         .collect();
     let total = matching.len();
     let users = matching.into_iter().skip(offset).take(limit).collect();
