@@ -335,7 +335,7 @@ impl TokensApi {
         id: Path<String>,
     ) -> Result<Json<TokenResponse>, AccountApiError> {
         let id = parse_token_id(&id.0)?;
-        let token = accounts::revoke_token(state.store.as_ref(), id).await?;
+        let token = accounts::revoke_token(state.store.as_ref(), &state.auth.tokens, id).await?;
         Ok(Json(TokenResponse::new(token, accounts::now())))
     }
 }

@@ -34,7 +34,7 @@ use crate::cache::{Cache, CacheError, MokaCache};
 use crate::credentials;
 use crate::domain::account::{Account, AccountId, ApiToken, Role};
 use crate::domain::time::Micros;
-use crate::service::accounts::{LoginThrottle, SetupToken, authenticate_token, now};
+use crate::service::accounts::{LoginThrottle, SetupToken, TokenCache, authenticate_token, now};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mailscore_session";
@@ -54,6 +54,8 @@ pub const SESSION_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The most sessions held at once (the least used go first past it).
 pub const SESSION_CACHE_CAPACITY: u64 = 100_000;
+/// API tokens kept looked up (a deployment has a few).
+pub const TOKEN_CACHE_CAPACITY: u64 = 10_000;
 
 /// The session cache's name, in metrics and logs.
 pub const SESSION_CACHE: &str = "sessions";
@@ -247,6 +249,8 @@ impl Sessions {
 pub struct AuthState {
     pub sessions: Sessions,
     pub throttle: LoginThrottle,
+    /// The API tokens looked up recently.
+    pub tokens: TokenCache,
     /// The first admin's setup token while it is pending.
     pub setup: SetupToken,
     /// Whether the session cookie is `Secure` (the server or its proxy speaks TLS).
@@ -258,6 +262,7 @@ impl AuthState {
         Self {
             sessions: Sessions::new(cache),
             throttle: LoginThrottle::default(),
+            tokens: TokenCache::new(TOKEN_CACHE_CAPACITY, super::metrics::record_cache_lookup),
             setup,
             secure_cookies,
         }
@@ -363,7 +368,7 @@ async fn check(
             )));
         }
         Presented::Bearer(secret) => {
-            match authenticate_token(state.store.as_ref(), &secret).await {
+            match authenticate_token(state.store.as_ref(), &state.auth.tokens, &secret).await {
                 Ok(Some(token)) => Principal::Token(token),
                 Ok(None) => {
                     return Err(Refusal::Response(unauthenticated(

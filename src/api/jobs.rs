@@ -12,7 +12,7 @@ use poem_openapi::{Object, OpenApi};
 use super::error::ApiError;
 use super::{ApiTags, AppState, default_list_limit};
 use crate::domain::JobRecord;
-use crate::service::jobs::{JobFilter, JobSummary, list_jobs, show_job};
+use crate::service::jobs::{JobFilter, JobSummary, list_jobs};
 use crate::service::{parse_date, parse_job_id};
 
 /// One stored job as its feed row gave it.
@@ -209,7 +209,7 @@ impl JobsApi {
         id: Path<String>,
     ) -> Result<Json<JobResponse>, ApiError> {
         let id = parse_job_id(&id.0)?;
-        let job = show_job(state.store.as_ref(), id).await?;
-        Ok(Json(job.into()))
+        let job = state.hot.job(state.store.as_ref(), id).await?;
+        Ok(Json(JobRecord::clone(&job).into()))
     }
 }

@@ -52,6 +52,7 @@ use crate::scoring::ScoringConfig;
 use crate::service::ServiceError;
 use crate::service::accounts::{Bootstrap, FirstAdmin, SetupToken, bootstrap};
 use crate::service::emails::Messages;
+use crate::service::hot_reads::HotReads;
 use crate::service::imports::UploadProgress;
 use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
@@ -182,6 +183,8 @@ pub struct AppState {
     pub upload_progress: std::sync::Mutex<Option<UploadProgress>>,
     /// Every run of the server (schedule, API, CLI through the API), one at a time.
     pub runs: Arc<RunManager>,
+    /// The copies of hot reads (picks, jobs), told of every change this process makes.
+    pub hot: Arc<HotReads>,
     shutting_down: AtomicBool,
 }
 
@@ -199,10 +202,12 @@ impl AppState {
             email: options.email.clone(),
             time_zone: options.time_zone.clone(),
         };
+        let hot = Arc::new(HotReads::new(metrics::record_cache_lookup));
         let runs = RunManager::new(
             Arc::clone(&store),
             options.runs.clone(),
             Arc::new(metrics::RunMetrics),
+            Arc::clone(&hot),
         );
         Self {
             store,
@@ -216,6 +221,7 @@ impl AppState {
             upload: tokio::sync::Mutex::new(()),
             upload_progress: std::sync::Mutex::new(None),
             runs,
+            hot,
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -230,6 +236,7 @@ impl AppState {
             Arc::clone(&self.store),
             settings,
             Arc::new(metrics::RunMetrics),
+            Arc::clone(&self.hot),
         );
         self
     }

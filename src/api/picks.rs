@@ -1,5 +1,6 @@
 //! `GET /api/picks/{date}/{user_id}`: one user's stored picks of a date, in section order
-//! and rank, with tiers, scores and the reasons they were picked (`service::exports`).
+//! and rank, with tiers, scores and the reasons they were picked (`service::exports`),
+//! through the server's copies of hot reads (`service::hot_reads`).
 
 use std::sync::Arc;
 
@@ -14,7 +15,6 @@ use crate::domain::batch::StoredPick;
 use crate::matching::Tier;
 use crate::matching::reasons::Reason;
 use crate::scoring::SectionKind;
-use crate::service::exports::load_picks;
 use crate::service::{parse_date, parse_user};
 
 /// One pick.
@@ -94,12 +94,10 @@ impl PicksApi {
     ) -> Result<Json<UserPicksResponse>, ApiError> {
         let date = parse_date(&date.0)?;
         let user = parse_user(&user_id.0)?;
-        let export = load_picks(state.store.as_ref(), date, Some(&user)).await?;
-        let stored = export
-            .users
-            .into_iter()
-            .next()
-            .expect("load_picks returns at least one user or an error");
+        let stored = state
+            .hot
+            .user_picks(state.store.as_ref(), date, &user)
+            .await?;
         let sections = SectionKind::ALL
             .iter()
             .filter_map(|&kind| {

@@ -103,6 +103,7 @@ impl SuppressionsApi {
             jiff::Timestamp::now().as_microsecond(),
         )
         .await?;
+        state.hot.data_changed();
         Ok(Json(SuppressionAdded {
             address: address.as_str().to_owned(),
             emails_suppressed,
@@ -124,6 +125,7 @@ impl SuppressionsApi {
     ) -> Result<Json<SuppressionRemoved>, ApiError> {
         let address = parse_address(&address.0)?;
         unsuppress_address(state.store.as_ref(), &address).await?;
+        state.hot.data_changed();
         Ok(Json(SuppressionRemoved {
             address: address.as_str().to_owned(),
         }))

@@ -83,6 +83,7 @@ async fn click(
 ) -> Response {
     let outcome = tracking::click(
         state.store.as_ref(),
+        &state.hot,
         &state.tracking,
         &state.messages.signer,
         &token,
@@ -121,16 +122,20 @@ async fn job_page(state: Data<&Arc<AppState>>, Path(token): Path<String>) -> Res
     else {
         return not_found_page();
     };
-    let job = match state.store.jobs(&[JobId::new(claims.job_id)]).await {
-        Ok(mut jobs) => jobs.pop().flatten(),
-        Err(error) => return internal_page(ServiceError::from(error)),
-    };
-    let Some(job) = job else {
-        return page(
-            StatusCode::NOT_FOUND,
-            "求人が見つかりません",
-            "<p>この求人の掲載は終了しました。</p>",
-        );
+    let job = match state
+        .hot
+        .job(state.store.as_ref(), JobId::new(claims.job_id))
+        .await
+    {
+        Ok(job) => job,
+        Err(ServiceError::NotFound { .. }) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "求人が見つかりません",
+                "<p>この求人の掲載は終了しました。</p>",
+            );
+        }
+        Err(error) => return internal_page(error),
     };
     let text =
         |column: &str| html_escape::encode_text(job.value(column).unwrap_or("")).into_owned();

@@ -164,6 +164,8 @@ async fn import(
         files: vec![path.to_path_buf()],
     };
     let outcome = import_group(state.store.as_ref(), &group, &options).await;
+    // Even a rejected import may have committed its report; nothing cached outlives it.
+    state.hot.data_changed();
     match outcome.error {
         None => Ok(outcome.report),
         Some(error) => Err(ServiceError::ImportRejected {

@@ -4,7 +4,11 @@
 //!
 //! Values are bytes: a shared cache cannot hold Rust values, so each user of a cache
 //! encodes its own (sessions are postcard). Every entry has its own time to live.
+//!
+//! [`LocalCache`] is the other kind: typed copies of hot reads from the store, in this
+//! process only (see `service::hot_reads`).
 
+mod local;
 mod moka;
 
 use std::time::Duration;
@@ -12,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use thiserror::Error;
 
+pub use self::local::{LocalCache, LookupObserver, no_observer};
 pub use self::moka::MokaCache;
 
 /// How a cache fails. The in-process cache never does; a networked one can.

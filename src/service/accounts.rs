@@ -3,15 +3,17 @@
 //! store's transaction); the HTTP layer only parses and maps.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::cache::{LocalCache, LookupObserver};
 use crate::credentials::{self, CredentialError};
 use crate::domain::EmailAddress;
 use crate::domain::account::{
-    Account, AccountId, ApiToken, NewAccount, NewApiToken, Password, Role, TokenId, TokenName,
+    Account, AccountId, ApiToken, NewAccount, NewApiToken, Password, Role, TokenHash, TokenId,
+    TokenName,
 };
 use crate::domain::time::Micros;
 use crate::store::{Store, StoreError};
@@ -274,13 +276,71 @@ pub async fn list_tokens(store: &dyn Store) -> Result<Vec<ApiToken>, AccountErro
     Ok(store.tokens().await?)
 }
 
-pub async fn revoke_token(store: &dyn Store, id: TokenId) -> Result<ApiToken, AccountError> {
-    store
+/// Revokes the token `id`; from this moment on it authenticates nothing (`tokens` forgets
+/// it too).
+pub async fn revoke_token(
+    store: &dyn Store,
+    tokens: &TokenCache,
+    id: TokenId,
+) -> Result<ApiToken, AccountError> {
+    let token = store
         .revoke_token(id, now())
         .await?
         .ok_or_else(|| AccountError::NotFound {
             explanation: format!("no token {id} is stored"),
-        })
+        })?;
+    tokens.forget(&token.token_hash);
+    Ok(token)
+}
+
+/// How long a looked-up token is trusted without reading the store again. A revocation by
+/// this process takes effect at once ([`revoke_token`]); an expiry is checked on every use.
+pub const TOKEN_CACHE_TTL: Duration = TOKEN_USE_RESOLUTION;
+
+/// The tokens a server looked up recently, by hash, so that a request seldom reads the
+/// store to authenticate.
+#[derive(Debug, Clone)]
+pub struct TokenCache {
+    entries: LocalCache<TokenHash, ApiToken>,
+    /// Counts revocations. A token read from the store is kept only if no revocation came
+    /// between the read and the keeping (both under this lock), so that a read which
+    /// raced with a revocation cannot bring the revoked token back.
+    revocations: Arc<Mutex<u64>>,
+}
+
+impl TokenCache {
+    /// At most `capacity` tokens; `observe` is told of every lookup.
+    pub fn new(capacity: u64, observe: LookupObserver) -> Self {
+        Self {
+            entries: LocalCache::new("tokens", capacity, TOKEN_CACHE_TTL, observe),
+            revocations: Arc::default(),
+        }
+    }
+
+    fn revocations(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.revocations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn keep(&self, hash: TokenHash, token: ApiToken, revocations_before: u64) {
+        let revocations = self.revocations();
+        if *revocations == revocations_before {
+            self.entries.insert(hash, token);
+        }
+    }
+
+    fn forget(&self, hash: &TokenHash) {
+        let mut revocations = self.revocations();
+        *revocations += 1;
+        self.entries.remove(hash);
+    }
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::new(10_000, crate::cache::no_observer)
+    }
 }
 
 /// The token a bearer secret names, when it is usable now; its use is recorded at most
@@ -288,13 +348,19 @@ pub async fn revoke_token(store: &dyn Store, id: TokenId) -> Result<ApiToken, Ac
 /// unknown, revoked or expired.
 pub async fn authenticate_token(
     store: &dyn Store,
+    tokens: &TokenCache,
     secret: &str,
 ) -> Result<Option<ApiToken>, AccountError> {
     let Some(hash) = credentials::api_token_hash(secret) else {
         return Ok(None);
     };
-    let Some(token) = store.token_by_hash(&hash).await? else {
-        return Ok(None);
+    let revocations_before = *tokens.revocations();
+    let mut token = match tokens.entries.get(&hash) {
+        Some(token) => token,
+        None => match store.token_by_hash(&hash).await? {
+            Some(token) => token,
+            None => return Ok(None),
+        },
     };
     // The lookup is by hash; comparing again in constant time keeps a store that matched
     // loosely (a prefix, a case-folding index) from ever letting a wrong secret in.
@@ -310,7 +376,9 @@ pub async fn authenticate_token(
         .is_none_or(|last| at.saturating_sub(last) >= resolution)
     {
         store.record_token_use(token.id, at).await?;
+        token.last_used_at = Some(at);
     }
+    tokens.keep(hash, token.clone(), revocations_before);
     Ok(Some(token))
 }
 

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod emails;
 pub mod explain;
 pub mod exports;
+pub mod hot_reads;
 pub mod imports;
 pub mod jobs;
 pub mod run_manager;

@@ -14,6 +14,7 @@ use jiff::civil::Date;
 use tokio::sync::{oneshot, watch};
 
 use super::ServiceError;
+use super::hot_reads::HotReads;
 use super::runs::{batch_options, show_run, today, wait_for_next_fire};
 use crate::config::Settings;
 use crate::domain::batch::{Phase, PhaseRecord, RunRecord, RunStatus, RunTrigger};
@@ -279,6 +280,9 @@ pub struct RunManager {
     store: Arc<dyn Store>,
     settings: RunSettings,
     observer: Arc<dyn RunObserver>,
+    /// Told before a run's first write and after its last, so that no copy of what it
+    /// changes outlives it.
+    hot: Arc<HotReads>,
     /// The run executing, or the last one once it ended.
     current: Mutex<Option<Arc<ActiveRun>>>,
     /// Set by [`Self::shutdown`]: no run starts any more.
@@ -290,11 +294,13 @@ impl RunManager {
         store: Arc<dyn Store>,
         settings: RunSettings,
         observer: Arc<dyn RunObserver>,
+        hot: Arc<HotReads>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             settings,
             observer,
+            hot,
             current: Mutex::new(None),
             closed: AtomicBool::new(false),
         })
@@ -575,7 +581,9 @@ impl RunManager {
             Arc::clone(&self.observer),
             Arc::clone(&active),
         ));
+        self.hot.run_started(options.date);
         let outcome = run_batch(self.store.as_ref(), &options).await;
+        self.hot.run_ended();
         ticker.abort();
         if let Some(live) = active.live() {
             self.observer.progress(&live);

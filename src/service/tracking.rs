@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::ServiceError;
+use super::hot_reads::HotReads;
 use crate::domain::action::{ActionColumnsBuilder, ActionRow, ActionSource, ActionType};
 use crate::domain::job::none;
 use crate::domain::time::Micros;
@@ -103,6 +104,7 @@ pub fn redirect_url(url: Option<&str>) -> Option<String> {
 /// link's section), and says where to send the reader.
 pub async fn click(
     store: &dyn Store,
+    hot: &HotReads,
     recorder: &TrackingRecorder,
     signer: &TokenSigner,
     token: &str,
@@ -110,14 +112,10 @@ pub async fn click(
     now: Micros,
 ) -> Result<(Claims, ClickTarget), ServiceError> {
     let (claims, user_id) = verify_link(signer, token, Purpose::Click, now)?;
-    let target = match store
-        .jobs(&[JobId::new(claims.job_id)])
-        .await?
-        .pop()
-        .flatten()
-    {
-        Some(job) => redirect_url(job.value("url")).map_or(ClickTarget::JobPage, ClickTarget::Url),
-        None => ClickTarget::JobPage,
+    let target = match hot.job(store, JobId::new(claims.job_id)).await {
+        Ok(job) => redirect_url(job.value("url")).map_or(ClickTarget::JobPage, ClickTarget::Url),
+        Err(ServiceError::NotFound { .. }) => ClickTarget::JobPage,
+        Err(error) => return Err(error),
     };
     recorder
         .record(TrackedAction {

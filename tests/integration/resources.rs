@@ -436,3 +436,79 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     assert_eq!(unknown_kind.status, 400);
     app.stop().await;
 }
+
+/// The count of `mailscore_cache_{outcome}_total{cache="…"}` the server exposes.
+async fn cache_lookups(app: &crate::tracking::TrackedApp, cache: &str, outcome: &str) -> f64 {
+    let metrics = get_as_admin(app, format!("http://{}/metrics", app.addr)).await;
+    assert_eq!(metrics.status, 200);
+    let series = format!("mailscore_cache_{outcome}_total{{cache=\"{cache}\"}} ");
+    metrics
+        .text()
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_read_twice_comes_from_the_cache_and_anew_after_an_import_changed_it() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let feed = app.t_dir().join("generated/jobs.csv");
+    let mut reader = csv::Reader::from_path(&feed).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let title_at = header
+        .iter()
+        .position(|name| name == "application_name")
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let job = format!("{base}/api/jobs/{}", &rows[0][0]);
+    let title = |job: &Value| {
+        job["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|column| column["name"] == "application_name")
+            .unwrap()["value"]
+            .clone()
+    };
+
+    let hits = cache_lookups(&app, "jobs", "hits").await;
+    let first = json_of(&get_as_admin(&app, job.clone()).await);
+    assert_eq!(title(&first), rows[0][title_at]);
+    let second = json_of(&get_as_admin(&app, job.clone()).await);
+    assert_eq!(first, second);
+    assert!(
+        cache_lookups(&app, "jobs", "hits").await > hits,
+        "the second read is a hit"
+    );
+
+    // The same feed with the first job retitled.
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&header).unwrap();
+    for (at, row) in rows.iter().enumerate() {
+        let mut row: Vec<&str> = row.iter().collect();
+        if at == 0 {
+            row[title_at] = "キャッシュの後の新しい題";
+        }
+        writer.write_record(&row).unwrap();
+    }
+    let answer = upload(
+        &app,
+        format!("{base}/api/imports?kind=jobs"),
+        "jobs.csv",
+        writer.into_inner().unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let third = json_of(&get_as_admin(&app, job).await);
+    assert_eq!(
+        third["columns"].as_array().unwrap().len(),
+        first["columns"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        title(&third),
+        "キャッシュの後の新しい題",
+        "not the cached copy"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,157 @@
+//! [`HotReads`]: the server's in-process copies of what it reads most (a user's picks of a
+//! date, a job), so that a busy morning's requests seldom reach the store.
+//!
+//! A copy is stale once what it copies changes. Everything that changes stored data in a
+//! server process goes through it (the store's one writer is this process): the runs, the
+//! imports, the actions and suppressions changed over the API. They tell `HotReads`, which
+//! starts a new **generation**: entries are keyed by the generation they were read in, so
+//! a read that raced with a change is filed under an old generation that no lookup asks
+//! for again. A change bumps the generation *after* it committed, so a read under the new
+//! generation always sees it.
+//!
+//! While a run executes, its date's picks change chunk by chunk: they are read from the
+//! store and not kept until the run ended (the other dates' picks stay cached).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use jiff::civil::Date;
+
+use super::ServiceError;
+use super::exports::load_picks;
+use super::jobs::show_job;
+use crate::cache::{LocalCache, LookupObserver};
+use crate::domain::batch::UserPicks;
+use crate::domain::{JobId, JobRecord, UserId};
+use crate::store::Store;
+
+/// Most users' picks of a few dates (about 3 KB each).
+pub const PICKS_CAPACITY: u64 = 50_000;
+/// The jobs clicked and shown most (a few KB each).
+pub const JOBS_CAPACITY: u64 = 20_000;
+/// A copy is dropped after this even when nothing said it changed: a bound on the harm of
+/// a change made outside this process's knowledge (there should be none).
+pub const MAX_AGE: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Copy)]
+struct Epoch {
+    generation: u64,
+    /// The date whose picks a run of this process is writing.
+    writing: Option<Date>,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct HotReads {
+    epoch: Mutex<Epoch>,
+    picks: LocalCache<(u64, Date, UserId), Arc<UserPicks>>,
+    jobs: LocalCache<(u64, JobId), Arc<JobRecord>>,
+}
+
+impl HotReads {
+    /// `observe` is told of every lookup (the hit and miss metrics).
+    pub fn new(observe: LookupObserver) -> Self {
+        Self {
+            epoch: Mutex::new(Epoch {
+                generation: 0,
+                writing: None,
+            }),
+            picks: LocalCache::new("picks", PICKS_CAPACITY, MAX_AGE, observe),
+            jobs: LocalCache::new("jobs", JOBS_CAPACITY, MAX_AGE, observe),
+        }
+    }
+
+    fn epoch(&self) -> Epoch {
+        *self.epoch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn change(&self, writing: Option<Date>) {
+        {
+            let mut epoch = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
+            epoch.generation += 1;
+            epoch.writing = writing;
+        }
+        // The old generation's entries are unreachable now; this frees their memory.
+        self.picks.clear();
+        self.jobs.clear();
+    }
+
+    /// The generation of the data read now; changes whenever stored data changed.
+    pub fn generation(&self) -> u64 {
+        self.epoch().generation
+    }
+
+    /// A run of `date` is about to write. Call before its first write.
+    pub fn run_started(&self, date: Date) {
+        self.change(Some(date));
+    }
+
+    /// The run ended (however it ended). Call after its last write.
+    pub fn run_ended(&self) {
+        self.change(None);
+    }
+
+    /// Stored data changed (an import, actions, suppressions). Call after the commit.
+    pub fn data_changed(&self) {
+        let writing = self.epoch().writing;
+        self.change(writing);
+    }
+
+    /// `user`'s stored picks of `date`, as [`load_picks`] reads them.
+    pub async fn user_picks(
+        &self,
+        store: &dyn Store,
+        date: Date,
+        user: &UserId,
+    ) -> Result<Arc<UserPicks>, ServiceError> {
+        let epoch = self.epoch();
+        let cacheable = epoch.writing != Some(date);
+        let key = (epoch.generation, date, user.clone());
+        if cacheable && let Some(picks) = self.picks.get(&key) {
+            return Ok(picks);
+        }
+        let picks = load_picks(store, date, Some(user))
+            .await?
+            .users
+            .into_iter()
+            .next()
+            .map(Arc::new)
+            .ok_or_else(|| ServiceError::NotFound {
+                explanation: format!("no picks stored for {user} on {date}"),
+            })?;
+        if cacheable {
+            self.picks.insert(key, Arc::clone(&picks));
+        }
+        Ok(picks)
+    }
+
+    /// The job `id` with every feed column, as [`show_job`] reads it.
+    pub async fn job(&self, store: &dyn Store, id: JobId) -> Result<Arc<JobRecord>, ServiceError> {
+        let key = (self.generation(), id);
+        if let Some(job) = self.jobs.get(&key) {
+            return Ok(job);
+        }
+        let job = Arc::new(show_job(store, id).await?);
+        self.jobs.insert(key, Arc::clone(&job));
+        Ok(job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_starts_a_generation_and_a_run_s_date_is_not_kept_while_it_runs() {
+        let hot = HotReads::new(crate::cache::no_observer);
+        let date = Date::constant(2025, 11, 24);
+        let start = hot.generation();
+        hot.run_started(date);
+        assert_eq!(hot.epoch().writing, Some(date));
+        hot.data_changed();
+        assert_eq!(hot.epoch().writing, Some(date), "an import during a run");
+        hot.run_ended();
+        assert_eq!(hot.epoch().writing, None);
+        assert_eq!(hot.generation(), start + 3);
+    }
+}
