@@ -479,7 +479,8 @@ pub fn authorize<E: Endpoint + 'static>(
 
 /// An API whose OpenAPI document states the access rule: each operation that is not
 /// public requires the bearer or the session scheme, documents its 401 and 403 answers,
-/// and, unless it only reads, the CSRF header of cookie-borne changes. The rule is
+/// and, unless it only reads, the CSRF header of cookie-borne changes (and an operation
+/// with a body, its 413 and 415). The rule is
 /// [`required_access`] itself, so the document cannot drift from what is enforced.
 pub struct Secured<T>(pub T);
 
@@ -590,12 +591,44 @@ fn secure_operation(operation: &mut MetaOperation, route: &str) {
     }
 }
 
+/// An operation that takes a body also answers what the server's body handling says
+/// before its handler runs: a body over the limit, and a body of another media type (or of
+/// none).
+fn document_body_errors(operation: &mut MetaOperation) {
+    if operation.request.is_none() {
+        return;
+    }
+    for (status, description) in [
+        (
+            413,
+            "The body is larger than the server takes (`payload_too_large`).",
+        ),
+        (
+            415,
+            "The body is not of the media type the operation takes, or has no `content-type` (`unsupported_media_type`).",
+        ),
+    ] {
+        if !operation
+            .responses
+            .responses
+            .iter()
+            .any(|r| r.status == Some(status))
+        {
+            set_response(
+                operation,
+                error_response_meta(status, description, Vec::new()),
+            );
+        }
+    }
+}
+
 impl<T: OpenApi> OpenApi for Secured<T> {
     fn meta() -> Vec<MetaApi> {
         let mut apis = T::meta();
         for path in apis.iter_mut().flat_map(|api| api.paths.iter_mut()) {
             for operation in &mut path.operations {
                 secure_operation(operation, &path.path);
+                document_body_errors(operation);
             }
         }
         apis

@@ -215,7 +215,7 @@ impl ImportsApi {
         /// of the active jobs.
         #[oai(default)]
         allow_shrink: Query<bool>,
-        multipart: poem::web::Multipart,
+        body: super::uploads::UploadBody,
     ) -> Result<Json<ImportReportResponse>, ApiError> {
         let kind = crate::ingest::ImportKind::parse(&kind.0).ok_or_else(|| {
             crate::service::ServiceError::InvalidValue {
@@ -225,7 +225,7 @@ impl ImportsApi {
             }
         })?;
         let report =
-            super::uploads::upload_and_import(&state, kind, allow_shrink.0, multipart).await?;
+            super::uploads::upload_and_import(&state, kind, allow_shrink.0, body.0).await?;
         Ok(Json(report.into()))
     }
 

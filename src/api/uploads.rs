@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef};
+
 use super::AppState;
 use crate::domain::ImportReport;
 use crate::ingest::{ImportKind, ImportOptions, ProgressFactory};
@@ -19,6 +21,46 @@ pub const UPLOADS_DIR: &str = "uploads";
 
 /// The multipart field that holds the file.
 pub const FILE_FIELD: &str = "file";
+
+/// The body of an upload: poem's streaming multipart reader, documented in the OpenAPI
+/// document as `multipart/form-data` with one binary `file` field. (poem-openapi's own
+/// `Upload` spools every file to the system's temporary directory first; this reads the
+/// field as it arrives, straight into the data directory.)
+pub struct UploadBody(pub poem::web::Multipart);
+
+impl<'a> poem_openapi::ApiExtractor<'a> for UploadBody {
+    const TYPES: &'static [poem_openapi::ApiExtractorType] =
+        &[poem_openapi::ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn request_meta() -> Option<MetaRequest> {
+        let mut file = MetaSchema::new_with_format("string", "binary");
+        file.description = Some("The CSV file, in any encoding mailscore reads.");
+        let mut form = MetaSchema::new("object");
+        form.properties = vec![(FILE_FIELD, MetaSchemaRef::Inline(Box::new(file)))];
+        form.required = vec![FILE_FIELD];
+        Some(MetaRequest {
+            description: Some("The file to import, as the `file` field of a form."),
+            content: vec![MetaMediaType {
+                content_type: "multipart/form-data",
+                schema: MetaSchemaRef::Inline(Box::new(form)),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a poem::Request,
+        body: &mut poem::RequestBody,
+        _options: poem_openapi::ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        <poem::web::Multipart as poem::FromRequest>::from_request(request, body)
+            .await
+            .map(UploadBody)
+    }
+}
 
 /// Removes the uploaded file however the request ends (imported, refused, or the client
 /// went away midway).
