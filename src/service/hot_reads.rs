@@ -9,9 +9,11 @@
 //! for again. A change bumps the generation *after* it committed, so a read under the new
 //! generation always sees it.
 //!
-//! While a run executes, its date's picks change chunk by chunk: they are read from the
-//! store and not kept until the run ended (the other dates' picks stay cached).
+//! A run changes only its date's picks, chunk by chunk: it moves on that date's own
+//! generation as it starts and as it ends, and while it executes that date's picks are read
+//! from the store and not kept. The other dates' picks and the jobs stay cached.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,26 +27,41 @@ use crate::domain::batch::UserPicks;
 use crate::domain::{JobId, JobRecord, UserId};
 use crate::store::Store;
 
-/// Most users' picks of a few dates (about 3 KB each).
-pub const PICKS_CAPACITY: u64 = 50_000;
+/// Every user's picks of a date or two (about 3 KB each).
+pub const PICKS_CAPACITY: u64 = 20_000;
 /// The jobs clicked and shown most (a few KB each).
 pub const JOBS_CAPACITY: u64 = 20_000;
 /// A copy is dropped after this even when nothing said it changed: a bound on the harm of
 /// a change made outside this process's knowledge (there should be none).
 pub const MAX_AGE: Duration = Duration::from_secs(600);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 struct Epoch {
+    /// Moves on with every change but a run's.
     generation: u64,
+    /// Moves on as a run of the date starts and ends: only its date's picks change.
+    dates: HashMap<Date, u64>,
     /// The date whose picks a run of this process is writing.
     writing: Option<Date>,
+}
+
+impl Epoch {
+    fn of_date(&self, date: Date) -> u64 {
+        self.dates.get(&date).copied().unwrap_or(0)
+    }
+
+    fn run_of(&mut self, date: Date, writing: bool) {
+        *self.dates.entry(date).or_default() += 1;
+        self.writing = writing.then_some(date);
+    }
 }
 
 /// See the module documentation.
 #[derive(Debug)]
 pub struct HotReads {
     epoch: Mutex<Epoch>,
-    picks: LocalCache<(u64, Date, UserId), Arc<UserPicks>>,
+    /// By (generation, the date's generation, date, user).
+    picks: LocalCache<(u64, u64, Date, UserId), Arc<UserPicks>>,
     jobs: LocalCache<(u64, JobId), Arc<JobRecord>>,
 }
 
@@ -52,49 +69,38 @@ impl HotReads {
     /// `observe` is told of every lookup (the hit and miss metrics).
     pub fn new(observe: LookupObserver) -> Self {
         Self {
-            epoch: Mutex::new(Epoch {
-                generation: 0,
-                writing: None,
-            }),
+            epoch: Mutex::default(),
             picks: LocalCache::new("picks", PICKS_CAPACITY, MAX_AGE, observe),
             jobs: LocalCache::new("jobs", JOBS_CAPACITY, MAX_AGE, observe),
         }
     }
 
-    fn epoch(&self) -> Epoch {
-        *self.epoch.lock().unwrap_or_else(PoisonError::into_inner)
+    fn epoch(&self) -> std::sync::MutexGuard<'_, Epoch> {
+        self.epoch.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn change(&self, writing: Option<Date>) {
-        {
-            let mut epoch = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
-            epoch.generation += 1;
-            epoch.writing = writing;
-        }
-        // The old generation's entries are unreachable now; this frees their memory.
-        self.picks.clear();
-        self.jobs.clear();
-    }
-
-    /// The generation of the data read now; changes whenever stored data changed.
+    /// The generation of the data read now; changes whenever stored data other than a
+    /// run's picks changed.
     pub fn generation(&self) -> u64 {
         self.epoch().generation
     }
 
     /// A run of `date` is about to write. Call before its first write.
     pub fn run_started(&self, date: Date) {
-        self.change(Some(date));
+        self.epoch().run_of(date, true);
     }
 
-    /// The run ended (however it ended). Call after its last write.
-    pub fn run_ended(&self) {
-        self.change(None);
+    /// The run of `date` ended (however it ended). Call after its last write.
+    pub fn run_ended(&self, date: Date) {
+        self.epoch().run_of(date, false);
     }
 
     /// Stored data changed (an import, actions, suppressions). Call after the commit.
     pub fn data_changed(&self) {
-        let writing = self.epoch().writing;
-        self.change(writing);
+        self.epoch().generation += 1;
+        // The old generation's entries are unreachable now; this frees their memory.
+        self.picks.clear();
+        self.jobs.clear();
     }
 
     /// `user`'s stored picks of `date`, as [`load_picks`] reads them.
@@ -104,9 +110,11 @@ impl HotReads {
         date: Date,
         user: &UserId,
     ) -> Result<Arc<UserPicks>, ServiceError> {
-        let epoch = self.epoch();
-        let cacheable = epoch.writing != Some(date);
-        let key = (epoch.generation, date, user.clone());
+        let (key, cacheable) = {
+            let epoch = self.epoch();
+            let key = (epoch.generation, epoch.of_date(date), date, user.clone());
+            (key, epoch.writing != Some(date))
+        };
         if cacheable && let Some(picks) = self.picks.get(&key) {
             return Ok(picks);
         }
@@ -145,13 +153,16 @@ mod tests {
     fn every_change_starts_a_generation_and_a_run_s_date_is_not_kept_while_it_runs() {
         let hot = HotReads::new(crate::cache::no_observer);
         let date = Date::constant(2025, 11, 24);
-        let start = hot.generation();
+        let other = Date::constant(2025, 11, 25);
         hot.run_started(date);
         assert_eq!(hot.epoch().writing, Some(date));
+        assert_eq!(hot.generation(), 0, "a run changes only its date's picks");
         hot.data_changed();
         assert_eq!(hot.epoch().writing, Some(date), "an import during a run");
-        hot.run_ended();
-        assert_eq!(hot.epoch().writing, None);
-        assert_eq!(hot.generation(), start + 3);
+        hot.run_ended(date);
+        let epoch = hot.epoch().clone();
+        assert_eq!(epoch.writing, None);
+        assert_eq!((epoch.generation, epoch.of_date(date)), (1, 2));
+        assert_eq!(epoch.of_date(other), 0);
     }
 }

@@ -583,7 +583,7 @@ impl RunManager {
         ));
         self.hot.run_started(options.date);
         let outcome = run_batch(self.store.as_ref(), &options).await;
-        self.hot.run_ended();
+        self.hot.run_ended(options.date);
         ticker.abort();
         if let Some(live) = active.live() {
             self.observer.progress(&live);
