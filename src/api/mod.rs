@@ -56,6 +56,7 @@ use crate::service::imports::UploadProgress;
 use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
+use crate::telemetry::LogRing;
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
@@ -182,6 +183,8 @@ pub struct AppState {
     pub upload_progress: std::sync::Mutex<Option<UploadProgress>>,
     /// Every run of the server (schedule, API, CLI through the API), one at a time.
     pub runs: Arc<RunManager>,
+    /// The process's recent warnings and errors (`GET /api/logs`).
+    pub logs: Arc<LogRing>,
     shutting_down: AtomicBool,
 }
 
@@ -216,6 +219,7 @@ impl AppState {
             upload: tokio::sync::Mutex::new(()),
             upload_progress: std::sync::Mutex::new(None),
             runs,
+            logs: Arc::clone(&options.logs),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -334,6 +338,9 @@ pub struct ServeOptions {
     pub base_url: String,
     /// How the server's runs are run, and the schedule it starts them on.
     pub runs: RunSettings,
+    /// The ring `GET /api/logs` reads: the one `telemetry::init` fills with the process's
+    /// warnings and errors. The default is a ring of its own that nothing fills.
+    pub logs: Arc<LogRing>,
 }
 
 impl ServeOptions {
@@ -355,6 +362,7 @@ impl ServeOptions {
             secure_cookies: false,
             first_admin: None,
             base_url: format!("http://{listen}"),
+            logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
         }
     }
 
@@ -379,6 +387,7 @@ impl ServeOptions {
                 .zip(settings.admin_password.clone())
                 .map(|(email, password)| FirstAdmin { email, password }),
             base_url: settings.email.base_url.clone(),
+            logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
         })
     }
 }
