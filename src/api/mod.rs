@@ -56,7 +56,7 @@ use crate::service::imports::UploadProgress;
 use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
-use crate::telemetry::LogRing;
+use crate::telemetry::{ErrorChain, LogRing};
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
@@ -661,7 +661,9 @@ async fn refresh_store_gauges(store: Arc<dyn Store>) {
     loop {
         match crate::service::status::store_status(store.as_ref()).await {
             Ok(status) => metrics::record_store_status(&status),
-            Err(error) => tracing::warn!(%error, "the store gauges were not refreshed"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "the store gauges were not refreshed")
+            }
         }
         tokio::time::sleep(STORE_GAUGES_INTERVAL).await;
     }

@@ -18,6 +18,7 @@ use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::render::EmailSettings;
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
+use crate::telemetry::ErrorChain;
 use crate::tokens::TokenSigner;
 pub use compute::{
     ChunkPicks, DayInputs, DayResults, EmailQueueing, PhaseProgress, RunProgress, match_context,
@@ -1233,9 +1234,9 @@ async fn record_run_failure(store: &dyn Store, mut run: RunRecord, error: &Pipel
     run.status = RunStatus::Failed;
     run.finished_at = Some(now());
     run.error = Some(error.to_string());
-    tracing::error!(date = %run.date, run = run.id, %error, "daily run failed");
+    tracing::error!(date = %run.date, run = run.id, error = %ErrorChain(error), "daily run failed");
     if let Err(store_error) = store.save_run(run).await {
-        tracing::warn!(error = %store_error, "the failed run's record was not updated");
+        tracing::warn!(error = %ErrorChain(&store_error), "the failed run's record was not updated");
     }
 }
 

@@ -21,6 +21,7 @@ use crate::domain::{TimeZoneSetting, UserId};
 use crate::pipeline::{BatchOptions, CancelSignal, RunProgress, run_batch};
 use crate::schedule::Schedule;
 use crate::store::Store;
+use crate::telemetry::ErrorChain;
 use crate::tokens::TokenSigner;
 
 /// How often an executing run's progress is sampled: each event of its progress stream,
@@ -429,7 +430,7 @@ impl RunManager {
             let date = match wait_for_next_fire(&schedule, &zone).await {
                 Ok(date) => date,
                 Err(error) => {
-                    tracing::error!(%error, "the scheduler stopped");
+                    tracing::error!(error = %ErrorChain(&error), "the scheduler stopped");
                     return;
                 }
             };
@@ -455,7 +456,7 @@ impl RunManager {
                 }
                 Err(ServiceError::ShuttingDown) => return,
                 Err(error) => {
-                    tracing::error!(%error, date = %date, "the scheduled run did not start")
+                    tracing::error!(error = %ErrorChain(&error), date = %date, "the scheduled run did not start")
                 }
             }
         }
@@ -595,7 +596,7 @@ impl RunManager {
             Err(error) => {
                 self.observer.finished(trigger, RunStatus::Failed, &[]);
                 if active.progress.run_id().is_none() {
-                    tracing::warn!(%error, date = %options.date, "the run did not start");
+                    tracing::warn!(error = %ErrorChain(&error), date = %options.date, "the run did not start");
                     active.ended.send_replace(true);
                     let _ = failed_early.send(error.into());
                 }
@@ -672,7 +673,7 @@ impl RunWatch {
         match show_run(self.store.as_ref(), self.run_id).await {
             Ok(record) => Some(RunEvent::Outcome(record)),
             Err(error) => {
-                tracing::warn!(run = self.run_id, %error, "the run's outcome could not be read");
+                tracing::warn!(run = self.run_id, error = %ErrorChain(&error), "the run's outcome could not be read");
                 None
             }
         }
