@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod imports;
 pub mod jobs;
+pub mod logs;
 pub mod metrics;
 pub mod middleware;
 pub mod picks;
@@ -135,6 +136,8 @@ enum ApiTags {
     Accounts,
     /// API tokens for automation (admins only).
     Tokens,
+    /// The server's recent warnings and errors.
+    Logs,
 }
 
 /// Every API of the document, as a type and as a value (each is a unit struct), listed once.
@@ -161,6 +164,7 @@ apis!(
     session::SessionApi,
     accounts::AccountsApi,
     accounts::TokensApi,
+    logs::LogsApi,
 );
 
 /// What the handlers share: the one open store (redb allows one process per file), the

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod exports;
 pub mod imports;
 pub mod jobs;
+pub mod logs;
 pub mod run_manager;
 pub mod runs;
 pub mod status;

@@ -341,6 +341,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "GET /api/imports/{id} get_import",
             "GET /api/jobs list_jobs",
             "GET /api/jobs/{id} get_job",
+            "GET /api/logs list_logs",
             "GET /api/picks/{date}/{user_id} get_user_picks",
             "GET /api/runs list_runs",
             "GET /api/runs/current get_current_run",
