@@ -16,9 +16,10 @@ use tokio::sync::{oneshot, watch};
 use super::ServiceError;
 use super::runs::{batch_options, show_run, today, wait_for_next_fire};
 use crate::config::Settings;
+use crate::domain::ImportReport;
 use crate::domain::batch::{Phase, PhaseRecord, RunRecord, RunStatus, RunTrigger};
 use crate::domain::{TimeZoneSetting, UserId};
-use crate::pipeline::{BatchOptions, CancelSignal, RunProgress, run_batch};
+use crate::pipeline::{BatchOptions, CancelSignal, ImportListener, RunProgress, run_batch};
 use crate::schedule::Schedule;
 use crate::store::Store;
 use crate::telemetry::ErrorChain;
@@ -210,6 +211,8 @@ pub trait RunObserver: Send + Sync {
     fn finished(&self, _trigger: RunTrigger, _status: RunStatus, _phases: &[PhaseRecord]) {}
     /// A run of `trigger` was not started because another was executing.
     fn skipped(&self, _trigger: RunTrigger) {}
+    /// A run imported a file of its inbox, or rejected it.
+    fn imported(&self, _report: &ImportReport) {}
 }
 
 /// An observer that is told nothing.
@@ -559,6 +562,10 @@ impl RunManager {
             retry_of: plan.retry_of,
             progress: Arc::default(),
             cancel: CancelSignal::default(),
+            on_import: Some(ImportListener(Arc::new({
+                let observer = Arc::clone(&self.observer);
+                move |report: &ImportReport| observer.imported(report)
+            }))),
             ..self.settings.base.clone()
         }
     }

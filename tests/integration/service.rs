@@ -246,3 +246,71 @@ async fn the_recipients_of_a_run_add_up_to_the_stored_users() {
     let explained: u64 = recipients.reasons.iter().map(|(_, n)| n).sum();
     assert_eq!(explained + recipients.unexplained, recipients.without_email);
 }
+
+/// What a run manager's observer was told of its imports: (kind, status, rows imported).
+#[derive(Default)]
+struct ImportsSeen(std::sync::Mutex<Vec<(String, mailscore::domain::ImportStatus, u64)>>);
+
+impl mailscore::service::run_manager::RunObserver for ImportsSeen {
+    fn imported(&self, report: &mailscore::domain::ImportReport) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((report.kind.clone(), report.status, report.rows_imported));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_run_tells_its_observer_every_inbox_import_imported_or_rejected() {
+    use mailscore::domain::ImportStatus;
+    use mailscore::domain::batch::RunTrigger;
+    use mailscore::service::run_manager::{RunEvent, RunManager, RunRequest, RunSettings};
+
+    let t = TestStore::new();
+    let inbox = t.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let rows = [
+        crate::helpers::job_row(1, "ホール"),
+        crate::helpers::job_row(2, "キッチン"),
+    ];
+    std::fs::write(inbox.join("jobs.csv"), crate::helpers::jobs_csv(&rows)).unwrap();
+    std::fs::write(inbox.join("zz-unknown.csv"), "colour,shape\nred,round\n").unwrap();
+    let mut settings = RunSettings::new(TimeZoneSetting::tokyo(), test_signer());
+    settings.base.inbox = Some(inbox);
+    let seen = std::sync::Arc::new(ImportsSeen::default());
+    let TestStore { dir: _dir, store } = t;
+    let manager = RunManager::new(std::sync::Arc::new(store), settings, seen.clone());
+    let handle = manager
+        .start(RunRequest {
+            date: Some(parse_date("2025-07-02").unwrap()),
+            until: Some(Phase::Scores),
+            ..RunRequest::new(RunTrigger::Api)
+        })
+        .await
+        .expect("the run starts");
+    let mut watch = manager.watch(handle.run_id).await.unwrap();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match watch.next().await {
+                Some(RunEvent::Outcome(record)) => break record,
+                Some(RunEvent::Progress(_)) => continue,
+                None => panic!("the stream ended without an outcome"),
+            }
+        }
+    })
+    .await
+    .expect("the run ends within a minute");
+    assert_eq!(
+        outcome.status.code(),
+        "succeeded_with_warnings",
+        "{outcome:?}"
+    );
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("jobs".to_owned(), ImportStatus::Imported, 2),
+            ("masters".to_owned(), ImportStatus::Rejected, 0),
+        ]
+    );
+}
