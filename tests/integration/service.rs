@@ -247,6 +247,57 @@ async fn the_recipients_of_a_run_add_up_to_the_stored_users() {
     assert_eq!(explained + recipients.unexplained, recipients.without_email);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_latest_days_status_counts_its_picks_by_section_and_its_emails_by_status() {
+    let empty = TestStore::new();
+    assert_eq!(
+        mailscore::service::status::latest_day_status(&empty.store)
+            .await
+            .unwrap(),
+        None,
+        "no run, nothing to count"
+    );
+    let (t, date) = store_with_a_run().await;
+    let picks = t.store.picks(date, None).await.unwrap();
+    let emails = t.store.emails(date, None).await.unwrap();
+    let day = mailscore::service::status::latest_day_status(&t.store)
+        .await
+        .unwrap()
+        .expect("the run's date");
+    assert_eq!(day.date, date);
+    let by_section: u64 = day.picks_by_section.iter().map(|(_, n)| n).sum();
+    assert_eq!(
+        by_section as usize,
+        picks.iter().map(|u| u.picks.len()).sum::<usize>()
+    );
+    assert_eq!(
+        day.picks_by_section.len(),
+        6,
+        "every section, also an empty one"
+    );
+    let top5 = picks
+        .iter()
+        .flat_map(|u| &u.picks)
+        .filter(|p| p.section == mailscore::scoring::SectionKind::Top5.code())
+        .count();
+    assert!(top5 > 0);
+    assert!(
+        day.picks_by_section
+            .contains(&(mailscore::scoring::SectionKind::Top5, top5 as u64))
+    );
+    let pending = emails
+        .iter()
+        .filter(|e| e.status == mailscore::domain::batch::EmailStatus::Pending)
+        .count();
+    assert!(pending > 0);
+    assert!(day.emails_by_status.contains(&(
+        mailscore::domain::batch::EmailStatus::Pending,
+        pending as u64
+    )));
+    let by_status: u64 = day.emails_by_status.iter().map(|(_, n)| n).sum();
+    assert_eq!(by_status as usize, emails.len());
+}
+
 /// What a run manager's observer was told of its imports: (kind, status, rows imported).
 #[derive(Default)]
 struct ImportsSeen(std::sync::Mutex<Vec<(String, mailscore::domain::ImportStatus, u64)>>);
