@@ -659,15 +659,24 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
 }
 
-/// Sets the store gauges from the store's status now and every [`STORE_GAUGES_INTERVAL`]
-/// (the status reads every user and the job columns: too much for every scrape).
+/// Sets the store gauges from the store's status and the latest run's date now and every
+/// [`STORE_GAUGES_INTERVAL`] (they read every user, the job columns and the date's picks
+/// and emails: too much for every scrape).
 async fn refresh_store_gauges(store: Arc<dyn Store>) {
+    use crate::service::status::{latest_day_status, store_status};
     loop {
-        match crate::service::status::store_status(store.as_ref()).await {
+        match store_status(store.as_ref()).await {
             Ok(status) => metrics::record_store_status(&status),
             Err(error) => {
                 tracing::warn!(error = %ErrorChain(&error), "the store gauges were not refreshed")
             }
+        }
+        match latest_day_status(store.as_ref()).await {
+            Ok(day) => metrics::record_day_status(day.as_ref()),
+            Err(error) => tracing::warn!(
+                error = %ErrorChain(&error),
+                "the picks and emails gauges were not refreshed"
+            ),
         }
         tokio::time::sleep(STORE_GAUGES_INTERVAL).await;
     }

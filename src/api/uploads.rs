@@ -164,6 +164,7 @@ async fn import(
         files: vec![path.to_path_buf()],
     };
     let outcome = import_group(state.store.as_ref(), &group, &options).await;
+    super::metrics::record_import(&outcome.report);
     match outcome.error {
         None => Ok(outcome.report),
         Some(error) => Err(ServiceError::ImportRejected {
