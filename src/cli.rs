@@ -24,6 +24,7 @@ use crate::service::{
     status as status_service, suppressions as suppression_service,
 };
 use crate::store::{EmailQueue, Maintenance, Store};
+use crate::telemetry::Logging;
 
 /// `println!` and `print!` that return the write's error instead of panicking: a reader
 /// that stops reading (`| head -1`) closes the pipe, and `main` turns the `BrokenPipe`
@@ -227,7 +228,7 @@ pub struct GlobalArgs {
         )
     )]
     pub time_zone: Option<String>,
-    /// Log format [default: human]
+    /// Log format [default: json for serve, human for the other commands]
     #[arg(long, global = true, env = "MAILSCORE_LOG_FORMAT", value_parser = parse_as::<LogFormatArg, LogFormat>())]
     pub log_format: Option<LogFormat>,
     #[arg(
@@ -569,6 +570,36 @@ pub struct ServeArgs {
     /// MAILSCORE_ADMIN_PASSWORD only [default: a one-time setup link in the log]
     #[arg(long, env = "MAILSCORE_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
+    #[arg(
+        long,
+        env = "MAILSCORE_LOG_FILES",
+        value_name = "BOOL",
+        help = format!(
+            "Also write the log to daily rotated JSON files [default: {}]",
+            crate::config::DEFAULT_LOG_FILES
+        )
+    )]
+    pub log_files: Option<bool>,
+    #[arg(
+        long,
+        env = "MAILSCORE_LOG_DIR",
+        value_name = "DIR",
+        help = format!(
+            "Directory of the daily log files [default: DATA_DIR/{}]",
+            crate::config::LOG_DIR_NAME
+        )
+    )]
+    pub log_dir: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "MAILSCORE_LOG_RETENTION_DAYS",
+        value_name = "DAYS",
+        help = format!(
+            "How many daily log files to keep, the newest [default: {}]",
+            crate::config::DEFAULT_LOG_RETENTION_DAYS
+        )
+    )]
+    pub log_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -587,6 +618,12 @@ pub enum ConfigCommand {
 }
 
 impl Cli {
+    /// Whether the command is `serve`, which logs to standard output (JSON lines unless a
+    /// format is given) where the other commands log to standard error.
+    pub fn is_serve(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     pub fn overrides(&self) -> Overrides {
         let encoding = match &self.command {
             Command::Import(args) => args.encoding,
@@ -610,7 +647,18 @@ impl Cli {
             ),
             _ => (None, None, None),
         };
+        let (log_files, log_dir, log_retention_days) = match &self.command {
+            Command::Serve(args) => (
+                args.log_files,
+                args.log_dir.clone(),
+                args.log_retention_days,
+            ),
+            _ => (None, None, None),
+        };
         Overrides {
+            log_files,
+            log_dir,
+            log_retention_days,
             listen,
             tls_cert,
             tls_key,
@@ -642,8 +690,9 @@ fn today(time_zone: &crate::domain::TimeZoneSetting) -> jiff::civil::Date {
         .date()
 }
 
-/// Runs a command; the returned code is the process's exit status.
-pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
+/// Runs a command; the returned code is the process's exit status. `logging` is what
+/// `telemetry::init` installed (the server reads its ring and turns its files on).
+pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32> {
     match cli.command {
         Command::Import(args) => import(args, &settings).await,
         Command::Generate(args) => generate_dataset(args, &settings),
@@ -664,8 +713,8 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<i32> {
             command: ScoresCommand::Export { date, out },
         } => export_scores(&settings, &date, &out).await,
         Command::Emails { command } => emails(command, &settings).await,
-        Command::Demo(args) => demo(args, &settings).await,
-        Command::Serve(_) => serve(&settings).await,
+        Command::Demo(args) => demo(args, &settings, logging).await,
+        Command::Serve(_) => serve(&settings, logging).await,
         Command::Scheduler { print } => scheduler(print, &settings).await,
         Command::Status => status(&settings).await,
         Command::Compact => {
@@ -1226,7 +1275,7 @@ async fn emails(command: EmailsCommand, settings: &Settings) -> Result<i32> {
     Ok(0)
 }
 
-async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
+async fn demo(args: DemoArgs, settings: &Settings, logging: &Logging) -> Result<i32> {
     let started = Instant::now();
     let dataset = demo_service::dataset_dir(settings);
     let date = today(&settings.time_zone);
@@ -1302,6 +1351,7 @@ async fn demo(args: DemoArgs, settings: &Settings) -> Result<i32> {
     let admin = demo_service::demo_admin(settings)?;
     let mut options = crate::api::ServeOptions::from_settings(settings)?;
     options.first_admin = Some(admin.clone());
+    options.logs = logging.ring();
     let store: Arc<dyn Store> = Arc::new(store);
     crate::api::serve(store, &options, |addr| {
         // Said once the socket accepts connections; a closed stdout must not stop the server.
@@ -1371,19 +1421,29 @@ fn invoked_command(settings: &Settings) -> String {
     }
 }
 
-async fn serve(settings: &Settings) -> Result<i32> {
+async fn serve(settings: &Settings, logging: &Logging) -> Result<i32> {
     settings.check_first_admin()?;
     let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
-    let options = crate::api::ServeOptions::from_settings(settings)?;
+    // Only once the store is open, so that a data directory without a store gets no
+    // `logs/`; held until the server has stopped, when dropping it flushes the files.
+    let _file_log = settings
+        .log_dir
+        .as_deref()
+        .map(|dir| logging.write_files(dir, settings.log_retention_days))
+        .transpose()?;
+    let mut options = crate::api::ServeOptions::from_settings(settings)?;
+    options.logs = logging.ring();
     let scheme = if options.tls.is_some() {
         "https"
     } else {
         "http"
     };
     crate::api::serve(store, &options, |addr| {
-        // Said once the socket accepts connections; a closed stdout must not stop the server.
+        // Said once the socket accepts connections, for the person who started the server,
+        // on standard error: standard output carries the log lines. A closed stderr must
+        // not stop the server.
         let _ = std::io::Write::write_fmt(
-            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
             format_args!(
                 "serving on {scheme}://{addr} (API explorer: {scheme}://{addr}/api/docs); stop with Ctrl-C or SIGTERM\n"
             ),

@@ -15,8 +15,23 @@ use crate::ingest::EncodingChoice;
 
 /// Default data directory (`data_dir`, `MAILSCORE_DATA_DIR`, `--data-dir`).
 pub const DEFAULT_DATA_DIR: &str = "./data";
-/// Default log format (`log.format`, `MAILSCORE_LOG_FORMAT`, `--log-format`).
+/// Default log format (`log.format`, `MAILSCORE_LOG_FORMAT`, `--log-format`) of every
+/// command but `serve`: lines for a person at a terminal.
 pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
+/// Default log format of `serve`, which logs to standard output: JSON lines, for the log
+/// collector that reads a container's standard output.
+pub const DEFAULT_SERVE_LOG_FORMAT: LogFormat = LogFormat::Json;
+/// Whether `serve` also writes its log to daily files (`log.files`, `MAILSCORE_LOG_FILES`,
+/// `serve --log-files`).
+pub const DEFAULT_LOG_FILES: bool = true;
+/// The directory of the data directory that holds the log files unless `log.dir`
+/// (`MAILSCORE_LOG_DIR`, `serve --log-dir`) names another.
+pub const LOG_DIR_NAME: &str = "logs";
+/// How many daily log files are kept, the newest (`log.retention_days`,
+/// `MAILSCORE_LOG_RETENTION_DAYS`, `serve --log-retention-days`).
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 14;
+/// The most daily log files that may be kept (ten years).
+pub const MAX_LOG_RETENTION_DAYS: u32 = 3650;
 /// Default log level (`log.level`, `MAILSCORE_LOG_LEVEL`, `--log-level`).
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Default page cache of the embedded store in MiB (`storage.cache_mb`, `MAILSCORE_STORAGE_CACHE_MB`).
@@ -232,6 +247,9 @@ struct FileEmail {
 struct FileLog {
     format: Option<LogFormat>,
     level: Option<String>,
+    files: Option<bool>,
+    dir: Option<PathBuf>,
+    retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -273,6 +291,9 @@ pub struct Overrides {
     pub time_zone: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
+    pub log_files: Option<bool>,
+    pub log_dir: Option<PathBuf>,
+    pub log_retention_days: Option<u32>,
     pub storage_cache_mb: Option<usize>,
     pub import_encoding: Option<EncodingChoice>,
     pub import_max_shrink_percent: Option<u32>,
@@ -297,8 +318,15 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub time_zone: TimeZoneSetting,
-    pub log_format: LogFormat,
+    /// The log format when one is given; else it depends on the command
+    /// ([`Settings::log_format_for`]).
+    pub log_format: Option<LogFormat>,
     pub log_level: String,
+    /// Where `serve` writes its daily log files (`log.dir`, default `DATA_DIR/logs`);
+    /// `None` when `log.files` is off.
+    pub log_dir: Option<PathBuf>,
+    /// How many daily log files are kept.
+    pub log_retention_days: u32,
     pub storage_cache_mb: usize,
     pub import_encoding: EncodingChoice,
     /// The snapshot guard: a job feed that would deactivate more than this percentage of
@@ -343,6 +371,8 @@ impl fmt::Debug for Settings {
             time_zone,
             log_format,
             log_level,
+            log_dir,
+            log_retention_days,
             storage_cache_mb,
             import_encoding,
             import_max_shrink_percent,
@@ -363,6 +393,8 @@ impl fmt::Debug for Settings {
             .field("time_zone", time_zone)
             .field("log_format", log_format)
             .field("log_level", log_level)
+            .field("log_dir", log_dir)
+            .field("log_retention_days", log_retention_days)
             .field("storage_cache_mb", storage_cache_mb)
             .field("import_encoding", import_encoding)
             .field("import_max_shrink_percent", import_max_shrink_percent)
@@ -389,6 +421,9 @@ impl fmt::Debug for Overrides {
             time_zone,
             log_format,
             log_level,
+            log_files,
+            log_dir,
+            log_retention_days,
             storage_cache_mb,
             import_encoding,
             import_max_shrink_percent,
@@ -410,6 +445,9 @@ impl fmt::Debug for Overrides {
             .field("time_zone", time_zone)
             .field("log_format", log_format)
             .field("log_level", log_level)
+            .field("log_files", log_files)
+            .field("log_dir", log_dir)
+            .field("log_retention_days", log_retention_days)
             .field("storage_cache_mb", storage_cache_mb)
             .field("import_encoding", import_encoding)
             .field("import_max_shrink_percent", import_max_shrink_percent)
@@ -478,6 +516,38 @@ impl Settings {
         if admin_email.is_none() && overrides.admin_password.is_some() {
             return Err(first_admin_incomplete());
         }
+        let data_dir = overrides
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let log_retention_days = match overrides.log_retention_days.or(file.log.retention_days) {
+            Some(days) if !(1..=MAX_LOG_RETENTION_DAYS).contains(&days) => {
+                return Err(ConfigError::Value {
+                    key: "log.retention_days",
+                    origin: server_origin(
+                        overrides.log_retention_days.is_some(),
+                        "--log-retention-days or MAILSCORE_LOG_RETENTION_DAYS",
+                        overrides.config.as_deref(),
+                    ),
+                    message: format!(
+                        "{days} is not a number of days to keep; give 1 to \
+                         {MAX_LOG_RETENTION_DAYS} (or turn the files off with log.files = false)"
+                    ),
+                });
+            }
+            Some(days) => days,
+            None => DEFAULT_LOG_RETENTION_DAYS,
+        };
+        let log_dir = overrides
+            .log_files
+            .or(file.log.files)
+            .unwrap_or(DEFAULT_LOG_FILES)
+            .then(|| {
+                overrides
+                    .log_dir
+                    .or(file.log.dir)
+                    .unwrap_or_else(|| data_dir.join(LOG_DIR_NAME))
+            });
         Ok(Self {
             listen,
             tls,
@@ -488,19 +558,15 @@ impl Settings {
             admin_email,
             admin_password: overrides.admin_password,
             config_file: overrides.config,
-            data_dir: overrides
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir,
             time_zone,
-            log_format: overrides
-                .log_format
-                .or(file.log.format)
-                .unwrap_or(DEFAULT_LOG_FORMAT),
+            log_format: overrides.log_format.or(file.log.format),
             log_level: overrides
                 .log_level
                 .or(file.log.level)
                 .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned()),
+            log_dir,
+            log_retention_days,
             storage_cache_mb: overrides
                 .storage_cache_mb
                 .or(file.storage.cache_mb)
@@ -570,6 +636,16 @@ impl Settings {
                             .unwrap_or(crate::subject_llm::DEFAULT_LLM_TIMEOUT_MS),
                     ),
                 }),
+        })
+    }
+
+    /// The log format of a command: the one given, else JSON for `serve` (`serving`) and
+    /// human lines for the others.
+    pub fn log_format_for(&self, serving: bool) -> LogFormat {
+        self.log_format.unwrap_or(if serving {
+            DEFAULT_SERVE_LOG_FORMAT
+        } else {
+            DEFAULT_LOG_FORMAT
         })
     }
 
@@ -665,12 +741,25 @@ impl Settings {
                 self.data_dir.join(SECRET_KEY_FILE).display()
             ),
         });
-        let log_format = match self.log_format {
-            LogFormat::Human => "human",
-            LogFormat::Json => "json",
-        };
-        let _ = writeln!(out, "\n[log]\nformat = {}", text(log_format));
+        out.push_str("\n[log]\n");
+        match self.log_format {
+            Some(format) => {
+                let name = match format {
+                    LogFormat::Human => "human",
+                    LogFormat::Json => "json",
+                };
+                let _ = writeln!(out, "format = {}", text(name));
+            }
+            None => out.push_str(
+                "# format is not set: json lines for serve, human lines for the other commands\n",
+            ),
+        }
         let _ = writeln!(out, "level = {}", text(&self.log_level));
+        let _ = writeln!(out, "files = {}", self.log_dir.is_some());
+        if let Some(dir) = &self.log_dir {
+            let _ = writeln!(out, "dir = {}", text(&dir.display().to_string()));
+        }
+        let _ = writeln!(out, "retention_days = {}", self.log_retention_days);
         let _ = writeln!(out, "\n[storage]\ncache_mb = {}", self.storage_cache_mb);
         let _ = writeln!(
             out,
@@ -1083,6 +1172,77 @@ mod tests {
     }
 
     #[test]
+    fn the_log_files_are_in_the_data_dir_for_two_weeks_unless_the_settings_say_otherwise() {
+        let defaults = Settings::load(Overrides {
+            data_dir: Some(PathBuf::from("/srv/mailscore")),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(
+            defaults.log_dir,
+            Some(PathBuf::from("/srv/mailscore").join(LOG_DIR_NAME))
+        );
+        assert_eq!(defaults.log_retention_days, DEFAULT_LOG_RETENTION_DAYS);
+        assert_eq!(defaults.log_format, None);
+        assert_eq!(defaults.log_format_for(true), LogFormat::Json);
+        assert_eq!(defaults.log_format_for(false), LogFormat::Human);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(
+            &path,
+            "[log]\nformat = \"human\"\ndir = \"/var/log/mailscore\"\nretention_days = 30\n",
+        )
+        .unwrap();
+        let from_file = Settings::load(Overrides {
+            config: Some(path.clone()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(from_file.log_dir, Some(PathBuf::from("/var/log/mailscore")));
+        assert_eq!(from_file.log_retention_days, 30);
+        assert_eq!(from_file.log_format_for(true), LogFormat::Human);
+        // What config check prints reads back as the same settings.
+        let printed: FileSettings = toml::from_str(&from_file.to_toml()).unwrap();
+        assert_eq!(printed.log.dir, from_file.log_dir);
+        assert_eq!(printed.log.retention_days, Some(30));
+
+        let overridden = Settings::load(Overrides {
+            config: Some(path.clone()),
+            log_dir: Some(PathBuf::from("/elsewhere")),
+            log_retention_days: Some(7),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(overridden.log_dir, Some(PathBuf::from("/elsewhere")));
+        assert_eq!(overridden.log_retention_days, 7);
+
+        let off = Settings::load(Overrides {
+            config: Some(path.clone()),
+            log_files: Some(false),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(off.log_dir, None);
+        let printed: FileSettings = toml::from_str(&off.to_toml()).unwrap();
+        assert_eq!(printed.log.files, Some(false));
+
+        for days in [0, MAX_LOG_RETENTION_DAYS + 1] {
+            let error = Settings::load(Overrides {
+                log_retention_days: Some(days),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains("log.retention_days"), "{message}");
+            assert!(
+                message.contains("MAILSCORE_LOG_RETENTION_DAYS"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_output_never_shows_the_secret_key_or_the_api_key() {
         let secret_key = "0123456789abcdef0123456789abcdef-signing";
         let api_key = "sk-test-fedcba9876543210";
@@ -1237,6 +1397,8 @@ mod tests {
         assert_eq!(file.scoring.company_cap, 3);
         // The keys without a default are there as comments.
         for key in [
+            "format",
+            "dir",
             "tls_cert",
             "tls_key",
             "tls_self_signed",

@@ -16,7 +16,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format, &settings.log_level);
+    let serving = cli.is_serve();
+    let console = if serving {
+        telemetry::Console::Stdout
+    } else {
+        telemetry::Console::Stderr
+    };
+    let logging = telemetry::init(
+        settings.log_format_for(serving),
+        &settings.log_level,
+        console,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli, settings)) {
+    match runtime.block_on(cli::run(cli, settings, &logging)) {
         Ok(code) => ExitCode::from(code as u8),
         // The reader of an export on standard output stopped reading (`| head`): not a fault.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,

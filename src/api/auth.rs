@@ -35,6 +35,7 @@ use crate::credentials;
 use crate::domain::account::{Account, AccountId, ApiToken, Role};
 use crate::domain::time::Micros;
 use crate::service::accounts::{LoginThrottle, SetupToken, TokenCache, authenticate_token, now};
+use crate::telemetry::ErrorChain;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mailscore_session";
@@ -340,7 +341,7 @@ enum Refusal {
 
 impl From<CacheError> for Refusal {
     fn from(error: CacheError) -> Self {
-        tracing::error!(%error, "the session cache failed");
+        tracing::error!(error = %ErrorChain(&error), "the session cache failed");
         Refusal::Response(session_store_unavailable())
     }
 }
@@ -376,7 +377,7 @@ async fn check(
                     )));
                 }
                 Err(error) => {
-                    tracing::error!(%error, "a token could not be checked");
+                    tracing::error!(error = %ErrorChain(&error), "a token could not be checked");
                     return Err(Refusal::Response(internal_error_response()));
                 }
             }
@@ -398,7 +399,7 @@ async fn check(
             let account = match state.store.account(record.account_id).await {
                 Ok(account) => account,
                 Err(error) => {
-                    tracing::error!(%error, "a session's account could not be read");
+                    tracing::error!(error = %ErrorChain(&error), "a session's account could not be read");
                     return Err(Refusal::Response(internal_error_response()));
                 }
             };

@@ -18,6 +18,7 @@ use crate::pipeline::PipelineError;
 use crate::service::ServiceError;
 use crate::service::accounts::AccountError;
 use crate::store::StoreError;
+use crate::telemetry::ErrorChain;
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -222,14 +223,7 @@ fn log_internal(error: &ServiceError) {
 
 /// Logs `error` with its cause chain.
 fn log_chain(error: &dyn std::error::Error) {
-    let mut chain = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    tracing::error!(error = %chain, "request failed");
+    tracing::error!(error = %ErrorChain(error), "request failed");
 }
 
 /// The JSON answer to an error that poem raised before or instead of an operation: no
@@ -270,7 +264,7 @@ pub fn framework_error_response(error: &poem::Error) -> Response {
                 "send the body with its content-length rather than chunked",
             ),
             status if status.is_server_error() => {
-                tracing::error!(error = %error, "request failed");
+                tracing::error!(error = %ErrorChain(error), "request failed");
                 return error_response(
                     status,
                     &ErrorBody::new(
@@ -507,7 +501,7 @@ impl From<AccountError> for AccountApiError {
 /// The session cache does not answer while a session is written or ended.
 impl From<CacheError> for AccountApiError {
     fn from(error: CacheError) -> Self {
-        tracing::error!(%error, "the session cache failed");
+        tracing::error!(error = %ErrorChain(&error), "the session cache failed");
         Self::Unavailable(Json(ErrorBody::new(
             "session_store_unavailable",
             "the sessions cannot be written now",

@@ -3,7 +3,10 @@
 //!
 //! Names follow `mailscore_<subsystem>_<name>_<unit>`; counters end in `_total`. Labels
 //! have low cardinality: a route label is the route template (`/api/jobs/{id}`), never the
-//! path a client sent; a path that matches no route is `unmatched`.
+//! path a client sent; a path that matches no route is `unmatched`. The process's memory
+//! and file descriptors keep the names every Prometheus client exports
+//! (`process_resident_memory_bytes`, `process_open_fds`), which dashboards and alerts
+//! already know.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -13,9 +16,11 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::domain::batch::{PhaseRecord, RunStatus, RunTrigger};
+use crate::domain::batch::{EmailStatus, PhaseRecord, RunStatus, RunTrigger};
+use crate::domain::{ImportReport, ImportStatus};
+use crate::scoring::SectionKind;
 use crate::service::run_manager::{LiveRun, RunObserver};
-use crate::service::status::StoreStatus;
+use crate::service::status::{DayStatus, StoreStatus};
 
 /// HTTP requests answered, by `method`, `route` and `status`.
 pub const HTTP_REQUESTS_TOTAL: &str = "mailscore_http_requests_total";
@@ -29,6 +34,15 @@ pub const STORE_USERS: &str = "mailscore_store_users";
 pub const STORE_ACTIONS: &str = "mailscore_store_actions";
 /// Size of the database file(s) on disk.
 pub const STORE_FILE_BYTES: &str = "mailscore_store_file_bytes";
+/// Time each store operation took, by `operation` (the store trait's method: `users`,
+/// `record_actions`, `token_by_hash` …), from its call to its result.
+pub const STORE_OPERATION_DURATION_SECONDS: &str = "mailscore_store_operation_duration_seconds";
+/// The picks of the latest run's date, by `section` (`editorial`, `top5`, `regional`,
+/// `nearby`, `high_income`, `new`).
+pub const STORE_PICKS: &str = "mailscore_store_picks";
+/// The emails of the latest run's date, by `status` (`pending`, `sending`, `sent`,
+/// `failed`, `cancelled`, `suppressed`).
+pub const STORE_EMAILS: &str = "mailscore_store_emails";
 
 /// Tracking links followed, by `kind` (`open`, `click`, `unsubscribe`) and `outcome`
 /// (`recorded`; `refused`: a tampered, expired or unknown link, nothing recorded).
@@ -42,6 +56,14 @@ pub const CACHE_HITS_TOTAL: &str = "mailscore_cache_hits_total";
 /// Cache lookups that found nothing, by `cache`.
 pub const CACHE_MISSES_TOTAL: &str = "mailscore_cache_misses_total";
 
+/// Imports ended, by `kind` (`jobs`, `users`, `actions`, `masters`) and `status`
+/// (`imported`, `rejected`: nothing written), whether uploaded or from a run's inbox.
+pub const IMPORTS_TOTAL: &str = "mailscore_imports_total";
+/// The data rows of the imports that ended, by `kind` and `outcome`: `imported` (took
+/// effect), `unchanged` (read and valid, but a repeat in the file or already stored),
+/// `skipped` (unusable, reported), `blank`.
+pub const IMPORT_ROWS_TOTAL: &str = "mailscore_import_rows_total";
+
 /// Time each phase of a daily run took, by `phase`, as the run's record timed it.
 pub const RUN_PHASE_DURATION_SECONDS: &str = "mailscore_run_phase_duration_seconds";
 /// How far the phases of the executing run are, from 0 to 1, by `phase` (the last run's
@@ -53,6 +75,13 @@ pub const RUNS_TOTAL: &str = "mailscore_runs_total";
 /// Runs not started because another was executing, by `trigger` (a scheduled run while a
 /// run by hand executes).
 pub const RUNS_SKIPPED_TOTAL: &str = "mailscore_runs_skipped_total";
+
+/// The resident memory of this process (Linux: `VmRSS` of `/proc/self/status`), read at
+/// each scrape.
+pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
+/// The file descriptors this process has open (Linux: the entries of `/proc/self/fd`),
+/// read at each scrape.
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
 
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -67,6 +96,13 @@ const DURATION_BUCKETS_SECONDS: &[f64] = &[
 /// the profiles of a reference-size one and a slow subject endpoint.
 const PHASE_BUCKETS_SECONDS: &[f64] = &[
     0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+];
+
+/// Upper bounds of the store-operation histogram, in seconds: from a cached point read to
+/// a whole import's commit.
+const STORE_BUCKETS_SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
 ];
 
 /// How often the recorder drains its histogram samples when nobody scrapes.
@@ -92,6 +128,13 @@ pub fn recorder() -> &'static PrometheusHandle {
                 metrics_exporter_prometheus::Matcher::Full(RUN_PHASE_DURATION_SECONDS.to_owned()),
                 PHASE_BUCKETS_SECONDS,
             )
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    STORE_OPERATION_DURATION_SECONDS.to_owned(),
+                ),
+                STORE_BUCKETS_SECONDS,
+            )
             .expect("the bucket list is not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -99,6 +142,7 @@ pub fn recorder() -> &'static PrometheusHandle {
             tracing::warn!(%error, "another metrics recorder is installed; /metrics stays empty");
         }
         describe();
+        crate::store::observe_operations(record_store_operation);
         let upkeep = handle.clone();
         // A thread rather than a task: the recorder outlives any one runtime (each test
         // has its own), and upkeep is a few microseconds every few seconds.
@@ -143,6 +187,11 @@ fn describe() {
         "how far the phases of the executing run are, from 0 to 1"
     );
     describe_counter!(RUNS_TOTAL, "daily runs ended, by trigger and status");
+    describe_counter!(IMPORTS_TOTAL, "imports ended, by kind and status");
+    describe_counter!(
+        IMPORT_ROWS_TOTAL,
+        "data rows of the imports that ended, by kind and outcome"
+    );
     describe_counter!(
         RUNS_SKIPPED_TOTAL,
         "runs not started because another was executing"
@@ -157,6 +206,19 @@ fn describe() {
         Unit::Bytes,
         "size of the database on disk"
     );
+    describe_histogram!(
+        STORE_OPERATION_DURATION_SECONDS,
+        Unit::Seconds,
+        "time each store operation took, by operation"
+    );
+    describe_gauge!(
+        PROCESS_RESIDENT_MEMORY_BYTES,
+        Unit::Bytes,
+        "resident memory of the process"
+    );
+    describe_gauge!(PROCESS_OPEN_FDS, "file descriptors the process has open");
+    describe_gauge!(STORE_PICKS, "picks of the latest run's date, by section");
+    describe_gauge!(STORE_EMAILS, "emails of the latest run's date, by status");
 }
 
 /// Counts one answered request and its duration.
@@ -198,6 +260,28 @@ pub fn record_cache_lookup(cache: &'static str, hit: bool) {
     counter!(name, "cache" => cache).increment(1);
 }
 
+/// Counts an import that ended (uploaded, or from a run's inbox) and its rows.
+pub fn record_import(report: &ImportReport) {
+    let kind = report.kind.clone();
+    let status = match report.status {
+        ImportStatus::Imported => "imported",
+        ImportStatus::Rejected => "rejected",
+    };
+    counter!(IMPORTS_TOTAL, "kind" => kind.clone(), "status" => status).increment(1);
+    let unchanged = report
+        .rows_read
+        .saturating_sub(report.rows_imported)
+        .saturating_sub(report.rows_skipped);
+    for (outcome, rows) in [
+        ("imported", report.rows_imported),
+        ("unchanged", unchanged),
+        ("skipped", report.rows_skipped),
+        ("blank", report.blank_rows),
+    ] {
+        counter!(IMPORT_ROWS_TOTAL, "kind" => kind.clone(), "outcome" => outcome).increment(rows);
+    }
+}
+
 /// Sets the store gauges from a status.
 pub fn record_store_status(status: &StoreStatus) {
     gauge!(STORE_JOBS, "state" => "active").set(status.jobs.active as f64);
@@ -208,9 +292,63 @@ pub fn record_store_status(status: &StoreStatus) {
     gauge!(STORE_FILE_BYTES).set(status.space.file_bytes as f64);
 }
 
-/// The metrics in the Prometheus text format.
+/// Sets the picks and emails gauges from the latest run's date; all zero before any run.
+pub fn record_day_status(status: Option<&DayStatus>) {
+    for section in SectionKind::ALL {
+        let picks = status
+            .and_then(|s| s.picks_by_section.iter().find(|(kind, _)| *kind == section))
+            .map_or(0, |(_, n)| *n);
+        gauge!(STORE_PICKS, "section" => section.as_str()).set(picks as f64);
+    }
+    for email_status in EmailStatus::ALL {
+        let emails = status
+            .and_then(|s| {
+                s.emails_by_status
+                    .iter()
+                    .find(|(st, _)| *st == email_status)
+            })
+            .map_or(0, |(_, n)| *n);
+        gauge!(STORE_EMAILS, "status" => email_status.as_str()).set(emails as f64);
+    }
+}
+
+/// Counts one store operation's duration.
+fn record_store_operation(operation: &'static str, elapsed: Duration) {
+    histogram!(STORE_OPERATION_DURATION_SECONDS, "operation" => operation)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Sets the process gauges from what the kernel says now; where it says nothing (not
+/// Linux), they are left out.
+fn record_process() {
+    if let Some(bytes) = resident_memory_bytes() {
+        gauge!(PROCESS_RESIDENT_MEMORY_BYTES).set(bytes as f64);
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        gauge!(PROCESS_OPEN_FDS).set(entries.count() as f64);
+    }
+}
+
+/// `VmRSS` of `/proc/self/status`, in bytes.
+fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_rss(&status)
+}
+
+/// The `VmRSS:  12345 kB` line of a `/proc/PID/status` text, in bytes.
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?;
+    let kilobytes: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+/// The metrics in the Prometheus text format, the process gauges read now.
 pub fn render() -> String {
-    recorder().render()
+    let handle = recorder();
+    record_process();
+    handle.render()
 }
 
 /// The runs' metrics, as the run manager tells them.
@@ -235,5 +373,28 @@ impl RunObserver for RunMetrics {
 
     fn skipped(&self, trigger: RunTrigger) {
         counter!(RUNS_SKIPPED_TOTAL, "trigger" => trigger.as_str()).increment(1);
+    }
+
+    fn imported(&self, report: &ImportReport) {
+        record_import(report);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resident_memory_is_the_vm_rss_line_in_bytes() {
+        let status = "Name:\tmailscore\nVmPeak:\t  900 kB\nVmRSS:\t   12345 kB\nThreads:\t9\n";
+        assert_eq!(parse_vm_rss(status), Some(12345 * 1024));
+        assert_eq!(parse_vm_rss("Name:\tmailscore\n"), None);
+        assert_eq!(parse_vm_rss("VmRSS:\t lots kB\n"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_resident_memory() {
+        assert!(resident_memory_bytes().is_some_and(|bytes| bytes > 0));
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod imports;
 pub mod jobs;
+pub mod logs;
 pub mod metrics;
 pub mod middleware;
 pub mod picks;
@@ -57,6 +58,7 @@ use crate::service::imports::UploadProgress;
 use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
+use crate::telemetry::{ErrorChain, LogRing};
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
@@ -135,6 +137,8 @@ enum ApiTags {
     Accounts,
     /// API tokens for automation (admins only).
     Tokens,
+    /// The server's recent warnings and errors.
+    Logs,
 }
 
 /// Every API of the document, as a type and as a value (each is a unit struct), listed once.
@@ -161,6 +165,7 @@ apis!(
     session::SessionApi,
     accounts::AccountsApi,
     accounts::TokensApi,
+    logs::LogsApi,
 );
 
 /// What the handlers share: the one open store (redb allows one process per file), the
@@ -185,6 +190,8 @@ pub struct AppState {
     pub runs: Arc<RunManager>,
     /// The copies of hot reads (picks, jobs), told of every change this process makes.
     pub hot: Arc<HotReads>,
+    /// The process's recent warnings and errors (`GET /api/logs`).
+    pub logs: Arc<LogRing>,
     shutting_down: AtomicBool,
 }
 
@@ -222,6 +229,7 @@ impl AppState {
             upload_progress: std::sync::Mutex::new(None),
             runs,
             hot,
+            logs: Arc::clone(&options.logs),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -341,6 +349,9 @@ pub struct ServeOptions {
     pub base_url: String,
     /// How the server's runs are run, and the schedule it starts them on.
     pub runs: RunSettings,
+    /// The ring `GET /api/logs` reads: the one `telemetry::init` fills with the process's
+    /// warnings and errors. The default is a ring of its own that nothing fills.
+    pub logs: Arc<LogRing>,
 }
 
 impl ServeOptions {
@@ -362,6 +373,7 @@ impl ServeOptions {
             secure_cookies: false,
             first_admin: None,
             base_url: format!("http://{listen}"),
+            logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
         }
     }
 
@@ -386,6 +398,7 @@ impl ServeOptions {
                 .zip(settings.admin_password.clone())
                 .map(|(email, password)| FirstAdmin { email, password }),
             base_url: settings.email.base_url.clone(),
+            logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
         })
     }
 }
@@ -653,13 +666,24 @@ async fn shutdown_signal() -> std::io::Result<()> {
     }
 }
 
-/// Sets the store gauges from the store's status now and every [`STORE_GAUGES_INTERVAL`]
-/// (the status reads every user and the job columns: too much for every scrape).
+/// Sets the store gauges from the store's status and the latest run's date now and every
+/// [`STORE_GAUGES_INTERVAL`] (they read every user, the job columns and the date's picks
+/// and emails: too much for every scrape).
 async fn refresh_store_gauges(store: Arc<dyn Store>) {
+    use crate::service::status::{latest_day_status, store_status};
     loop {
-        match crate::service::status::store_status(store.as_ref()).await {
+        match store_status(store.as_ref()).await {
             Ok(status) => metrics::record_store_status(&status),
-            Err(error) => tracing::warn!(%error, "the store gauges were not refreshed"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "the store gauges were not refreshed")
+            }
+        }
+        match latest_day_status(store.as_ref()).await {
+            Ok(day) => metrics::record_day_status(day.as_ref()),
+            Err(error) => tracing::warn!(
+                error = %ErrorChain(&error),
+                "the picks and emails gauges were not refreshed"
+            ),
         }
         tokio::time::sleep(STORE_GAUGES_INTERVAL).await;
     }

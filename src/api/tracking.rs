@@ -21,6 +21,7 @@ use super::metrics::record_tracking_event;
 use crate::domain::JobId;
 use crate::service::ServiceError;
 use crate::service::tracking::{self, ClickTarget};
+use crate::telemetry::ErrorChain;
 use crate::tokens::Purpose;
 
 /// The route templates of this module, for the route label of metrics and logs.
@@ -235,7 +236,7 @@ fn not_found_page() -> Response {
 }
 
 fn internal_page(error: ServiceError) -> Response {
-    tracing::error!(%error, "tracking link failed");
+    tracing::error!(error = %ErrorChain(&error), "tracking link failed");
     page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "エラーが発生しました",

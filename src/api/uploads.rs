@@ -206,6 +206,7 @@ async fn import(
         files: vec![path.to_path_buf()],
     };
     let outcome = import_group(state.store.as_ref(), &group, &options).await;
+    super::metrics::record_import(&outcome.report);
     // Even a rejected import may have committed its report; nothing cached outlives it.
     state.hot.data_changed();
     match outcome.error {

@@ -317,6 +317,15 @@ pub enum EmailStatus {
 }
 
 impl EmailStatus {
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Suppressed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",

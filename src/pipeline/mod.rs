@@ -18,6 +18,7 @@ use crate::domain::{ImportReport, TimeZoneSetting};
 use crate::render::EmailSettings;
 use crate::scoring::{DayWindows, ScoringConfig};
 use crate::store::{Store, StoreError};
+use crate::telemetry::ErrorChain;
 use crate::tokens::TokenSigner;
 pub use compute::{
     ChunkPicks, DayInputs, DayResults, EmailQueueing, PhaseProgress, RunProgress, match_context,
@@ -103,6 +104,19 @@ pub struct BatchOptions {
     pub trigger: Option<RunTrigger>,
     /// The run whose failures this one retries, for its record.
     pub retry_of: Option<u64>,
+    /// Told the report of every import the run makes from its inbox.
+    pub on_import: Option<ImportListener>,
+}
+
+/// Told an import's report as the import ends, imported or rejected (a server counts
+/// them in its metrics).
+#[derive(Clone)]
+pub struct ImportListener(pub std::sync::Arc<dyn Fn(&ImportReport) + Send + Sync>);
+
+impl std::fmt::Debug for ImportListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ImportListener")
+    }
 }
 
 /// A request to stop a run at its next phase or chunk boundary, shared between the run and
@@ -225,6 +239,7 @@ impl BatchOptions {
             users: None,
             trigger: None,
             retry_of: None,
+            on_import: None,
         }
     }
 }
@@ -949,6 +964,9 @@ impl ChunkRun<'_> {
 pub struct InboxOutcome {
     /// The reports of the files imported (one for all job files: they form one snapshot).
     pub imported: Vec<ImportReport>,
+    /// The reports of the files refused or rejected (not stored: a rejected file writes
+    /// nothing).
+    pub rejected: Vec<ImportReport>,
     /// One line per file refused or rejected (moved to `inbox/failed/`), or not moved.
     pub errors: Vec<String>,
 }
@@ -1020,6 +1038,7 @@ pub async fn import_inbox(
                 );
                 report.status = crate::domain::ImportStatus::Rejected;
                 report.error = Some(error.to_string());
+                outcome.rejected.push(report.clone());
                 ("failed", report)
             }
         };
@@ -1233,9 +1252,9 @@ async fn record_run_failure(store: &dyn Store, mut run: RunRecord, error: &Pipel
     run.status = RunStatus::Failed;
     run.finished_at = Some(now());
     run.error = Some(error.to_string());
-    tracing::error!(date = %run.date, run = run.id, %error, "daily run failed");
+    tracing::error!(date = %run.date, run = run.id, error = %ErrorChain(error), "daily run failed");
     if let Err(store_error) = store.save_run(run).await {
-        tracing::warn!(error = %store_error, "the failed run's record was not updated");
+        tracing::warn!(error = %ErrorChain(&store_error), "the failed run's record was not updated");
     }
 }
 
@@ -1316,6 +1335,11 @@ async fn run_inbox_import(
         ..crate::ingest::ImportOptions::new(options.time_zone.clone())
     };
     let inbox_outcome = import_inbox(store, inbox, &import_options).await;
+    if let Some(listener) = &options.on_import {
+        for report in inbox_outcome.imported.iter().chain(&inbox_outcome.rejected) {
+            (listener.0)(report);
+        }
+    }
     record.duration_ms = clock.elapsed().as_millis() as u64;
     record.finished_at = Some(now());
     record

@@ -11,6 +11,7 @@ use super::ServiceError;
 use crate::domain::{ImportReport, ImportStatus};
 use crate::ingest::{ImportKind, ImportOptions, expand_paths, import_file, import_jobs};
 use crate::store::{ImportSummary, Store};
+use crate::telemetry::ErrorChain;
 
 /// The files of one import, in the order they are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +91,13 @@ pub async fn import_group(
             elapsed,
         },
         Err(error) => {
-            tracing::error!(file = %group.names(), "import rejected");
+            // The file's fault, not the server's: a warning, with why.
+            tracing::warn!(
+                kind = group.kind.as_str(),
+                file = options.file_name.clone().unwrap_or_else(|| group.names()),
+                error = %ErrorChain(&error),
+                "import rejected"
+            );
             let mut report = ImportReport::new(
                 group.kind.as_str(),
                 &group.names(),

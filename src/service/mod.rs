@@ -14,6 +14,7 @@ pub mod exports;
 pub mod hot_reads;
 pub mod imports;
 pub mod jobs;
+pub mod logs;
 pub mod run_manager;
 pub mod runs;
 pub mod status;

@@ -17,11 +17,13 @@ use super::ServiceError;
 use super::hot_reads::HotReads;
 use super::runs::{batch_options, show_run, today, wait_for_next_fire};
 use crate::config::Settings;
+use crate::domain::ImportReport;
 use crate::domain::batch::{Phase, PhaseRecord, RunRecord, RunStatus, RunTrigger};
 use crate::domain::{TimeZoneSetting, UserId};
-use crate::pipeline::{BatchOptions, CancelSignal, RunProgress, run_batch};
+use crate::pipeline::{BatchOptions, CancelSignal, ImportListener, RunProgress, run_batch};
 use crate::schedule::Schedule;
 use crate::store::Store;
+use crate::telemetry::ErrorChain;
 use crate::tokens::TokenSigner;
 
 /// How often an executing run's progress is sampled: each event of its progress stream,
@@ -210,6 +212,8 @@ pub trait RunObserver: Send + Sync {
     fn finished(&self, _trigger: RunTrigger, _status: RunStatus, _phases: &[PhaseRecord]) {}
     /// A run of `trigger` was not started because another was executing.
     fn skipped(&self, _trigger: RunTrigger) {}
+    /// A run imported a file of its inbox, or rejected it.
+    fn imported(&self, _report: &ImportReport) {}
 }
 
 /// An observer that is told nothing.
@@ -435,7 +439,7 @@ impl RunManager {
             let date = match wait_for_next_fire(&schedule, &zone).await {
                 Ok(date) => date,
                 Err(error) => {
-                    tracing::error!(%error, "the scheduler stopped");
+                    tracing::error!(error = %ErrorChain(&error), "the scheduler stopped");
                     return;
                 }
             };
@@ -461,7 +465,7 @@ impl RunManager {
                 }
                 Err(ServiceError::ShuttingDown) => return,
                 Err(error) => {
-                    tracing::error!(%error, date = %date, "the scheduled run did not start")
+                    tracing::error!(error = %ErrorChain(&error), date = %date, "the scheduled run did not start")
                 }
             }
         }
@@ -564,6 +568,16 @@ impl RunManager {
             retry_of: plan.retry_of,
             progress: Arc::default(),
             cancel: CancelSignal::default(),
+            on_import: Some(ImportListener(Arc::new({
+                let observer = Arc::clone(&self.observer);
+                let hot = Arc::clone(&self.hot);
+                // Told after the inbox's import committed: the jobs and users it changed
+                // are read anew from now on.
+                move |report: &ImportReport| {
+                    hot.data_changed();
+                    observer.imported(report)
+                }
+            }))),
             ..self.settings.base.clone()
         }
     }
@@ -603,7 +617,7 @@ impl RunManager {
             Err(error) => {
                 self.observer.finished(trigger, RunStatus::Failed, &[]);
                 if active.progress.run_id().is_none() {
-                    tracing::warn!(%error, date = %options.date, "the run did not start");
+                    tracing::warn!(error = %ErrorChain(&error), date = %options.date, "the run did not start");
                     active.ended.send_replace(true);
                     let _ = failed_early.send(error.into());
                 }
@@ -680,7 +694,7 @@ impl RunWatch {
         match show_run(self.store.as_ref(), self.run_id).await {
             Ok(record) => Some(RunEvent::Outcome(record)),
             Err(error) => {
-                tracing::warn!(run = self.run_id, %error, "the run's outcome could not be read");
+                tracing::warn!(run = self.run_id, error = %ErrorChain(&error), "the run's outcome could not be read");
                 None
             }
         }

@@ -13,6 +13,7 @@ use crate::domain::batch::{RunRecord, RunStatus, RunTrigger};
 use crate::pipeline::{BatchOptions, run_batch};
 use crate::schedule::Schedule;
 use crate::store::Store;
+use crate::telemetry::ErrorChain;
 use crate::tokens::TokenSigner;
 
 /// The daily run of `date` as the settings configure it: scoring, email, the subject
@@ -170,7 +171,9 @@ where
                 warnings = run.warnings.len(),
                 "scheduled run finished"
             ),
-            Err(error) => tracing::error!(%error, date = %date, "scheduled run failed"),
+            Err(error) => {
+                tracing::error!(error = %ErrorChain(&error), date = %date, "scheduled run failed")
+            }
         }
         drop(store);
     }

@@ -1,8 +1,12 @@
 //! Counts of what is stored, and the codes the current jobs use that no master names.
 
+use jiff::civil::Date;
+
 use super::ServiceError;
 use crate::domain::Masters;
+use crate::domain::batch::EmailStatus;
 use crate::ingest::UnknownCodeUse;
+use crate::scoring::SectionKind;
 use crate::store::{JobCounts, StorageStats, Store};
 
 /// What the store holds.
@@ -41,6 +45,42 @@ pub async fn store_status(store: &dyn Store) -> Result<StoreStatus, ServiceError
         masters,
         unknown_codes,
     })
+}
+
+/// What the date of the latest run holds: its picks by section and its emails by status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayStatus {
+    pub date: Date,
+    /// Every section, in [`SectionKind::ALL`] order, with how many picks it holds.
+    pub picks_by_section: Vec<(SectionKind, u64)>,
+    /// Every status, in [`EmailStatus::ALL`] order, with how many emails have it.
+    pub emails_by_status: Vec<(EmailStatus, u64)>,
+}
+
+/// Counts the picks and emails of the latest run's date; `None` before any run.
+pub async fn latest_day_status(store: &dyn Store) -> Result<Option<DayStatus>, ServiceError> {
+    let Some(run) = store.runs(1).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut sections = [0u64; SectionKind::ALL.len()];
+    for user in store.picks(run.date, None).await? {
+        for pick in &user.picks {
+            if let Some(count) = sections.get_mut(usize::from(pick.section)) {
+                *count += 1;
+            }
+        }
+    }
+    let mut statuses = [0u64; EmailStatus::ALL.len()];
+    for email in store.emails(run.date, None).await? {
+        if let Some(index) = EmailStatus::ALL.iter().position(|s| *s == email.status) {
+            statuses[index] += 1;
+        }
+    }
+    Ok(Some(DayStatus {
+        date: run.date,
+        picks_by_section: SectionKind::ALL.into_iter().zip(sections).collect(),
+        emails_by_status: EmailStatus::ALL.into_iter().zip(statuses).collect(),
+    }))
 }
 
 /// Whether the store answers: one cheap read, for a server's readiness.

@@ -21,6 +21,7 @@ use crate::domain::job::none;
 use crate::domain::time::Micros;
 use crate::domain::{JobColumns, JobId, Suppression, SuppressionReason, TimeZoneSetting, UserId};
 use crate::store::Store;
+use crate::telemetry::ErrorChain;
 use crate::tokens::{Claims, Purpose, TokenError, TokenSigner};
 
 /// The longest a queued open or click waits for its commit.
@@ -366,11 +367,11 @@ async fn commit(
                 };
             }
             Err(error) if attempt < COMMIT_ATTEMPTS => {
-                tracing::warn!(%error, attempt, "tracked actions not committed; trying again");
+                tracing::warn!(error = %ErrorChain(&error), attempt, "tracked actions not committed; trying again");
                 tokio::time::sleep(BATCH_WINDOW * attempt).await;
             }
             Err(error) => {
-                tracing::error!(%error, lost = batch.len(), "tracked actions could not be stored");
+                tracing::error!(error = %ErrorChain(&error), lost = batch.len(), "tracked actions could not be stored");
                 return BatchCommitted::default();
             }
         }

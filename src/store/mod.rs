@@ -7,6 +7,8 @@
 pub mod redb;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -546,4 +548,45 @@ pub mod prelude {
         AccountStore, ActionStore, EmailQueue, ImportLog, JobStore, Maintenance, RunStore, Store,
         UserStore,
     };
+}
+
+/// Told how long a store operation took, named by its trait method (`users`,
+/// `record_actions`). A server sets one for its metrics ([`observe_operations`]); a
+/// process without one (the command line) times nothing.
+pub type OperationObserver = fn(&'static str, Duration);
+
+static OPERATION_OBSERVER: OnceLock<OperationObserver> = OnceLock::new();
+
+/// From now on, `observer` is told the duration of every store operation of this process
+/// (of every store it opens: there is one process-wide metrics recorder too). The first
+/// observer set stays.
+pub fn observe_operations(observer: OperationObserver) {
+    let _ = OPERATION_OBSERVER.set(observer);
+}
+
+/// Times one operation of an implementation, from [`OperationTimer::start`] until it is
+/// dropped (however the operation ends), for the process's [`OperationObserver`]; costs
+/// one clock read when there is one, nothing when there is none.
+pub struct OperationTimer {
+    operation: &'static str,
+    started: Option<(Instant, OperationObserver)>,
+}
+
+impl OperationTimer {
+    pub fn start(operation: &'static str) -> Self {
+        Self {
+            operation,
+            started: OPERATION_OBSERVER
+                .get()
+                .map(|observer| (Instant::now(), *observer)),
+        }
+    }
+}
+
+impl Drop for OperationTimer {
+    fn drop(&mut self) {
+        if let Some((started, observer)) = self.started {
+            observer(self.operation, started.elapsed());
+        }
+    }
 }

@@ -341,6 +341,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "GET /api/imports/{id} get_import",
             "GET /api/jobs list_jobs",
             "GET /api/jobs/{id} get_job",
+            "GET /api/logs list_logs",
             "GET /api/picks/{date}/{user_id} get_user_picks",
             "GET /api/runs list_runs",
             "GET /api/runs/current get_current_run",
@@ -728,12 +729,13 @@ fn the_binary_serves_until_sigterm_and_then_exits_0() {
     assert!(imported.status.success(), "{imported:?}");
     let mut child = mailscore()
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Standard output carries the log lines; the address is told on standard error.
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.stderr.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line

@@ -9,6 +9,7 @@ mod crash;
 mod helpers;
 mod import;
 mod llm;
+mod logs;
 mod matching;
 mod metrics;
 mod pure_core;

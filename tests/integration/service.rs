@@ -246,3 +246,129 @@ async fn the_recipients_of_a_run_add_up_to_the_stored_users() {
     let explained: u64 = recipients.reasons.iter().map(|(_, n)| n).sum();
     assert_eq!(explained + recipients.unexplained, recipients.without_email);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_latest_days_status_counts_its_picks_by_section_and_its_emails_by_status() {
+    let empty = TestStore::new();
+    assert_eq!(
+        mailscore::service::status::latest_day_status(&empty.store)
+            .await
+            .unwrap(),
+        None,
+        "no run, nothing to count"
+    );
+    let (t, date) = store_with_a_run().await;
+    let picks = t.store.picks(date, None).await.unwrap();
+    let emails = t.store.emails(date, None).await.unwrap();
+    let day = mailscore::service::status::latest_day_status(&t.store)
+        .await
+        .unwrap()
+        .expect("the run's date");
+    assert_eq!(day.date, date);
+    let by_section: u64 = day.picks_by_section.iter().map(|(_, n)| n).sum();
+    assert_eq!(
+        by_section as usize,
+        picks.iter().map(|u| u.picks.len()).sum::<usize>()
+    );
+    assert_eq!(
+        day.picks_by_section.len(),
+        6,
+        "every section, also an empty one"
+    );
+    let top5 = picks
+        .iter()
+        .flat_map(|u| &u.picks)
+        .filter(|p| p.section == mailscore::scoring::SectionKind::Top5.code())
+        .count();
+    assert!(top5 > 0);
+    assert!(
+        day.picks_by_section
+            .contains(&(mailscore::scoring::SectionKind::Top5, top5 as u64))
+    );
+    let pending = emails
+        .iter()
+        .filter(|e| e.status == mailscore::domain::batch::EmailStatus::Pending)
+        .count();
+    assert!(pending > 0);
+    assert!(day.emails_by_status.contains(&(
+        mailscore::domain::batch::EmailStatus::Pending,
+        pending as u64
+    )));
+    let by_status: u64 = day.emails_by_status.iter().map(|(_, n)| n).sum();
+    assert_eq!(by_status as usize, emails.len());
+}
+
+/// What a run manager's observer was told of its imports: (kind, status, rows imported).
+#[derive(Default)]
+struct ImportsSeen(std::sync::Mutex<Vec<(String, mailscore::domain::ImportStatus, u64)>>);
+
+impl mailscore::service::run_manager::RunObserver for ImportsSeen {
+    fn imported(&self, report: &mailscore::domain::ImportReport) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((report.kind.clone(), report.status, report.rows_imported));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_run_tells_its_observer_every_inbox_import_imported_or_rejected() {
+    use mailscore::domain::ImportStatus;
+    use mailscore::domain::batch::RunTrigger;
+    use mailscore::service::run_manager::{RunEvent, RunManager, RunRequest, RunSettings};
+
+    let t = TestStore::new();
+    let inbox = t.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let rows = [
+        crate::helpers::job_row(1, "ホール"),
+        crate::helpers::job_row(2, "キッチン"),
+    ];
+    std::fs::write(inbox.join("jobs.csv"), crate::helpers::jobs_csv(&rows)).unwrap();
+    std::fs::write(inbox.join("zz-unknown.csv"), "colour,shape\nred,round\n").unwrap();
+    let mut settings = RunSettings::new(TimeZoneSetting::tokyo(), test_signer());
+    settings.base.inbox = Some(inbox);
+    let seen = std::sync::Arc::new(ImportsSeen::default());
+    let TestStore { dir: _dir, store } = t;
+    let manager = RunManager::new(
+        std::sync::Arc::new(store),
+        settings,
+        seen.clone(),
+        std::sync::Arc::new(mailscore::service::hot_reads::HotReads::new(
+            mailscore::cache::no_observer,
+        )),
+    );
+    let handle = manager
+        .start(RunRequest {
+            date: Some(parse_date("2025-07-02").unwrap()),
+            until: Some(Phase::Scores),
+            ..RunRequest::new(RunTrigger::Api)
+        })
+        .await
+        .expect("the run starts");
+    let mut watch = manager.watch(handle.run_id).await.unwrap();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match watch.next().await {
+                Some(RunEvent::Outcome(record)) => break record,
+                Some(RunEvent::Progress(_)) => continue,
+                None => panic!("the stream ended without an outcome"),
+            }
+        }
+    })
+    .await
+    .expect("the run ends within a minute");
+    assert_eq!(
+        outcome.status.code(),
+        "succeeded_with_warnings",
+        "{outcome:?}"
+    );
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("jobs".to_owned(), ImportStatus::Imported, 2),
+            ("masters".to_owned(), ImportStatus::Rejected, 0),
+        ]
+    );
+}

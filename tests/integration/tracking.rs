@@ -185,15 +185,15 @@ async fn post(url: String, form: &'static str) -> Answer {
 }
 
 /// The links of one user's stored email, rendered for this server's address.
-struct Links {
+pub struct Links {
     user_id: String,
     clicks: Vec<String>,
-    open_pixel: String,
+    pub open_pixel: String,
     unsubscribe: String,
 }
 
 impl TrackedApp {
-    async fn links(&self, index: usize) -> Links {
+    pub async fn links(&self, index: usize) -> Links {
         let emails = self.store.emails(self.date, None).await.unwrap();
         let email = &emails[index];
         let settings = EmailSettings {

@@ -144,7 +144,7 @@ fn change_token(
 #[async_trait]
 impl AccountStore for RedbStore {
     async fn create_account(&self, account: NewAccount) -> Result<Account, StoreError> {
-        self.run(move |db| {
+        self.run("create_account", move |db| {
             let txn = db.begin_write().ctx("beginning an account creation")?;
             let account = insert_account(&txn, account)?;
             txn.commit().ctx("committing an account")?;
@@ -157,7 +157,7 @@ impl AccountStore for RedbStore {
         &self,
         account: NewAccount,
     ) -> Result<Option<Account>, StoreError> {
-        self.run(move |db| {
+        self.run("create_first_account", move |db| {
             let txn = db.begin_write().ctx("beginning the first account")?;
             let any = txn
                 .open_table(ACCOUNTS)
@@ -176,7 +176,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        self.run(|db| {
+        self.run("accounts", |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             read_accounts(&txn.open_table(ACCOUNTS).ctx("opening accounts")?)
         })
@@ -184,7 +184,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.run(move |db| {
+        self.run("account", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(ACCOUNTS).ctx("opening accounts")?;
             let found = table.get(id.get()).ctx("reading an account")?;
@@ -197,7 +197,7 @@ impl AccountStore for RedbStore {
 
     async fn account_by_email(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
         let key = email_key(email);
-        self.run(move |db| {
+        self.run("account_by_email", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let id = txn
                 .open_table(ACCOUNT_EMAILS)
@@ -222,13 +222,17 @@ impl AccountStore for RedbStore {
         id: AccountId,
         password_hash: String,
     ) -> Result<Option<Account>, StoreError> {
-        self.run(move |db| change_account(db, id, |account| account.password_hash = password_hash))
-            .await
+        self.run("update_password", move |db| {
+            change_account(db, id, |account| account.password_hash = password_hash)
+        })
+        .await
     }
 
     async fn set_role(&self, id: AccountId, role: Role) -> Result<Option<Account>, StoreError> {
-        self.run(move |db| change_account(db, id, |account| account.role = role))
-            .await
+        self.run("set_role", move |db| {
+            change_account(db, id, |account| account.role = role)
+        })
+        .await
     }
 
     async fn set_disabled(
@@ -236,8 +240,10 @@ impl AccountStore for RedbStore {
         id: AccountId,
         disabled: bool,
     ) -> Result<Option<Account>, StoreError> {
-        self.run(move |db| change_account(db, id, |account| account.disabled = disabled))
-            .await
+        self.run("set_disabled", move |db| {
+            change_account(db, id, |account| account.disabled = disabled)
+        })
+        .await
     }
 
     async fn count_admins(&self) -> Result<u64, StoreError> {
@@ -246,7 +252,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError> {
-        self.run(move |db| {
+        self.run("create_token", move |db| {
             let txn = db.begin_write().ctx("beginning a token creation")?;
             let stored = {
                 let mut hashes = txn
@@ -291,7 +297,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        self.run(|db| {
+        self.run("tokens", |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(API_TOKENS).ctx("opening api_tokens")?;
             let mut found = Vec::new();
@@ -306,7 +312,7 @@ impl AccountStore for RedbStore {
 
     async fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
         let key = hash.as_str().to_owned();
-        self.run(move |db| {
+        self.run("token_by_hash", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let id = txn
                 .open_table(API_TOKEN_HASHES)
@@ -326,7 +332,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn revoke_token(&self, id: TokenId, at: Micros) -> Result<Option<ApiToken>, StoreError> {
-        self.run(move |db| {
+        self.run("revoke_token", move |db| {
             change_token(db, id, |token| {
                 let first = token.revoked_at.is_none();
                 if first {
@@ -339,7 +345,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn record_token_use(&self, id: TokenId, at: Micros) -> Result<(), StoreError> {
-        self.run(move |db| {
+        self.run("record_token_use", move |db| {
             change_token(db, id, |token| {
                 let later = token.last_used_at.is_none_or(|last| last < at);
                 if later {

@@ -37,6 +37,7 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 
+use super::OperationTimer;
 use super::{
     ActionStore, EmailQueue, EmailUpdate, ImportLog, ImportSummary, JobCounts, JobSnapshot,
     JobStore, Maintenance, PackedRow, PurgeCounts, RetentionLimits, RowPacker, RunStore,
@@ -461,12 +462,15 @@ impl RedbStore {
         Ok(())
     }
 
-    async fn run<T, F>(&self, task: F) -> Result<T, StoreError>
+    /// Runs `task` on the blocking pool; the process's operation timer, when it has one, is
+    /// told how long it took as `operation` (the trait method's name).
+    async fn run<T, F>(&self, operation: &'static str, task: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
+        let _timed = OperationTimer::start(operation);
         tokio::task::spawn_blocking(move || {
             task(&db.read().unwrap_or_else(std::sync::PoisonError::into_inner))
         })
@@ -1163,18 +1167,20 @@ impl JobStore for RedbStore {
         snapshot: JobSnapshot,
         report: ImportReport,
     ) -> Result<ImportReport, StoreError> {
-        self.run(move |db| replace_job_snapshot(db, snapshot, report))
-            .await
+        self.run("replace_job_snapshot", move |db| {
+            replace_job_snapshot(db, snapshot, report)
+        })
+        .await
     }
 
     async fn job_columns(&self) -> Result<JobColumns, StoreError> {
-        self.run(job_columns).await
+        self.run("job_columns", job_columns).await
     }
 
     async fn row_packer(&self, headers: &[String]) -> Result<Box<dyn RowPacker>, StoreError> {
         let header_id = header_id(headers);
         let dictionary = self
-            .run(move |db| {
+            .run("row_packer", move |db| {
                 let txn = db.begin_read().ctx("beginning a read")?;
                 let table = txn
                     .open_table(ROW_DICTIONARIES)
@@ -1193,11 +1199,11 @@ impl JobStore for RedbStore {
 
     async fn jobs(&self, ids: &[JobId]) -> Result<Vec<Option<JobRecord>>, StoreError> {
         let ids = ids.to_vec();
-        self.run(move |db| jobs(db, &ids)).await
+        self.run("jobs", move |db| jobs(db, &ids)).await
     }
 
     async fn job_counts(&self) -> Result<JobCounts, StoreError> {
-        self.run(job_counts).await
+        self.run("job_counts", job_counts).await
     }
 
     async fn replace_master(
@@ -1205,11 +1211,12 @@ impl JobStore for RedbStore {
         set: MasterSet,
         report: ImportReport,
     ) -> Result<ImportReport, StoreError> {
-        self.run(move |db| replace_master(db, set, report)).await
+        self.run("replace_master", move |db| replace_master(db, set, report))
+            .await
     }
 
     async fn masters(&self) -> Result<Masters, StoreError> {
-        self.run(masters).await
+        self.run("masters", masters).await
     }
 }
 
@@ -1220,16 +1227,17 @@ impl UserStore for RedbStore {
         users: Vec<User>,
         report: ImportReport,
     ) -> Result<ImportReport, StoreError> {
-        self.run(move |db| upsert_users(db, users, report)).await
+        self.run("upsert_users", move |db| upsert_users(db, users, report))
+            .await
     }
 
     async fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.run(users).await
+        self.run("users", users).await
     }
 
     async fn user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
         let key = user_id.as_str().to_owned();
-        self.run(move |db| {
+        self.run("user", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(USERS).ctx("opening users")?;
             let found = table.get(key.as_str()).ctx("reading a user")?;
@@ -1241,12 +1249,13 @@ impl UserStore for RedbStore {
     }
 
     async fn suppress(&self, suppression: Suppression) -> Result<u64, StoreError> {
-        self.run(move |db| suppress(db, suppression)).await
+        self.run("suppress", move |db| suppress(db, suppression))
+            .await
     }
 
     async fn unsuppress(&self, address: &EmailAddress) -> Result<bool, StoreError> {
         let address = address.as_str().to_ascii_lowercase();
-        self.run(move |db| {
+        self.run("unsuppress", move |db| {
             let txn = db.begin_write().ctx("beginning an unsuppression")?;
             let removed = txn
                 .open_table(SUPPRESSIONS)
@@ -1261,7 +1270,7 @@ impl UserStore for RedbStore {
     }
 
     async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
-        self.run(|db| {
+        self.run("suppressions", |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(SUPPRESSIONS).ctx("opening suppressions")?;
             let mut found = Vec::new();
@@ -1278,7 +1287,8 @@ impl UserStore for RedbStore {
 #[async_trait]
 impl ActionStore for RedbStore {
     async fn record_actions(&self, actions: ActionColumns) -> Result<u64, StoreError> {
-        self.run(move |db| record_actions(db, actions)).await
+        self.run("record_actions", move |db| record_actions(db, actions))
+            .await
     }
 
     async fn append_actions(
@@ -1286,16 +1296,19 @@ impl ActionStore for RedbStore {
         actions: ActionColumns,
         report: ImportReport,
     ) -> Result<ImportReport, StoreError> {
-        self.run(move |db| append_actions(db, actions, report))
-            .await
+        self.run("append_actions", move |db| {
+            append_actions(db, actions, report)
+        })
+        .await
     }
 
     async fn actions_between(&self, from: Micros, to: Micros) -> Result<ActionColumns, StoreError> {
-        self.run(move |db| actions_between(db, from, to)).await
+        self.run("actions_between", move |db| actions_between(db, from, to))
+            .await
     }
 
     async fn action_count(&self) -> Result<u64, StoreError> {
-        self.run(|db| {
+        self.run("action_count", |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             read_u64(&txn.open_table(META).ctx("opening meta")?, KEY_ACTION_COUNT)
         })
@@ -1310,7 +1323,7 @@ impl ActionStore for RedbStore {
         if from >= to {
             return Ok(Vec::new());
         }
-        self.run(move |db| {
+        self.run("action_days", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let days = txn.open_table(ACTION_DAYS).ctx("opening action_days")?;
             let mut packed: Vec<Box<dyn ActionDay>> = Vec::new();
@@ -1333,7 +1346,7 @@ impl ActionStore for RedbStore {
 #[async_trait]
 impl ImportLog for RedbStore {
     async fn import_summaries(&self, limit: usize) -> Result<Vec<ImportSummary>, StoreError> {
-        self.run(move |db| {
+        self.run("import_summaries", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn
                 .open_table(IMPORT_REPORTS)
@@ -1364,7 +1377,7 @@ impl ImportLog for RedbStore {
     }
 
     async fn import_report(&self, id: u64) -> Result<Option<ImportReport>, StoreError> {
-        self.run(move |db| {
+        self.run("import_report", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn
                 .open_table(IMPORT_REPORTS)
@@ -1376,7 +1389,7 @@ impl ImportLog for RedbStore {
     }
 
     async fn data_version(&self) -> Result<u64, StoreError> {
-        self.run(|db| {
+        self.run("data_version", |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let meta = txn.open_table(META).ctx("opening meta")?;
             // The next report id is one past the last report's (0 or 1 before any import).
@@ -1394,8 +1407,10 @@ impl RunStore for RedbStore {
         scores: Option<JobScoreTable>,
         checkpoint: DayCheckpoint,
     ) -> Result<(), StoreError> {
-        self.run(move |db| begin_day(db, date, scores, checkpoint))
-            .await
+        self.run("begin_day", move |db| {
+            begin_day(db, date, scores, checkpoint)
+        })
+        .await
     }
 
     async fn save_chunk(
@@ -1405,8 +1420,10 @@ impl RunStore for RedbStore {
         emails: Option<Vec<QueuedEmail>>,
         checkpoint: DayCheckpoint,
     ) -> Result<(), StoreError> {
-        self.run(move |db| save_chunk(db, date, picks, emails, checkpoint))
-            .await
+        self.run("save_chunk", move |db| {
+            save_chunk(db, date, picks, emails, checkpoint)
+        })
+        .await
     }
 
     async fn save_users_results(
@@ -1415,16 +1432,19 @@ impl RunStore for RedbStore {
         picks: Vec<UserPicks>,
         emails: Option<Vec<QueuedEmail>>,
     ) -> Result<(), StoreError> {
-        self.run(move |db| save_users_results(db, date, picks, emails))
-            .await
+        self.run("save_users_results", move |db| {
+            save_users_results(db, date, picks, emails)
+        })
+        .await
     }
 
     async fn finish_day(&self, date: Date, run: RunRecord) -> Result<RunRecord, StoreError> {
-        self.run(move |db| finish_day(db, date, run)).await
+        self.run("finish_day", move |db| finish_day(db, date, run))
+            .await
     }
 
     async fn day_checkpoint(&self, date: Date) -> Result<Option<DayCheckpoint>, StoreError> {
-        self.run(move |db| {
+        self.run("day_checkpoint", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn
                 .open_table(DAY_CHECKPOINTS)
@@ -1438,7 +1458,7 @@ impl RunStore for RedbStore {
     }
 
     async fn job_scores(&self, date: Date) -> Result<Option<JobScoreTable>, StoreError> {
-        self.run(move |db| {
+        self.run("job_scores", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(JOB_SCORES).ctx("opening job_scores")?;
             let Some(guard) = table.get(date_key(date)).ctx("reading job scores")? else {
@@ -1460,12 +1480,14 @@ impl RunStore for RedbStore {
 
     async fn picks(&self, date: Date, user: Option<&UserId>) -> Result<Vec<UserPicks>, StoreError> {
         let user = user.map(|user| user.as_str().to_owned());
-        self.run(move |db| per_user_of_date(db, PICKS, date, user.as_deref(), "picks"))
-            .await
+        self.run("picks", move |db| {
+            per_user_of_date(db, PICKS, date, user.as_deref(), "picks")
+        })
+        .await
     }
 
     async fn save_run(&self, run: RunRecord) -> Result<RunRecord, StoreError> {
-        self.run(move |db| {
+        self.run("save_run", move |db| {
             let txn = db.begin_write().ctx("beginning a run record write")?;
             let run = put_run(&txn, run)?;
             txn.commit().ctx("committing a run record")?;
@@ -1475,7 +1497,7 @@ impl RunStore for RedbStore {
     }
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
-        self.run(move |db| {
+        self.run("runs", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(RUNS).ctx("opening runs")?;
             let mut runs = Vec::new();
@@ -1489,7 +1511,7 @@ impl RunStore for RedbStore {
     }
 
     async fn run_record(&self, id: u64) -> Result<Option<RunRecord>, StoreError> {
-        self.run(move |db| {
+        self.run("run_record", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(RUNS).ctx("opening runs")?;
             let found = table.get(id).ctx("reading a run record")?;
@@ -1506,7 +1528,7 @@ impl RunStore for RedbStore {
     ) -> Result<bool, StoreError> {
         let holder = holder.to_owned();
         let holders = Arc::clone(&self.lease_holders);
-        self.run(move |db| {
+        self.run("acquire_run_lock", move |db| {
             let mut holders = holders
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -1535,7 +1557,7 @@ impl RunStore for RedbStore {
 
     async fn renew_run_lock(&self, holder: &str, expires_at: Micros) -> Result<bool, StoreError> {
         let holder = holder.to_owned();
-        self.run(move |db| {
+        self.run("renew_run_lock", move |db| {
             let txn = db.begin_write().ctx("beginning the run lease renewal")?;
             let held = {
                 let mut meta = txn.open_table(META).ctx("opening meta")?;
@@ -1552,7 +1574,7 @@ impl RunStore for RedbStore {
     }
 
     async fn run_lock_holder(&self) -> Result<Option<(String, Micros)>, StoreError> {
-        self.run(|db| {
+        self.run("run_lock_holder", |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let meta = txn.open_table(META).ctx("opening meta")?;
             let found = meta.get(KEY_RUN_LOCK).ctx("reading the run lease")?;
@@ -1564,7 +1586,7 @@ impl RunStore for RedbStore {
     async fn release_run_lock(&self, holder: &str) -> Result<(), StoreError> {
         let holder = holder.to_owned();
         let holders = Arc::clone(&self.lease_holders);
-        self.run(move |db| {
+        self.run("release_run_lock", move |db| {
             let txn = db.begin_write().ctx("beginning the run lease release")?;
             {
                 let mut meta = txn.open_table(META).ctx("opening meta")?;
@@ -1591,8 +1613,10 @@ impl EmailQueue for RedbStore {
         user: Option<&UserId>,
     ) -> Result<Vec<QueuedEmail>, StoreError> {
         let user = user.map(|user| user.as_str().to_owned());
-        self.run(move |db| per_user_of_date(db, EMAILS, date, user.as_deref(), "email"))
-            .await
+        self.run("emails", move |db| {
+            per_user_of_date(db, EMAILS, date, user.as_deref(), "email")
+        })
+        .await
     }
 
     async fn update_email_status(
@@ -1604,7 +1628,7 @@ impl EmailQueue for RedbStore {
         at: Micros,
     ) -> Result<EmailUpdate, StoreError> {
         let (user, from) = (user.as_str().to_owned(), from.to_vec());
-        self.run(move |db| {
+        self.run("update_email_status", move |db| {
             let txn = db.begin_write().ctx("beginning an email update")?;
             let update = {
                 let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
@@ -1641,7 +1665,7 @@ impl EmailQueue for RedbStore {
 #[async_trait]
 impl Maintenance for RedbStore {
     async fn purge(&self, limits: RetentionLimits) -> Result<PurgeCounts, StoreError> {
-        self.run(move |db| {
+        self.run("purge", move |db| {
             let txn = db.begin_write().ctx("beginning the retention purge")?;
             let mut counts = PurgeCounts::default();
             {
@@ -1734,6 +1758,7 @@ impl Maintenance for RedbStore {
     async fn compact(&self) -> Result<(u64, u64), StoreError> {
         let db = Arc::clone(&self.db);
         let path = self.path.clone();
+        let _timed = OperationTimer::start("compact");
         tokio::task::spawn_blocking(move || {
             let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
             let before = size();
@@ -1767,7 +1792,7 @@ impl Maintenance for RedbStore {
 
     async fn storage_stats(&self) -> Result<StorageStats, StoreError> {
         let path = self.path.clone();
-        self.run(move |db| {
+        self.run("storage_stats", move |db| {
             // redb reports space only inside a write transaction; this one is never committed.
             let txn = db.begin_write().ctx("beginning a stats read")?;
             let stats = txn.stats().ctx("reading storage stats")?;
