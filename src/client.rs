@@ -182,7 +182,10 @@ pub fn locate(
 ) -> Result<Location, ClientError> {
     if let Some(url) = server {
         let url = url.trim().trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        if host.is_none_or(str::is_empty) {
             return Err(ClientError::BadServerUrl { url });
         }
         let Some(token) = env_token.filter(|token| !token.trim().is_empty()) else {
@@ -1237,8 +1240,13 @@ mod tests {
     #[test]
     fn a_server_url_must_be_http_or_https_and_needs_a_token() {
         let dir = tempfile::tempdir().unwrap();
-        let located = locate(dir.path(), Some("localhost:8080"), Some("msk_x".into()));
-        assert!(matches!(located, Err(ClientError::BadServerUrl { .. })));
+        for url in ["localhost:8080", "http://", "ftp://example.jp"] {
+            let located = locate(dir.path(), Some(url), Some("msk_x".into()));
+            assert!(
+                matches!(located, Err(ClientError::BadServerUrl { .. })),
+                "{url}"
+            );
+        }
         let located = locate(dir.path(), Some("http://127.0.0.1:9/"), None);
         assert!(matches!(located, Err(ClientError::MissingToken { .. })));
         let Ok(Location::Server(client)) = locate(
