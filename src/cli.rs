@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::builder::{EnumValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::client::{self, ApiClient, Location, StartRun, Upload};
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::domain::time::parse_date;
 use crate::domain::{ImportReport, Severity, SuppressionReason};
@@ -23,6 +24,7 @@ use crate::service::{
     parse_date as parse_date_arg, parse_job_id, parse_user as parse_user_arg, runs,
     status as status_service, suppressions as suppression_service,
 };
+use crate::store::redb::RedbStore;
 use crate::store::{EmailQueue, Maintenance, Store};
 use crate::telemetry::Logging;
 
@@ -297,6 +299,10 @@ pub struct GlobalArgs {
         )
     )]
     pub base_url: Option<String>,
+    /// Send the command to the server at this URL, with the API token in MAILSCORE_TOKEN
+    /// [default: the server that holds the data directory, when one runs there]
+    #[arg(long, global = true, env = "MAILSCORE_SERVER", value_name = "URL")]
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -690,16 +696,91 @@ fn today(time_zone: &crate::domain::TimeZoneSetting) -> jiff::civil::Date {
         .date()
 }
 
+impl Command {
+    /// Whether the command uses the store (and so goes to the server that holds it, when
+    /// one runs), or never touches it and runs alone whatever runs beside it.
+    fn uses_store(&self) -> bool {
+        !matches!(
+            self,
+            Command::Generate(_) | Command::Config { .. } | Command::Scheduler { print: Some(_) }
+        )
+    }
+
+    /// Whether the command goes to a server that holds the store: those an operation of
+    /// the API does. The others are refused next to a server.
+    fn is_forwarded(&self) -> bool {
+        matches!(
+            self,
+            Command::Import(_)
+                | Command::Imports { .. }
+                | Command::Jobs { .. }
+                | Command::Suppressions { .. }
+                | Command::Batch { .. }
+                | Command::Status
+        )
+    }
+
+    /// How the command is named in the message that refuses to send it to a server.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Import(_) => "import",
+            Command::Generate(_) => "generate",
+            Command::Imports { .. } => "imports",
+            Command::Jobs { .. } => "jobs",
+            Command::Suppressions { .. } => "suppressions",
+            Command::Batch { .. } => "batch",
+            Command::Picks { .. } => "picks export",
+            Command::Scores { .. } => "scores export",
+            Command::Emails {
+                command: EmailsCommand::Preview { .. },
+            } => "emails preview",
+            Command::Emails {
+                command: EmailsCommand::Export { .. },
+            } => "emails export",
+            Command::Demo(_) => "demo",
+            Command::Serve(_) => "serve",
+            Command::Scheduler { .. } => "scheduler",
+            Command::Status => "status",
+            Command::Compact => "compact",
+            Command::Config { .. } => "config check",
+        }
+    }
+}
+
 /// Runs a command; the returned code is the process's exit status. `logging` is what
 /// `telemetry::init` installed (the server reads its ring and turns its files on).
+///
+/// A command that uses the store goes to the server [`client::locate`] finds (the one
+/// `--server` names, or the live one that holds the data directory) when there is one;
+/// those no API operation does are refused then, naming the server.
 pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32> {
+    let location = if cli.command.uses_store() {
+        client::locate(
+            &settings.data_dir,
+            cli.global.server.as_deref(),
+            std::env::var(client::TOKEN_ENV).ok(),
+        )?
+    } else {
+        Location::Local
+    };
+    let server = match &location {
+        Location::Server(client) => Some(client),
+        Location::Local => None,
+    };
+    if let Some(client) = server
+        && !cli.command.is_forwarded()
+    {
+        return Err(client.refuse(cli.command.name()).into());
+    }
     match cli.command {
-        Command::Import(args) => import(args, &settings).await,
+        Command::Import(args) => {
+            import(args, cli.global.max_shrink_percent, &settings, server).await
+        }
         Command::Generate(args) => generate_dataset(args, &settings),
-        Command::Imports { command } => imports(command, &settings).await,
-        Command::Jobs { command } => jobs(command, &settings).await,
-        Command::Suppressions { command } => suppressions(command, &settings).await,
-        Command::Batch { command } => batch(command, &settings).await,
+        Command::Imports { command } => imports(command, &settings, server).await,
+        Command::Jobs { command } => jobs(command, &settings, server).await,
+        Command::Suppressions { command } => suppressions(command, &settings, server).await,
+        Command::Batch { command } => batch(command, &settings, server).await,
         Command::Picks {
             command:
                 PicksCommand::Export {
@@ -716,7 +797,7 @@ pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32>
         Command::Demo(args) => demo(args, &settings, logging).await,
         Command::Serve(_) => serve(&settings, logging).await,
         Command::Scheduler { print } => scheduler(print, &settings).await,
-        Command::Status => status(&settings).await,
+        Command::Status => status(&settings, server).await,
         Command::Compact => {
             let store = open_store(&settings)?;
             let started = Instant::now();
@@ -737,6 +818,23 @@ pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32>
             out!("{}", settings.to_toml());
             Ok(0)
         }
+    }
+}
+
+/// Where a command that reads or changes the store does its work: on the store this
+/// process opened, or through the server that holds it.
+enum Target<'a> {
+    Store(RedbStore),
+    Server(&'a ApiClient),
+}
+
+impl<'a> Target<'a> {
+    /// The server when there is one, else the data directory's store ([`open_store`]).
+    fn open(settings: &Settings, server: Option<&'a ApiClient>) -> Result<Self> {
+        Ok(match server {
+            Some(client) => Target::Server(client),
+            None => Target::Store(open_store(settings)?),
+        })
     }
 }
 
@@ -767,8 +865,18 @@ fn progress_bars() -> Option<ProgressFactory> {
     Some(factory)
 }
 
-async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
-    let store = create_store(settings)?;
+/// `import`, here or through `server`; `max_shrink_flag` is `--max-shrink-percent` (or
+/// its variable) when given, which a server is sent in place of its own setting.
+async fn import(
+    args: ImportArgs,
+    max_shrink_flag: Option<u32>,
+    settings: &Settings,
+    server: Option<&ApiClient>,
+) -> Result<i32> {
+    let target = match server {
+        Some(client) => Target::Server(client),
+        None => Target::Store(create_store(settings)?),
+    };
     let mut options = ImportOptions::new(settings.time_zone.clone());
     options.encoding = settings.import_encoding;
     options.progress = if args.json { None } else { progress_bars() };
@@ -777,15 +885,33 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
     let mut reports = Vec::new();
     let mut failed = 0;
     for group in &groups {
-        let outcome = import_service::import_group(&store, group, &options).await;
-        match &outcome.error {
+        // The report, why the group was rejected, and the time it took.
+        let (report, error, elapsed) = match &target {
+            Target::Store(store) => {
+                let outcome = import_service::import_group(store, group, &options).await;
+                (
+                    outcome.report,
+                    outcome.error.map(|error| error.to_string()),
+                    outcome.elapsed,
+                )
+            }
+            Target::Server(client) => {
+                let upload = Upload {
+                    kind: group.kind,
+                    files: &group.files,
+                    encoding: args.encoding,
+                    max_shrink_percent: max_shrink_flag,
+                    allow_shrink: args.allow_shrink,
+                };
+                let outcome = client.upload_import(&upload, options.progress.as_ref())?;
+                (outcome.report, outcome.error, outcome.elapsed)
+            }
+        };
+        match &error {
             None => {
                 if !args.json {
-                    print_report_summary(&outcome.report)?;
-                    outln!(
-                        "  committed in {:.2} s in all",
-                        outcome.elapsed.as_secs_f64()
-                    );
+                    print_report_summary(&report)?;
+                    outln!("  committed in {:.2} s in all", elapsed.as_secs_f64());
                 }
             }
             Some(error) => {
@@ -793,7 +919,7 @@ async fn import(args: ImportArgs, settings: &Settings) -> Result<i32> {
                 errln!("error: {error}");
             }
         }
-        reports.push(outcome.report);
+        reports.push(report);
     }
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&reports)?);
@@ -882,11 +1008,19 @@ fn generate_dataset(args: GenerateArgs, settings: &Settings) -> Result<i32> {
     Ok(0)
 }
 
-async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
-    let store = open_store(settings)?;
+async fn imports(
+    command: ImportsCommand,
+    settings: &Settings,
+    server: Option<&ApiClient>,
+) -> Result<i32> {
+    let target = Target::open(settings, server)?;
     match command {
         ImportsCommand::List { limit } => {
-            for summary in import_service::list_imports(&store, limit).await? {
+            let list = match &target {
+                Target::Server(client) => client.list_imports(limit)?,
+                Target::Store(store) => import_service::list_imports(store, limit).await?,
+            };
+            for summary in list {
                 outln!(
                     "#{:<5} {} {:<16} read {:>9} imported {:>9} skipped {:>6} warnings {:>6}  {}",
                     summary.id,
@@ -901,7 +1035,10 @@ async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
             }
         }
         ImportsCommand::Show { id, json } => {
-            let report = import_service::show_import(&store, id).await?;
+            let report = match &target {
+                Target::Server(client) => client.show_import(id)?,
+                Target::Store(store) => import_service::show_import(store, id).await?,
+            };
             if json {
                 outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -915,22 +1052,37 @@ async fn imports(command: ImportsCommand, settings: &Settings) -> Result<i32> {
     Ok(0)
 }
 
-async fn jobs(command: JobsCommand, settings: &Settings) -> Result<i32> {
-    let store = open_store(settings)?;
+async fn jobs(
+    command: JobsCommand,
+    settings: &Settings,
+    server: Option<&ApiClient>,
+) -> Result<i32> {
+    let target = Target::open(settings, server)?;
     match command {
         JobsCommand::Show { job_id } => {
-            let record = job_service::show_job(&store, parse_job_id(&job_id)?).await?;
+            let job_id = parse_job_id(&job_id)?;
+            let record = match &target {
+                Target::Server(client) => client.show_job(job_id)?,
+                Target::Store(store) => job_service::show_job(store, job_id).await?,
+            };
             outln!("{}", serde_json::to_string_pretty(&record)?);
         }
     }
     Ok(0)
 }
 
-async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Result<i32> {
-    let store = open_store(settings)?;
+async fn suppressions(
+    command: SuppressionsCommand,
+    settings: &Settings,
+    server: Option<&ApiClient>,
+) -> Result<i32> {
+    let target = Target::open(settings, server)?;
     match command {
         SuppressionsCommand::List => {
-            let list = suppression_service::list_suppressions(&store).await?;
+            let list = match &target {
+                Target::Server(client) => client.list_suppressions()?,
+                Target::Store(store) => suppression_service::list_suppressions(store).await?,
+            };
             outln!("address,reason,created_at,note");
             for entry in &list {
                 let at = jiff::Timestamp::from_microsecond(entry.created_at)
@@ -953,14 +1105,19 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
             note,
         } => {
             let address = parse_address(&address)?;
-            let marked = suppression_service::suppress_address(
-                &store,
-                address.clone(),
-                reason,
-                note,
-                jiff::Timestamp::now().as_microsecond(),
-            )
-            .await?;
+            let marked = match &target {
+                Target::Server(client) => client.suppress(&address, reason, note.as_deref())?,
+                Target::Store(store) => {
+                    suppression_service::suppress_address(
+                        store,
+                        address.clone(),
+                        reason,
+                        note,
+                        jiff::Timestamp::now().as_microsecond(),
+                    )
+                    .await?
+                }
+            };
             outln!(
                 "{} suppressed ({}); {marked} queued emails marked suppressed",
                 address.as_str(),
@@ -969,22 +1126,44 @@ async fn suppressions(command: SuppressionsCommand, settings: &Settings) -> Resu
         }
         SuppressionsCommand::Remove { address } => {
             let address = parse_address(&address)?;
-            suppression_service::unsuppress_address(&store, &address).await?;
+            match &target {
+                Target::Server(client) => client.unsuppress(&address)?,
+                Target::Store(store) => {
+                    suppression_service::unsuppress_address(store, &address).await?
+                }
+            }
             outln!("{} is no longer suppressed", address.as_str());
         }
     }
     Ok(0)
 }
 
-async fn status(settings: &Settings) -> Result<i32> {
-    let store = open_store(settings)?;
-    let status = status_service::store_status(&store).await?;
+async fn status(settings: &Settings, server: Option<&ApiClient>) -> Result<i32> {
+    // The database: the data directory's file, also when the server that holds it answers;
+    // a server that `--server` names is named by its URL.
+    let (database, status) = match Target::open(settings, server)? {
+        Target::Server(client) => {
+            let database = match client.server().pid {
+                Some(_) => settings
+                    .data_dir
+                    .join(crate::store::redb::DATABASE_FILE)
+                    .display()
+                    .to_string(),
+                None => format!("the database of {}", client.server().url),
+            };
+            (database, client.status()?)
+        }
+        Target::Store(store) => {
+            let status = status_service::store_status(&store).await?;
+            (store.path().display().to_string(), status.counts())
+        }
+    };
     let space = status.space;
     let masters = &status.masters;
     let mb = |bytes: u64| bytes as f64 / 1e6;
     outln!(
         "database: {} ({:.1} MB on disk: {:.1} MB data, {:.1} MB metadata, {:.1} MB unused)",
-        store.path().display(),
+        database,
         mb(space.file_bytes),
         mb(space.stored_bytes),
         mb(space.metadata_bytes),
@@ -999,14 +1178,14 @@ async fn status(settings: &Settings) -> Result<i32> {
     outln!("actions: {}", status.actions);
     outln!(
         "masters: {} prefectures, {} cities, {} adjacency pairs, {} occupations, {} employment types, {} salary types, {} features, {} keywords",
-        masters.prefectures.len(),
-        masters.cities.len(),
-        masters.adjacency.len(),
-        masters.occupations.len(),
-        masters.employment_types.len(),
-        masters.salary_types.len(),
-        masters.features.len(),
-        masters.keywords.len()
+        masters.prefectures,
+        masters.cities,
+        masters.adjacency,
+        masters.occupations,
+        masters.employment_types,
+        masters.salary_types,
+        masters.features,
+        masters.keywords
     );
     print_unknown_codes(&status.unknown_codes)?;
     Ok(0)
@@ -1083,8 +1262,23 @@ fn print_phases(run: &crate::domain::batch::RunRecord) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
-    let store = open_store(settings)?;
+/// The bar a `batch run` shows on a terminal: the phase going on, and its done / total.
+fn run_progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:9} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+async fn batch(
+    command: BatchCommand,
+    settings: &Settings,
+    server: Option<&ApiClient>,
+) -> Result<i32> {
+    let target = Target::open(settings, server)?;
     match command {
         BatchCommand::Run {
             date,
@@ -1095,39 +1289,18 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
                 Some(text) => parse_date_arg(&text)?,
                 None => today(&settings.time_zone),
             };
-            let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
-            let options = BatchOptions {
-                until,
-                chunk_users: chunk_users as usize,
-                trigger: Some(crate::pipeline::RunTrigger::Cli),
-                ..runs::batch_options(settings, date, signer)
-            };
             let started = Instant::now();
-            let watcher = std::io::stderr().is_terminal().then(|| {
-                let progress = std::sync::Arc::clone(&options.progress);
-                tokio::spawn(async move {
-                    let bar = indicatif::ProgressBar::new(0);
-                    bar.set_style(
-                        indicatif::ProgressStyle::with_template(
-                            "{msg:9} [{bar:30}] {pos}/{len} {elapsed}",
-                        )
-                        .expect("the template is valid")
-                        .progress_chars("=> "),
-                    );
-                    loop {
-                        let (phase, done, total) = progress.snapshot();
-                        bar.set_message(phase);
-                        bar.set_length(total);
-                        bar.set_position(done);
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                })
-            });
-            let outcome = runs::run_date(&store, &options).await;
-            if let Some(watcher) = watcher {
-                watcher.abort();
-            }
-            let run = outcome?;
+            let run = match &target {
+                Target::Store(store) => run_here(store, settings, date, until, chunk_users).await?,
+                Target::Server(client) => {
+                    let start = StartRun {
+                        date,
+                        until,
+                        chunk_users,
+                    };
+                    run_in_server(client, &start).await?
+                }
+            };
             outln!(
                 "run #{} for {}: {} in {:.2} s",
                 run.id,
@@ -1146,7 +1319,11 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
             return Ok(run_exit_status(&run));
         }
         BatchCommand::List { limit } => {
-            for run in runs::list_runs(&store, limit).await? {
+            let list = match &target {
+                Target::Server(client) => client.list_runs(limit)?,
+                Target::Store(store) => runs::list_runs(store, limit).await?,
+            };
+            for run in list {
                 let total: u64 = run.phases.iter().map(|p| p.duration_ms).sum();
                 outln!(
                     "#{:<5} {} {} until {} started {} ({:.2} s)",
@@ -1167,6 +1344,105 @@ async fn batch(command: BatchCommand, settings: &Settings) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `batch run` in this process, with a progress bar on a terminal.
+async fn run_here(
+    store: &RedbStore,
+    settings: &Settings,
+    date: jiff::civil::Date,
+    until: Phase,
+    chunk_users: u32,
+) -> Result<crate::domain::batch::RunRecord> {
+    let signer = crate::tokens::TokenSigner::new(&settings.create_secret_key_bytes()?);
+    let options = BatchOptions {
+        until,
+        chunk_users: chunk_users as usize,
+        trigger: Some(crate::pipeline::RunTrigger::Cli),
+        ..runs::batch_options(settings, date, signer)
+    };
+    let watcher = std::io::stderr().is_terminal().then(|| {
+        let progress = std::sync::Arc::clone(&options.progress);
+        tokio::spawn(async move {
+            let bar = run_progress_bar();
+            loop {
+                let (phase, done, total) = progress.snapshot();
+                bar.set_message(phase);
+                bar.set_length(total);
+                bar.set_position(done);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    });
+    let outcome = runs::run_date(store, &options).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    Ok(outcome?)
+}
+
+/// `batch run` in the server that holds the store: started there for the command line,
+/// followed through its event stream (a progress bar on a terminal) to its record. Ctrl-C
+/// cancels the server's run, which stops at its next boundary and is shown as it ended; a
+/// second Ctrl-C leaves at once (exit status 130), the run still stopping.
+async fn run_in_server(
+    client: &ApiClient,
+    start: &StartRun,
+) -> Result<crate::domain::batch::RunRecord> {
+    // Listening before the run starts: an interrupt from then on cancels it.
+    let mut interrupts = Interrupts::listen()?;
+    let run_id = client.start_run(start)?;
+    let canceller = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            interrupts.next().await;
+            errln!(
+                "interrupted: run #{run_id} in {} is asked to stop at its next phase or chunk \
+                 boundary (Ctrl-C again leaves at once)",
+                client.server()
+            );
+            let cancelled = tokio::task::spawn_blocking(move || client.cancel_run(run_id)).await;
+            if let Ok(Err(error)) = cancelled {
+                errln!("warning: {error}");
+            }
+            interrupts.next().await;
+            errln!("left run #{run_id}; it goes on stopping in the server");
+            std::process::exit(130);
+        })
+    };
+    let bar = std::io::stderr().is_terminal().then(run_progress_bar);
+    let run = client.follow_run(run_id, &mut |sample| {
+        if let Some(bar) = &bar {
+            bar.set_message(sample.phase.clone());
+            bar.set_length(sample.total);
+            bar.set_position(sample.done);
+        }
+    });
+    canceller.abort();
+    drop(bar);
+    Ok(run?)
+}
+
+/// SIGINT (Ctrl-C) as a stream, listened to from its creation on.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Where an export goes: the file at `path` (its directory created), or standard output

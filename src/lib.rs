@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cache;
 pub mod cli;
+pub mod client;
 pub mod columnar;
 pub mod config;
 pub mod credentials;

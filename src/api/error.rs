@@ -180,7 +180,9 @@ impl From<ServiceError> for ApiError {
                 error.to_string(),
                 "start a run of the date instead, without retry_of",
             ))),
-            ServiceError::MissingStore { .. } | ServiceError::Store(StoreError::Missing { .. }) => {
+            ServiceError::MissingStore { .. }
+            | ServiceError::StoreInUse { .. }
+            | ServiceError::Store(StoreError::Missing { .. }) => {
                 log_internal(&error);
                 Self::Unavailable(Json(ErrorBody::new(
                     "store_unavailable",

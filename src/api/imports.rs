@@ -14,6 +14,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 use super::error::ApiError;
 use super::{ApiTags, AppState, default_list_limit, rfc3339};
 use crate::domain::{ImportReport, ImportStatus, RowIssue, Severity};
+use crate::ingest::EncodingChoice;
 use crate::service::imports::{list_imports, show_import};
 use crate::service::parse_import_id;
 use crate::store::ImportSummary;
@@ -159,6 +160,30 @@ impl From<ImportReport> for ImportReportResponse {
     }
 }
 
+/// The encoding of an uploaded file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "Encoding")]
+pub enum EncodingParam {
+    /// UTF-8 when the start of the file is valid UTF-8 (or has a BOM), else Shift_JIS.
+    #[oai(rename = "auto")]
+    Auto,
+    #[oai(rename = "utf-8")]
+    Utf8,
+    /// Shift_JIS with the Windows (CP932) extensions.
+    #[oai(rename = "shift_jis")]
+    ShiftJis,
+}
+
+impl From<EncodingParam> for EncodingChoice {
+    fn from(encoding: EncodingParam) -> Self {
+        match encoding {
+            EncodingParam::Auto => Self::Auto,
+            EncodingParam::Utf8 => Self::Utf8,
+            EncodingParam::ShiftJis => Self::ShiftJis,
+        }
+    }
+}
+
 /// The upload going on.
 #[derive(Debug, Object)]
 #[oai(rename = "UploadProgress")]
@@ -199,10 +224,12 @@ impl ImportsApi {
     }
 
     /// Uploads one CSV file and imports it: a `multipart/form-data` body whose `file` field
-    /// is the file (job feed, users, actions, a master or keywords). The file is streamed
-    /// to the data directory, never held in memory, and removed once imported. Answers the
-    /// stored report (rows skipped and warnings with line, column and value); a file that
-    /// cannot be imported at all answers `422 import_rejected` and changes nothing.
+    /// is the file (job feed, users, actions, a master or keywords); a job feed split over
+    /// files may come as several `file` fields, imported as one snapshot. The files are
+    /// streamed to the data directory, never held in memory, and removed once imported.
+    /// Answers the stored report (rows skipped and warnings with line, column and value); a
+    /// file that cannot be imported at all answers `422 import_rejected` and changes
+    /// nothing.
     #[oai(path = "/api/imports", method = "post", operation_id = "upload_import")]
     async fn upload(
         &self,
@@ -215,6 +242,12 @@ impl ImportsApi {
         /// of the active jobs.
         #[oai(default)]
         allow_shrink: Query<bool>,
+        /// The file's encoding; default the server's `import.encoding`.
+        encoding: Query<Option<EncodingParam>>,
+        /// Refuse a job feed that deactivates more than this percentage of the active
+        /// jobs; default the server's `import.max_shrink_percent`.
+        #[oai(validator(maximum(value = "100")))]
+        max_shrink_percent: Query<Option<u32>>,
         body: super::uploads::UploadBody,
     ) -> Result<Json<ImportReportResponse>, ApiError> {
         let kind = crate::ingest::ImportKind::parse(&kind.0).ok_or_else(|| {
@@ -224,8 +257,12 @@ impl ImportsApi {
                 message: "not a kind of file mailscore imports".into(),
             }
         })?;
-        let report =
-            super::uploads::upload_and_import(&state, kind, allow_shrink.0, body.0).await?;
+        let upload = super::uploads::UploadOptions {
+            allow_shrink: allow_shrink.0,
+            encoding: encoding.0.map(EncodingChoice::from),
+            max_shrink_percent: max_shrink_percent.0,
+        };
+        let report = super::uploads::upload_and_import(&state, kind, upload, body.0).await?;
         Ok(Json(report.into()))
     }
 

@@ -55,6 +55,7 @@ use crate::service::accounts::{Bootstrap, FirstAdmin, SetupToken, bootstrap};
 use crate::service::emails::Messages;
 use crate::service::hot_reads::HotReads;
 use crate::service::imports::UploadProgress;
+use crate::service::local_server::{self, LocalAccess, LocalServerError, ServerFile};
 use crate::service::run_manager::{RunManager, RunSettings};
 use crate::service::tracking::TrackingRecorder;
 use crate::store::Store;
@@ -352,6 +353,11 @@ pub struct ServeOptions {
     /// The ring `GET /api/logs` reads: the one `telemetry::init` fills with the process's
     /// warnings and errors. The default is a ring of its own that nothing fills.
     pub logs: Arc<LogRing>,
+    /// Whether the server writes `server.json` and a local admin token into `data_dir`
+    /// once it accepts connections, so that the command line on this machine sends its
+    /// work here (`service::local_server`); `mailscore serve` does, tests that start a
+    /// server in their own process need not.
+    pub local_access: bool,
 }
 
 impl ServeOptions {
@@ -374,6 +380,7 @@ impl ServeOptions {
             first_admin: None,
             base_url: format!("http://{listen}"),
             logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
+            local_access: false,
         }
     }
 
@@ -399,6 +406,7 @@ impl ServeOptions {
                 .map(|(email, password)| FirstAdmin { email, password }),
             base_url: settings.email.base_url.clone(),
             logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
+            local_access: true,
         })
     }
 }
@@ -426,6 +434,8 @@ pub enum ServeError {
          MAILSCORE_ADMIN_PASSWORD (at least 12 characters), or unset both to get a setup link"
     )]
     FirstAdmin(crate::service::accounts::AccountError),
+    #[error(transparent)]
+    LocalAccess(#[from] LocalServerError),
 }
 
 /// A server that is accepting connections.
@@ -438,6 +448,8 @@ pub struct RunningServer {
     /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
     tls: Option<tls::TlsRuntime>,
     scheduler: JoinHandle<()>,
+    /// `server.json` and the local token, when the options asked for them.
+    local_access: Option<LocalAccess>,
 }
 
 /// Binds `options.listen` and starts serving on the current runtime; returns once the
@@ -505,6 +517,21 @@ pub async fn start(
         }
         None => (spawn_server(acceptor, endpoint, stopped), None),
     };
+    let local_access = if options.local_access {
+        let announced = announce_locally(&state, options, local_addr).await;
+        match announced {
+            Ok(access) => Some(access),
+            Err(error) => {
+                server.abort();
+                if let Some(tls) = tls_runtime {
+                    tls.shutdown().await;
+                }
+                return Err(error.into());
+            }
+        }
+    } else {
+        None
+    };
     let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
     let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, tls = is_tls, "serving");
@@ -516,7 +543,30 @@ pub async fn start(
         gauges,
         scheduler,
         tls: tls_runtime,
+        local_access,
     })
+}
+
+/// Writes `server.json` (the address this machine reaches the server on, the PID, and
+/// with a self-signed certificate the file to trust) and the local admin token into the
+/// data directory.
+async fn announce_locally(
+    state: &AppState,
+    options: &ServeOptions,
+    local_addr: SocketAddr,
+) -> Result<LocalAccess, LocalServerError> {
+    let ca_file = options.tls.as_ref().and_then(|tls_options| {
+        matches!(tls_options.source, crate::config::TlsSource::SelfSigned)
+            .then(|| PathBuf::from(tls::TLS_DIR).join(tls::SELF_SIGNED_CERT_FILE))
+    });
+    let file = ServerFile::for_this_process(local_addr, options.tls.is_some(), ca_file);
+    let access = local_server::announce(state.store.as_ref(), &options.data_dir, &file).await?;
+    tracing::info!(
+        file = %options.data_dir.join(local_server::SERVER_FILE).display(),
+        url = %file.url,
+        "commands on this data directory are sent to this server"
+    );
+    Ok(access)
 }
 
 /// Serves `endpoint` on `acceptor` until `stopped` fires, then drains for
@@ -582,9 +632,12 @@ pub async fn serve(
     options: &ServeOptions,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    // Listening before the server says it is ready: a SIGTERM from then on is a clean
+    // shutdown (which removes `server.json`), never the default end of the process.
+    let signals = ShutdownSignals::listen().map_err(ServeError::Signal)?;
     let server = start(store, options).await?;
     on_ready(server.local_addr());
-    server.run_until_signal().await
+    server.run_until_signal(signals).await
 }
 
 impl RunningServer {
@@ -603,12 +656,14 @@ impl RunningServer {
         self.state.auth.setup.pending()
     }
 
-    /// Waits for SIGTERM or SIGINT, then shuts down ([`Self::shutdown`]). Returns early
-    /// when the server stops by itself (an accept error).
-    pub async fn run_until_signal(mut self) -> Result<(), ServeError> {
+    /// Waits for SIGTERM or SIGINT on `signals`, then shuts down ([`Self::shutdown`]).
+    /// Returns early when the server stops by itself (an accept error).
+    pub async fn run_until_signal(
+        mut self,
+        mut signals: ShutdownSignals,
+    ) -> Result<(), ServeError> {
         tokio::select! {
-            signal = shutdown_signal() => {
-                signal.map_err(ServeError::Signal)?;
+            () = signals.next() => {
                 tracing::info!("shutdown signal received");
                 self.shutdown().await
             }
@@ -618,6 +673,9 @@ impl RunningServer {
                     tls.shutdown().await;
                 }
                 self.scheduler.abort();
+                if let Some(access) = self.local_access.take() {
+                    local_server::withdraw(self.state.store.as_ref(), access).await;
+                }
                 ended??;
                 Ok(())
             }
@@ -630,7 +688,8 @@ impl RunningServer {
     /// [`RUN_STOP_DEADLINE`](crate::service::run_manager::RUN_STOP_DEADLINE); then the
     /// listener stops accepting, and the requests in flight (a run's event stream has
     /// ended with its outcome by then) get up to [`SHUTDOWN_DEADLINE`] to finish before
-    /// their connections are closed. Returns when the server has stopped.
+    /// their connections are closed; last, `server.json` and the local token are removed
+    /// (and the token revoked). Returns when the server has stopped.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         self.state.begin_shutdown();
         self.scheduler.abort();
@@ -643,26 +702,53 @@ impl RunningServer {
         let stopped = self.server.await;
         // No request is left: what the tracked opens and clicks queued is committed now.
         self.state.tracking.stop().await;
+        // The command line opens the store itself from now on.
+        if let Some(access) = self.local_access {
+            local_server::withdraw(self.state.store.as_ref(), access).await;
+        }
         stopped??;
         tracing::info!("server stopped");
         Ok(())
     }
 }
 
-/// SIGINT (Ctrl-C), or SIGTERM where there is one (what `docker stop` and Kubernetes send).
-async fn shutdown_signal() -> std::io::Result<()> {
+/// SIGINT (Ctrl-C), or SIGTERM where there is one (what `docker stop` and Kubernetes send),
+/// listened to from [`ShutdownSignals::listen`] on.
+pub struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => interrupted,
-            _ = terminate.recv() => Ok(()),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    /// Takes both signals over from now on (on the current runtime).
+    pub fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    /// The next of them.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

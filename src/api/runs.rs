@@ -153,6 +153,11 @@ pub struct StartRunRequest {
     pub retry_of: Option<String>,
     /// Who asks: `cli` when the command line forwards its `batch run`; default `api`.
     pub trigger: Option<StartTrigger>,
+    /// Users per chunk: each chunk's picks and emails are stored together, and a run
+    /// stopped midway resumes after its last stored chunk when rerun with the same size;
+    /// default the server's (`batch run --chunk-users` sends its own).
+    #[oai(validator(minimum(value = "1")))]
+    pub chunk_users: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -386,6 +391,7 @@ impl StartRunRequest {
             user: self.user_id.as_deref().map(parse_user).transpose()?,
             retry_of: self.retry_of.as_deref().map(parse_run_id).transpose()?,
             trigger: self.trigger.map_or(RunTrigger::Api, RunTrigger::from),
+            chunk_users: self.chunk_users.map(|n| n as usize),
         })
     }
 }

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::error::ApiError;
 use super::{ApiTags, AppState};
-use crate::service::status::{StoreStatus, store_status};
+use crate::service::status::{StatusCounts, store_status};
 
 /// What the store holds.
 #[derive(Debug, Object)]
@@ -69,26 +69,25 @@ pub struct UnknownCodeResponse {
     pub jobs: u64,
 }
 
-impl From<StoreStatus> for StatusResponse {
-    fn from(status: StoreStatus) -> Self {
-        let masters = &status.masters;
-        let n = |len: usize| len as u64;
+impl From<StatusCounts> for StatusResponse {
+    fn from(status: StatusCounts) -> Self {
+        let masters = status.masters;
         Self {
             jobs: JobCountsResponse {
                 active: status.jobs.active,
                 total: status.jobs.total,
             },
-            users: n(status.users),
+            users: status.users,
             actions: status.actions,
             masters: MasterCountsResponse {
-                prefectures: n(masters.prefectures.len()),
-                cities: n(masters.cities.len()),
-                adjacency: n(masters.adjacency.len()),
-                occupations: n(masters.occupations.len()),
-                employment_types: n(masters.employment_types.len()),
-                salary_types: n(masters.salary_types.len()),
-                features: n(masters.features.len()),
-                keywords: n(masters.keywords.len()),
+                prefectures: masters.prefectures,
+                cities: masters.cities,
+                adjacency: masters.adjacency,
+                occupations: masters.occupations,
+                employment_types: masters.employment_types,
+                salary_types: masters.salary_types,
+                features: masters.features,
+                keywords: masters.keywords,
             },
             storage: StorageResponse {
                 file_bytes: status.space.file_bytes,
@@ -120,6 +119,6 @@ impl StatusApi {
     #[oai(path = "/api/status", method = "get", operation_id = "get_status")]
     async fn status(&self, state: Data<&Arc<AppState>>) -> Result<Json<StatusResponse>, ApiError> {
         let status = store_status(state.store.as_ref()).await?;
-        Ok(Json(status.into()))
+        Ok(Json(status.counts().into()))
     }
 }

@@ -1,5 +1,6 @@
-//! The body of `POST /api/imports`: the multipart `file` field streamed chunk by chunk to
-//! `DATA_DIR/uploads/STAMP-NAME`, imported as the command line imports a file, then
+//! The body of `POST /api/imports`: each multipart `file` field streamed chunk by chunk to
+//! `DATA_DIR/uploads/STAMP-NAME`, imported as the command line imports a file (the
+//! several files of a job feed as one snapshot, as `mailscore import jobs A B` does), then
 //! removed (the import's report is what is kept). One upload at a time; its progress is
 //! in [`AppState::upload_progress`] while it runs.
 
@@ -12,7 +13,7 @@ use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaR
 
 use super::AppState;
 use crate::domain::ImportReport;
-use crate::ingest::{ImportKind, ImportOptions, ProgressFactory};
+use crate::ingest::{EncodingChoice, ImportKind, ImportOptions, ProgressFactory};
 use crate::service::ServiceError;
 use crate::service::imports::{ImportGroup, UploadProgress, import_group, safe_file_name};
 
@@ -81,11 +82,22 @@ fn set_progress(state: &AppState, update: impl FnOnce(&mut Option<UploadProgress
     );
 }
 
+/// How one upload is imported, beside the server's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UploadOptions {
+    /// Take a job feed past the snapshot guard.
+    pub allow_shrink: bool,
+    /// The file's encoding; `None`: the server's `import.encoding`.
+    pub encoding: Option<EncodingChoice>,
+    /// The snapshot guard's percentage; `None`: the server's `import.max_shrink_percent`.
+    pub max_shrink_percent: Option<u32>,
+}
+
 /// Receives the upload and imports it; returns the stored report.
 pub async fn upload_and_import(
     state: &Arc<AppState>,
     kind: ImportKind,
-    allow_shrink: bool,
+    upload: UploadOptions,
     mut multipart: poem::web::Multipart,
 ) -> Result<ImportReport, ServiceError> {
     let Ok(_one_at_a_time) = state.upload.try_lock() else {
@@ -100,39 +112,57 @@ pub async fn upload_and_import(
         value: String::new(),
         message,
     };
-    let field = loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) if field.name() == Some(FILE_FIELD) => break field,
-            Ok(Some(_)) => continue,
-            Ok(None) => {
-                return Err(bad_body(format!(
-                    "the multipart body has no `{FILE_FIELD}` field"
-                )));
-            }
-            Err(error) => return Err(bad_body(format!("not a multipart body: {error}"))),
-        }
-    };
-    let client_name = field.file_name().unwrap_or("upload.csv").to_owned();
     let dir = state.data_dir.join(UPLOADS_DIR);
     tokio::fs::create_dir_all(&dir).await?;
     let stamp = jiff::Timestamp::now().as_microsecond();
-    let path = dir.join(format!("{stamp}-{}", safe_file_name(&client_name)));
-    let _removed = Removed(path.clone());
-    set_progress(state, |progress| {
-        *progress = Some(UploadProgress {
-            file: client_name.clone(),
-            kind: kind.as_str().to_owned(),
-            stage: "receiving",
-            started_at: stamp,
-            bytes_received: 0,
-            bytes_imported: 0,
-        });
-    });
-    let received = receive(state, field, &path).await;
-    let outcome = match received {
-        Ok(()) => import(state, kind, allow_shrink, &path, &client_name).await,
-        Err(error) => Err(error),
-    };
+    // Each received file, as the client named it; removed however the request ends.
+    let mut received: Vec<(Removed, String)> = Vec::new();
+    let outcome = async {
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) if field.name() == Some(FILE_FIELD) => field,
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(error) => return Err(bad_body(format!("not a multipart body: {error}"))),
+            };
+            if !received.is_empty() && kind != ImportKind::Jobs {
+                return Err(bad_body(format!(
+                    "only a job feed takes several `{FILE_FIELD}` fields (one feed split over \
+                     files, one snapshot); upload the other files one by one"
+                )));
+            }
+            let client_name = field.file_name().unwrap_or("upload.csv").to_owned();
+            let path = dir.join(format!(
+                "{stamp}-{}-{}",
+                received.len(),
+                safe_file_name(&client_name)
+            ));
+            received.push((Removed(path.clone()), client_name.clone()));
+            set_progress(state, |progress| {
+                let bytes_before = progress.as_ref().map_or(0, |p| p.bytes_received);
+                *progress = Some(UploadProgress {
+                    file: client_name,
+                    kind: kind.as_str().to_owned(),
+                    stage: "receiving",
+                    started_at: stamp,
+                    bytes_received: bytes_before,
+                    bytes_imported: 0,
+                });
+            });
+            receive(state, field, &path).await?;
+        }
+        if received.is_empty() {
+            return Err(bad_body(format!(
+                "the multipart body has no `{FILE_FIELD}` field"
+            )));
+        }
+        let files: Vec<(&Path, &str)> = received
+            .iter()
+            .map(|(removed, name)| (removed.0.as_path(), name.as_str()))
+            .collect();
+        import(state, kind, upload, &files).await
+    }
+    .await;
     set_progress(state, |progress| *progress = None);
     outcome
 }
@@ -146,6 +176,12 @@ async fn receive(
     let mut reader = field.into_async_read();
     let mut buffer = vec![0u8; 256 * 1024];
     let mut received = 0u64;
+    let before = state
+        .upload_progress
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .map_or(0, |progress| progress.bytes_received);
     loop {
         let n = tokio::io::AsyncReadExt::read(&mut reader, &mut buffer)
             .await
@@ -161,7 +197,7 @@ async fn receive(
         received += n as u64;
         set_progress(state, |progress| {
             if let Some(progress) = progress {
-                progress.bytes_received = received;
+                progress.bytes_received = before + received;
             }
         });
     }
@@ -170,12 +206,12 @@ async fn receive(
     Ok(())
 }
 
+/// Imports the received `files` (path, the client's name) as one group.
 async fn import(
     state: &Arc<AppState>,
     kind: ImportKind,
-    allow_shrink: bool,
-    path: &Path,
-    client_name: &str,
+    upload: UploadOptions,
+    files: &[(&Path, &str)],
 ) -> Result<ImportReport, ServiceError> {
     set_progress(state, |progress| {
         if let Some(progress) = progress {
@@ -194,16 +230,21 @@ async fn import(
         })
     });
     let options = ImportOptions {
-        encoding: state.import_encoding,
+        encoding: upload.encoding.unwrap_or(state.import_encoding),
         time_zone: state.messages.time_zone.clone(),
         progress: Some(progress),
-        max_shrink_percent: (!allow_shrink).then_some(state.max_shrink_percent),
-        // The report names the file as the client did, not its path in the data directory.
-        file_name: Some(client_name.to_owned()),
+        max_shrink_percent: (!upload.allow_shrink).then_some(
+            upload
+                .max_shrink_percent
+                .unwrap_or(state.max_shrink_percent),
+        ),
+        // The report names the files as the client did, not their paths in the data
+        // directory.
+        file_names: Some(files.iter().map(|(_, name)| (*name).to_owned()).collect()),
     };
     let group = ImportGroup {
         kind,
-        files: vec![path.to_path_buf()],
+        files: files.iter().map(|(path, _)| path.to_path_buf()).collect(),
     };
     let outcome = import_group(state.store.as_ref(), &group, &options).await;
     super::metrics::record_import(&outcome.report);
@@ -211,12 +252,12 @@ async fn import(
     state.hot.data_changed();
     match outcome.error {
         None => Ok(outcome.report),
-        Some(error) => Err(ServiceError::ImportRejected {
-            message: outcome
-                .report
-                .error
-                .unwrap_or_else(|| error.to_string())
-                .replace(&path.display().to_string(), client_name),
-        }),
+        Some(error) => {
+            let mut message = outcome.report.error.unwrap_or_else(|| error.to_string());
+            for (path, name) in files {
+                message = message.replace(&path.display().to_string(), name);
+            }
+            Err(ServiceError::ImportRejected { message })
+        }
     }
 }

@@ -45,6 +45,11 @@ impl CodeColumn {
         }
     }
 
+    /// The column named `name` in the input files.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|column| column.as_str() == name)
+    }
+
     /// What one of its codes is, in a message.
     fn noun(self) -> &'static str {
         match self {

@@ -152,8 +152,11 @@ pub fn parse_job_fields<'a>(
 ///
 /// Several sources form one snapshot (one feed split over files, read in the order given):
 /// they must share one header, and a `job_id` repeated across them is a repeat like any other.
+/// `names` are the sources' names as the report gives them (issues name their file when
+/// there are several).
 pub fn parse_jobs(
     sources: Vec<CsvSource>,
+    names: &[String],
     masters: &Masters,
     zone: &TimeZoneSetting,
     mut report: ImportReport,
@@ -178,7 +181,15 @@ pub fn parse_jobs(
     // Issues name their file when there are several.
     let file_names: Vec<Option<String>> = sources
         .iter()
-        .map(|s| (sources.len() > 1).then(|| s.path.display().to_string()))
+        .enumerate()
+        .map(|(index, source)| {
+            (sources.len() > 1).then(|| {
+                names
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_else(|| source.path.display().to_string())
+            })
+        })
         .collect();
 
     let headers: Vec<String> = first.header.names().to_vec();

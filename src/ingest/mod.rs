@@ -230,9 +230,9 @@ pub struct ImportOptions {
     /// The snapshot guard: a job feed that would deactivate more than this percentage of the
     /// active jobs is refused; `None` lets any feed through (`--allow-shrink`).
     pub max_shrink_percent: Option<u32>,
-    /// The name the report gives the file (an upload's name as its client gave it);
-    /// `None`: the path read.
-    pub file_name: Option<String>,
+    /// The names the report gives the files, one per path read, in the same order (an
+    /// upload's names as its client gave them); `None`: the paths read.
+    pub file_names: Option<Vec<String>>,
 }
 
 impl ImportOptions {
@@ -242,13 +242,23 @@ impl ImportOptions {
             time_zone,
             progress: None,
             max_shrink_percent: Some(DEFAULT_MAX_SHRINK_PERCENT),
-            file_name: None,
+            file_names: None,
         }
     }
 }
 
 pub(crate) fn now_micros() -> Micros {
     jiff::Timestamp::now().as_microsecond()
+}
+
+/// The name the report gives the file `paths[index]`: its name in
+/// [`ImportOptions::file_names`], else its path.
+pub(crate) fn display_name(paths: &[PathBuf], index: usize, options: &ImportOptions) -> String {
+    options
+        .file_names
+        .as_ref()
+        .and_then(|names| names.get(index).cloned())
+        .unwrap_or_else(|| paths[index].display().to_string())
 }
 
 /// Expands directories into the CSV files they hold (sorted by name); files are kept as given.
@@ -305,8 +315,9 @@ pub async fn import_file(
         other => other,
     };
     let name = options
-        .file_name
-        .clone()
+        .file_names
+        .as_ref()
+        .and_then(|names| names.first().cloned())
         .unwrap_or_else(|| path.display().to_string());
     let mut report = ImportReport::new(kind.as_str(), &name, started_at);
     report.encoding = source.encoding_name().to_owned();
@@ -375,13 +386,10 @@ pub async fn import_jobs(
     let Some(first) = sources.first() else {
         return Err(IngestError::NoFiles);
     };
-    let file = options.file_name.clone().unwrap_or_else(|| {
-        paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    let file = (0..paths.len())
+        .map(|index| display_name(paths, index, options))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut report = ImportReport::new(ImportKind::Jobs.as_str(), &file, started_at);
     report.encoding = first.encoding_name().to_owned();
     import_job_sources(store, sources, report, options, clock).await
@@ -407,8 +415,12 @@ async fn import_job_sources(
         .await
         .map_err(store_error)?;
     let zone = options.time_zone.clone();
+    let paths: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
+    let names: Vec<String> = (0..paths.len())
+        .map(|index| display_name(&paths, index, options))
+        .collect();
     let (mut snapshot, report) = run_blocking(&path, move || {
-        jobs::parse_jobs(sources, &masters, &zone, report, packer)
+        jobs::parse_jobs(sources, &names, &masters, &zone, report, packer)
     })
     .await??;
     snapshot.max_deactivated_percent = options.max_shrink_percent;

@@ -241,8 +241,13 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// The name of the admin token `serve` makes for the command line on its machine
+/// (`DATA_DIR/server.token`, see `service::local_server`): reserved, so that replacing it
+/// at the next start revokes that token and no other.
+pub const LOCAL_TOKEN_NAME: &str = "mailscore serve: the command line on this machine";
+
 /// Creates an API token with `role`, expiring at `expires_at` (µs) when given, which must
-/// be in the future.
+/// be in the future. [`LOCAL_TOKEN_NAME`] is not a name it takes.
 pub async fn create_token(
     store: &dyn Store,
     name: &str,
@@ -250,6 +255,34 @@ pub async fn create_token(
     expires_at: Option<Micros>,
 ) -> Result<CreatedToken, AccountError> {
     let name = TokenName::parse(name).map_err(|e| invalid("name", e))?;
+    if name.as_str() == LOCAL_TOKEN_NAME {
+        return Err(invalid(
+            "name",
+            "this name is reserved for the token serve makes for the command line",
+        ));
+    }
+    insert_token(store, name, role, expires_at).await
+}
+
+/// Revokes every usable token named [`LOCAL_TOKEN_NAME`] (the last server's, which a kill
+/// left usable) and creates a new admin one: the token of a server that is starting.
+pub async fn replace_local_token(store: &dyn Store) -> Result<CreatedToken, AccountError> {
+    let at = now();
+    for token in store.tokens().await? {
+        if token.name.as_str() == LOCAL_TOKEN_NAME && token.revoked_at.is_none() {
+            store.revoke_token(token.id, at).await?;
+        }
+    }
+    let name = TokenName::parse(LOCAL_TOKEN_NAME).map_err(|e| invalid("name", e))?;
+    insert_token(store, name, Role::Admin, None).await
+}
+
+async fn insert_token(
+    store: &dyn Store,
+    name: TokenName,
+    role: Role,
+    expires_at: Option<Micros>,
+) -> Result<CreatedToken, AccountError> {
     let created_at = now();
     if let Some(expiry) = expires_at
         && expiry <= created_at

@@ -94,7 +94,10 @@ pub async fn import_group(
             // The file's fault, not the server's: a warning, with why.
             tracing::warn!(
                 kind = group.kind.as_str(),
-                file = options.file_name.clone().unwrap_or_else(|| group.names()),
+                file = options
+                    .file_names
+                    .as_ref()
+                    .map_or_else(|| group.names(), |names| names.join(", ")),
                 error = %ErrorChain(&error),
                 "import rejected"
             );

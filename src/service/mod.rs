@@ -14,6 +14,7 @@ pub mod exports;
 pub mod hot_reads;
 pub mod imports;
 pub mod jobs;
+pub mod local_server;
 pub mod logs;
 pub mod run_manager;
 pub mod runs;
@@ -53,6 +54,14 @@ pub enum ServiceError {
          configuration file), or create a store with `mailscore import …` or `mailscore demo`"
     )]
     MissingStore { error: StoreError },
+    /// The store is open in another process; `holder` says which when the data directory's
+    /// `server.json` names one.
+    #[error("{error}{holder}\nhint: {hint}")]
+    StoreInUse {
+        error: StoreError,
+        holder: String,
+        hint: String,
+    },
     /// What was asked for is not stored; the message explains why and what to do.
     #[error("{explanation}")]
     NotFound { explanation: String },
@@ -188,15 +197,63 @@ pub fn open_store(settings: &Settings) -> Result<RedbStore, ServiceError> {
     RedbStore::open_existing(&settings.data_dir, cache_bytes(settings)).map_err(|error| match error
     {
         StoreError::Missing { .. } => ServiceError::MissingStore { error },
+        StoreError::InUse { .. } => in_use(settings, error),
         other => other.into(),
     })
+}
+
+/// The store is in use: by the server the data directory's `server.json` names, when its
+/// process still runs (the command line found it did not answer, or it started since).
+fn in_use(settings: &Settings, error: StoreError) -> ServiceError {
+    let file = settings.data_dir.join(local_server::SERVER_FILE);
+    let (holder, hint) = match local_server::read_server_file(&settings.data_dir) {
+        Some(server) if local_server::process_is_alive(server.pid) != Some(false) => (
+            format!(
+                ": the server at {} (PID {}, started {}) that {} names",
+                server.url,
+                server.pid,
+                server.started_at,
+                file.display()
+            ),
+            format!(
+                "a command next to a live server is sent to it; this one did not answer \
+                 {}/health/live: wait for it, or stop it (kill {}) and run the command again",
+                server.url, server.pid
+            ),
+        ),
+        Some(server) => (
+            format!(
+                " ({} names PID {}, which is not running: another process has the store open)",
+                file.display(),
+                server.pid
+            ),
+            "let the other mailscore command finish and run this one again".to_owned(),
+        ),
+        None => (
+            String::new(),
+            "let the other mailscore command finish, or stop the server on this data \
+             directory, and run this one again"
+                .to_owned(),
+        ),
+    };
+    ServiceError::StoreInUse {
+        error,
+        holder,
+        hint,
+    }
 }
 
 /// Opens the data directory's store, creating the directory, the database and the key
 /// that signs links when they are missing: for the uses that fill a store (`import`,
 /// `demo`).
 pub fn create_store(settings: &Settings) -> Result<RedbStore, ServiceError> {
-    let store = RedbStore::open_with_cache(&settings.data_dir, cache_bytes(settings))?;
+    let store =
+        RedbStore::open_with_cache(&settings.data_dir, cache_bytes(settings)).map_err(|error| {
+            match error {
+                StoreError::InUse { .. } => in_use(settings, error),
+                other => other.into(),
+            }
+        })?;
     settings.create_secret_key_bytes()?;
     Ok(store)
 }

@@ -82,6 +82,8 @@ pub struct RunRequest {
     pub user: Option<UserId>,
     pub retry_of: Option<u64>,
     pub trigger: RunTrigger,
+    /// Users per chunk ([`BatchOptions::chunk_users`]); default the server's.
+    pub chunk_users: Option<usize>,
 }
 
 impl RunRequest {
@@ -93,6 +95,7 @@ impl RunRequest {
             user: None,
             retry_of: None,
             trigger,
+            chunk_users: None,
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct RunPlan {
     pub users: Option<Vec<UserId>>,
     pub retry_of: Option<u64>,
     pub trigger: RunTrigger,
+    /// Users per chunk; `None`: the server's.
+    pub chunk_users: Option<usize>,
 }
 
 /// A run that started: its id, and what it executes.
@@ -128,6 +133,7 @@ pub fn retry_plan(run: &RunRecord, trigger: RunTrigger) -> Result<RunPlan, Servi
         users,
         retry_of: Some(run.id),
         trigger,
+        chunk_users: None,
     };
     match run.status {
         RunStatus::Failed | RunStatus::Cancelled | RunStatus::Running => {
@@ -513,12 +519,16 @@ impl RunManager {
     async fn plan(&self, request: RunRequest) -> Result<RunPlan, ServiceError> {
         let store = self.store.as_ref();
         if let Some(retry_of) = request.retry_of {
-            if request.date.is_some() || request.until.is_some() || request.user.is_some() {
+            if request.date.is_some()
+                || request.until.is_some()
+                || request.user.is_some()
+                || request.chunk_users.is_some()
+            {
                 return Err(ServiceError::InvalidValue {
                     what: "retry_of",
                     value: retry_of.to_string(),
-                    message: "a retry runs again what that run did: give it no date, until or \
-                              user_id"
+                    message: "a retry runs again what that run did: give it no date, until, \
+                              user_id or chunk_users"
                         .to_owned(),
                 });
             }
@@ -555,6 +565,7 @@ impl RunManager {
             users,
             retry_of: None,
             trigger: request.trigger,
+            chunk_users: request.chunk_users,
         })
     }
 
@@ -566,6 +577,7 @@ impl RunManager {
             users: plan.users.clone(),
             trigger: Some(plan.trigger),
             retry_of: plan.retry_of,
+            chunk_users: plan.chunk_users.unwrap_or(self.settings.base.chunk_users),
             progress: Arc::default(),
             cancel: CancelSignal::default(),
             on_import: Some(ImportListener(Arc::new({

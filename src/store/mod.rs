@@ -39,6 +39,9 @@ pub enum StoreError {
     Missing { data_dir: PathBuf, path: PathBuf },
     #[error("cannot open the database {path}: {message}")]
     Open { path: String, message: String },
+    /// Another process has the database open (the embedded store is one process's).
+    #[error("cannot open the database {path}: it is in use by another mailscore process")]
+    InUse { path: String },
     #[error(
         "the database {path} has schema version {found}, newer than this binary's {supported}; \
          upgrade mailscore or restore a backup"

@@ -5,6 +5,7 @@ mod auth;
 mod bad_mornings;
 mod batch;
 mod cli;
+mod cli_server;
 mod crash;
 mod helpers;
 mod import;

@@ -352,14 +352,13 @@ impl RedbStore {
         db: Result<Database, redb::DatabaseError>,
         path: PathBuf,
     ) -> Result<Self, StoreError> {
-        let db = db.map_err(|error| StoreError::Open {
-            path: path.display().to_string(),
-            message: match error {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    "it is in use by another mailscore process (stop it, or use that process's API)"
-                        .to_owned()
-                }
-                other => other.to_string(),
+        let db = db.map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.display().to_string(),
+            },
+            other => StoreError::Open {
+                path: path.display().to_string(),
+                message: other.to_string(),
             },
         })?;
         let store = Self {
