@@ -7,6 +7,7 @@
 //! layers of `middleware.rs`.
 
 pub mod accounts;
+pub mod actions;
 pub mod auth;
 pub mod emails;
 pub mod error;
@@ -59,9 +60,9 @@ use crate::store::Store;
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
-/// The largest request body any route takes, in bytes. The routes of the API so far read
-/// their path and query and at most a small JSON body (`POST /api/runs`); uploads will
-/// have a limit of their own.
+/// The largest request body a route takes, in bytes: the routes of the API read their path
+/// and query and at most a small JSON body (`POST /api/runs`); uploads
+/// ([`MAX_UPLOAD_BYTES`]) and batches ([`BATCH_ROUTES`]) have limits of their own.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// The largest file `POST /api/imports` takes (the reference feed is 210 MB); the body is
@@ -73,6 +74,10 @@ pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// The routes that take uploads (with `POST`).
 const UPLOAD_ROUTES: &[&str] = &["/api/imports"];
+
+/// The routes whose `POST` takes a JSON batch larger than [`MAX_BODY_BYTES`], with their
+/// limit.
+const BATCH_ROUTES: &[(&str, u64)] = &[("/api/actions", actions::MAX_ACTIONS_BODY_BYTES)];
 
 /// How long a request may take before it is answered `503 request_timeout`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,6 +127,8 @@ enum ApiTags {
     Jobs,
     /// Job seekers.
     Users,
+    /// What users did: batches of actions.
+    Actions,
     /// Each user's picks of a date.
     Picks,
     /// The email queue.
@@ -154,6 +161,7 @@ apis!(
     imports::ImportsApi,
     jobs::JobsApi,
     users::UsersApi,
+    actions::ActionsApi,
     picks::PicksApi,
     emails::EmailsApi,
     suppressions::SuppressionsApi,
@@ -461,6 +469,7 @@ pub async fn start(
         max_upload_bytes: MAX_UPLOAD_BYTES,
         upload_timeout: UPLOAD_TIMEOUT,
         upload_routes: UPLOAD_ROUTES.to_vec(),
+        batch_routes: BATCH_ROUTES.to_vec(),
         // HSTS is only true of a TLS listener.
         hsts: is_tls.then(|| HeaderValue::from_static(tls::HSTS_VALUE)),
         tls: is_tls,
@@ -678,6 +687,7 @@ mod tests {
             max_upload_bytes: MAX_UPLOAD_BYTES,
             upload_timeout: UPLOAD_TIMEOUT,
             upload_routes: UPLOAD_ROUTES.to_vec(),
+            batch_routes: BATCH_ROUTES.to_vec(),
             hsts: None,
             tls: false,
             routes: route_templates(),

@@ -7,6 +7,7 @@
 //! Every failure is a [`ServiceError`] whose message says what, where and what to do.
 
 pub mod accounts;
+pub mod actions;
 pub mod demo;
 pub mod emails;
 pub mod explain;
@@ -73,6 +74,9 @@ pub enum ServiceError {
     /// guard): nothing was written. The message never names a path of the data directory.
     #[error("the file was not imported: {message}")]
     ImportRejected { message: String },
+    /// A batch (of actions) refused as a whole: nothing was written.
+    #[error("the batch was not stored: {message}")]
+    BatchRejected { message: String, hint: String },
     /// The server is shutting down and takes no more work.
     #[error("mailscore is shutting down")]
     ShuttingDown,

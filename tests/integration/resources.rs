@@ -436,3 +436,153 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     assert_eq!(unknown_kind.status, 400);
     app.stop().await;
 }
+
+/// The local day before `date`, at `hour` in Tokyo, as `actions.csv` writes it.
+fn day_before_at(date: jiff::civil::Date, hour: u8) -> String {
+    let day = date.checked_sub(jiff::Span::new().days(1)).unwrap();
+    format!("{day} {hour:02}:00:00+09")
+}
+
+async fn post_actions(app: &crate::tracking::TrackedApp, body: Value) -> crate::tracking::Answer {
+    send_json(
+        "POST",
+        format!("http://{}/api/actions", app.addr),
+        Some(body),
+        &app.admin,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_actions_is_checked_as_a_file_is_stored_once_and_reported_by_index() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let jobs = json_of(&get_as_admin(&app, format!("{base}/api/jobs?limit=2")).await);
+    let (job, other_job) = (
+        jobs["jobs"][0]["job_id"].as_str().unwrap().to_owned(),
+        jobs["jobs"][1]["job_id"].as_str().unwrap().to_owned(),
+    );
+    let pref: u16 = jobs["jobs"][0]["pref_cd"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let at = day_before_at(app.date, 10);
+    let batch = json!({"actions": [
+        // Good: the job id as a number, no snapshot (filled from the job).
+        {"user_id": "api-user", "job_id": job.parse::<u64>().unwrap(), "action_type": "applied",
+         "action_at": at, "source": "web"},
+        // No user: skipped.
+        {"job_id": job, "action_type": "click", "action_at": at},
+        // A fee that is no number: a warning, stored without a fee; features as a list.
+        {"user_id": "api-user", "job_id": other_job, "action_type": "click", "action_at": at,
+         "section": "top5", "fee": "lots", "feature_codes": [100, 103],
+         "extra": {"campaign": "summer"}},
+        // Not a type of action: skipped.
+        {"user_id": "api-user", "job_id": job, "action_type": "purchase", "action_at": at},
+    ]});
+    let answer = post_actions(&app, batch.clone()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let report = json_of(&answer);
+    assert_eq!(report["rows_read"], 4, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+    assert_eq!(report["rows_imported"], 2, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert_eq!(report["rows_skipped"], 2, "{report}");
+    assert_eq!(report["warnings"], 1, "{report}");
+    let issues: Vec<(u64, &str, &str)> = report["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["index"].as_u64().unwrap(),
+                i["field"].as_str().unwrap(),
+                i["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            (1, "user_id", "error"),
+            (2, "fee", "warning"),
+            (3, "action_type", "error")
+        ],
+        "{report}"
+    );
+    assert_eq!(report["issues"][2]["value"], "purchase");
+
+    // The stored report, as an import's.
+    let id = report["id"].as_str().unwrap();
+    let stored = json_of(&get_as_admin(&app, format!("{base}/api/imports/{id}")).await);
+    assert_eq!(stored["kind"], "actions");
+    assert_eq!(stored["file"], "POST /api/actions");
+    assert_eq!(
+        stored["issues"][0]["line"], 2,
+        "a batch's line is its position from 1"
+    );
+
+    // Stored with the job's snapshot filled in, the extra column kept.
+    let day_start = mailscore::domain::TimeZoneSetting::tokyo()
+        .start_of_day(app.date.checked_sub(jiff::Span::new().days(1)).unwrap());
+    let actions = app
+        .store
+        .actions_between(day_start, day_start + 86_400_000_000)
+        .await
+        .unwrap();
+    let mine: Vec<_> = (0..actions.len())
+        .map(|row| actions.row(row))
+        .filter(|a| a.user_id == "api-user")
+        .collect();
+    assert_eq!(mine.len(), 2);
+    let applied = mine
+        .iter()
+        .find(|a| a.action_type == Some(mailscore::domain::ActionType::Applied))
+        .unwrap();
+    assert_eq!(applied.pref_cd, pref, "the snapshot is filled from the job");
+    let click = mine.iter().find(|a| a.section == Some("top5")).unwrap();
+    assert_eq!(click.feature_codes, Some(&[100, 103][..]));
+    assert_eq!(click.extra, Some(r#"{"campaign":"summer"}"#));
+
+    // The same batch again stores nothing new; the same action as a CSV row, its instant
+    // written in UTC, neither.
+    let again = json_of(&post_actions(&app, batch).await);
+    assert_eq!(
+        (again["rows_imported"].clone(), again["duplicates"].clone()),
+        (json!(0), json!(2))
+    );
+    let day = app.date.checked_sub(jiff::Span::new().days(1)).unwrap();
+    let csv =
+        format!("user_id,job_id,action_type,action_at\napi-user,{job},applied,{day}T01:00:00Z\n");
+    let uploaded = upload(
+        &app,
+        format!("{base}/api/imports?kind=actions"),
+        "a.csv",
+        csv.into_bytes(),
+    )
+    .await;
+    let uploaded = json_of(&uploaded);
+    assert_eq!(uploaded["rows_imported"], 0, "{uploaded}");
+    assert_eq!(uploaded["counts"]["already_stored"], 1, "{uploaded}");
+
+    // Refused whole: empty, too many, not the schema.
+    let n_stored = app.store.action_count().await.unwrap();
+    let empty = post_actions(&app, json!({"actions": []})).await;
+    assert_eq!(empty.status, 422, "{}", empty.text());
+    assert_eq!(json_of(&empty)["code"], "batch_rejected");
+    let one = json!({"user_id": "u", "job_id": "1", "action_type": "open", "action_at": at});
+    let too_many = post_actions(&app, json!({"actions": vec![one; 10_001]})).await;
+    assert_eq!(too_many.status, 422, "{}", too_many.text());
+    let body = json_of(&too_many);
+    assert_eq!(body["code"], "batch_rejected");
+    assert!(body["hint"].as_str().unwrap().contains("10000"), "{body}");
+    let not_a_cell = post_actions(&app, json!({"actions": [{"user_id": {"a": 1}}]})).await;
+    assert_eq!(not_a_cell.status, 400, "{}", not_a_cell.text());
+    assert_eq!(
+        app.store.action_count().await.unwrap(),
+        n_stored,
+        "nothing refused was stored"
+    );
+    app.stop().await;
+}
