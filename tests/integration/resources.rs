@@ -586,3 +586,61 @@ async fn a_batch_of_actions_is_checked_as_a_file_is_stored_once_and_reported_by_
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_job_has_its_columns_eligibility_and_the_scores_its_date_stored() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let listed = json_of(
+        &get_as_admin(
+            &app,
+            format!("{base}/api/jobs?date={date}&eligible=true&limit=1000"),
+        )
+        .await,
+    );
+    let listed = listed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| {
+            !j["scores"]["matched_keywords"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        })
+        .expect("an eligible job matches a keyword")
+        .clone();
+    let id = listed["job_id"].as_str().unwrap();
+    // Without a date: the latest date a run scored, today's.
+    let job = json_of(&get_as_admin(&app, format!("{base}/api/jobs/{id}")).await);
+    assert_eq!(job["date"], date.to_string(), "{job}");
+    assert_eq!(job["eligible"], true, "{job}");
+    assert_eq!(
+        job["scores"], listed["scores"],
+        "the list's scores of the date"
+    );
+    let scores = &job["scores"];
+    let component = |name: &str| scores[name].as_f64().unwrap();
+    let basic = 0.4 * component("wage") + 0.3 * component("fee") + 0.3 * component("popularity");
+    assert!((component("basic") - basic).abs() < 1e-5, "{scores}");
+    assert!(scores["occupation_category"].is_string(), "{scores}");
+    assert!(
+        job["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "application_name" && c["value"] == listed["title"])
+    );
+    let same = json_of(&get_as_admin(&app, format!("{base}/api/jobs/{id}?date={date}")).await);
+    assert_eq!(same["scores"], job["scores"]);
+
+    // A date no run scored: eligibility of that date, no scores.
+    let old = json_of(&get_as_admin(&app, format!("{base}/api/jobs/{id}?date=2001-01-01")).await);
+    assert_eq!(old["date"], "2001-01-01", "{old}");
+    assert_eq!(old["eligible"], false, "not posted yet in 2001: {old}");
+    assert!(old.get("scores").is_none(), "{old}");
+    let bad = get_as_admin(&app, format!("{base}/api/jobs/{id}?date=soon")).await;
+    assert_eq!(bad.status, 400);
+    app.stop().await;
+}
