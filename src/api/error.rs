@@ -211,7 +211,8 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Message(_)
             | ServiceError::Io(_)
             | ServiceError::Csv(_)
-            | ServiceError::Json(_) => {
+            | ServiceError::Json(_)
+            | ServiceError::Task(_) => {
                 log_internal(&error);
                 Self::internal()
             }

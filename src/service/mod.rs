@@ -113,6 +113,9 @@ pub enum ServiceError {
     Csv(#[from] csv::Error),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// Work moved off the async runtime (a computation over the store's data) panicked.
+    #[error("a background computation failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl ServiceError {

@@ -644,3 +644,126 @@ async fn one_job_has_its_columns_eligibility_and_the_scores_its_date_stored() {
     assert_eq!(bad.status, 400);
     app.stop().await;
 }
+
+/// The local day `days` before `date`, at `hour` in Tokyo, as `actions.csv` writes it.
+fn days_before_at(date: jiff::civil::Date, days: i64, hour: u8) -> String {
+    let day = date.checked_sub(jiff::Span::new().days(days)).unwrap();
+    format!("{day} {hour:02}:00:00+09")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_s_detail_infers_their_location_from_their_applications_and_lists_their_actions() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    // A user who gave no place, and jobs of two cities: two of one, one of the other.
+    let users = upload(
+        &app,
+        format!("{base}/api/imports?kind=users"),
+        "users.csv",
+        b"user_id,email\nnew-user,new-user@example.jp\n".to_vec(),
+    )
+    .await;
+    assert_eq!(users.status, 200, "{}", users.text());
+    let jobs = json_of(&get_as_admin(&app, format!("{base}/api/jobs?limit=1000")).await);
+    let jobs = jobs["jobs"].as_array().unwrap();
+    let city = |job: &Value| job["city_cd"].as_str().unwrap().to_owned();
+    let (first, second) = jobs
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| {
+            jobs[i + 1..]
+                .iter()
+                .find(|b| city(b) == city(a))
+                .map(|b| (a.clone(), b.clone()))
+        })
+        .expect("two jobs share a city");
+    let elsewhere = jobs.iter().find(|j| city(j) != city(&first)).unwrap();
+    let id = |job: &Value| job["job_id"].as_str().unwrap().to_owned();
+    let action = |job: &Value, kind: &str, at: String| json!({"user_id": "new-user", "job_id": id(job), "action_type": kind, "action_at": at});
+    let batch = json!({"actions": [
+        action(&first, "applied", days_before_at(date, 3, 10)),
+        action(&second, "applied", days_before_at(date, 2, 10)),
+        action(elsewhere, "applied", days_before_at(date, 1, 10)),
+        action(elsewhere, "click", days_before_at(date, 1, 11)),
+    ]});
+    assert_eq!(
+        json_of(&post_actions(&app, batch).await)["rows_imported"],
+        4
+    );
+
+    let detail = get_as_admin(&app, format!("{base}/api/users/new-user")).await;
+    assert_eq!(detail.status, 200, "{}", detail.text());
+    let detail = json_of(&detail);
+    assert_eq!(
+        detail["date"],
+        date.to_string(),
+        "today by default: {detail}"
+    );
+    let location = &detail["location"];
+    assert_eq!(location["source"], "applications", "{detail}");
+    assert_eq!(
+        location["city_cd"],
+        city(&first),
+        "the most applied city: {detail}"
+    );
+    assert_eq!(location["pref_cd"], first["pref_cd"], "{detail}");
+    assert!(
+        location["city_name"].is_string() && location["region"].is_string(),
+        "{location}"
+    );
+    assert_eq!(detail["profile"]["applications"], 3, "{detail}");
+    assert_eq!(detail["profile"]["cities"][0]["value"], city(&first));
+    assert_eq!(detail["profile"]["cities"][0]["applications"], 2);
+    assert!(
+        detail["profile"]["mean_hourly_wage"].is_number(),
+        "{detail}"
+    );
+    assert_eq!(detail["actions_by_type"]["applied"], 3);
+    assert_eq!(detail["actions_by_type"]["click"], 1);
+    assert_eq!(detail["actions_by_type"]["open"], 0);
+    assert_eq!(detail["applications_total"], 3);
+    let listed: Vec<(&str, &str)> = detail["recent_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["job_id"].as_str().unwrap(),
+                a["action_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (id(elsewhere).as_str(), "click"),
+            (id(elsewhere).as_str(), "applied"),
+            (id(&second).as_str(), "applied"),
+            (id(&first).as_str(), "applied"),
+        ],
+        "newest first"
+    );
+    assert_eq!(detail["applications"].as_array().unwrap().len(), 3);
+
+    // Bounded: the lists hold `limit`, the counts stay whole.
+    let one = json_of(&get_as_admin(&app, format!("{base}/api/users/new-user?limit=1")).await);
+    assert_eq!(one["applications"].as_array().unwrap().len(), 1);
+    assert_eq!(one["applications"][0]["job_id"], id(elsewhere));
+    assert_eq!(one["recent_actions"].as_array().unwrap().len(), 1);
+    assert_eq!(one["applications_total"], 3);
+
+    // The profile of an earlier date reads only the days before it: on D−2, the first
+    // application alone; on D−3, none, and the place is unknown.
+    let day = |days: i64| date.checked_sub(jiff::Span::new().days(days)).unwrap();
+    let earlier =
+        json_of(&get_as_admin(&app, format!("{base}/api/users/new-user?date={}", day(2))).await);
+    assert_eq!(earlier["profile"]["applications"], 1, "{earlier}");
+    assert_eq!(earlier["location"]["city_cd"], city(&first));
+    let before =
+        json_of(&get_as_admin(&app, format!("{base}/api/users/new-user?date={}", day(3))).await);
+    assert_eq!(before["profile"]["applications"], 0, "{before}");
+    assert_eq!(before["location"]["source"], "unknown", "{before}");
+    assert!(before["location"].get("city_cd").is_none(), "{before}");
+    app.stop().await;
+}
