@@ -89,6 +89,11 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the store gauges of `/metrics` are refreshed from the store's status.
 pub const STORE_GAUGES_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How many picks recomputations on demand run at once: each holds a year of actions
+/// (compressed) and the day's job scores, and takes the cores for seconds at reference
+/// size; further requests wait their turn (within the request timeout).
+pub const MAX_CONCURRENT_RECOMPUTES: usize = 1;
+
 /// How many records a list returns when the request does not say (`limit`); at most 1000.
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
 
@@ -188,6 +193,8 @@ pub struct AppState {
     /// One upload at a time; its progress while it runs.
     pub upload: tokio::sync::Mutex<()>,
     pub upload_progress: std::sync::Mutex<Option<UploadProgress>>,
+    /// Recomputations of picks on demand, [`MAX_CONCURRENT_RECOMPUTES`] at a time.
+    pub recompute: tokio::sync::Semaphore,
     /// Every run of the server (schedule, API, CLI through the API), one at a time.
     pub runs: Arc<RunManager>,
     shutting_down: AtomicBool,
@@ -223,6 +230,7 @@ impl AppState {
             max_shrink_percent: options.max_shrink_percent,
             upload: tokio::sync::Mutex::new(()),
             upload_progress: std::sync::Mutex::new(None),
+            recompute: tokio::sync::Semaphore::new(MAX_CONCURRENT_RECOMPUTES),
             runs,
             shutting_down: AtomicBool::new(false),
         }

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod exports;
 pub mod imports;
 pub mod jobs;
+pub mod picks;
 pub mod run_manager;
 pub mod runs;
 pub mod status;

@@ -767,3 +767,111 @@ async fn a_user_s_detail_infers_their_location_from_their_applications_and_lists
     assert!(before["location"].get("city_cd").is_none(), "{before}");
     app.stop().await;
 }
+
+/// The job ids of a picks answer, in section and rank order.
+fn picked_jobs(picks: &Value) -> Vec<String> {
+    picks["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["picks"].as_array().unwrap().iter())
+        .map(|p| p["job_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recomputed_picks_equal_the_stored_ones_and_follow_new_applications_without_storing() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let user = app.store.emails(date, None).await.unwrap()[0]
+        .user_id
+        .as_str()
+        .to_owned();
+    let stored_url = format!("{base}/api/picks/{date}/{user}");
+    let recompute_url = format!("{base}/api/picks/{date}/{user}/recompute");
+    let stored = get_as_admin(&app, stored_url.clone()).await;
+    assert_eq!(stored.status, 200, "{}", stored.text());
+    let stored = json_of(&stored);
+    let runs_before = json_of(&get_as_admin(&app, format!("{base}/api/runs")).await);
+
+    let recomputed = send_json("POST", recompute_url.clone(), None, &app.admin).await;
+    assert_eq!(recomputed.status, 200, "{}", recomputed.text());
+    assert_eq!(
+        json_of(&recomputed),
+        stored,
+        "right after the run: the stored picks"
+    );
+
+    // An application made on the date itself is not used (SPEC §3.0); one of the day
+    // before excludes the job and its company's other jobs (SPEC §4).
+    let jobs = picked_jobs(&stored);
+    let applied = jobs[0].clone();
+    let columns = app.store.job_columns().await.unwrap();
+    let company = |job: &str| {
+        let row = columns
+            .position(mailscore::domain::JobId::new(job.parse().unwrap()))
+            .unwrap();
+        columns.endcl_cd.get(row).to_owned()
+    };
+    let applied_company = company(&applied);
+    assert!(!applied_company.is_empty());
+    let on_the_day = json!({"actions": [{"user_id": user, "job_id": applied,
+        "action_type": "applied", "action_at": format!("{date} 00:01:00+09")}]});
+    assert_eq!(
+        json_of(&post_actions(&app, on_the_day).await)["rows_imported"],
+        1
+    );
+    let same = json_of(&send_json("POST", recompute_url.clone(), None, &app.admin).await);
+    assert_eq!(same, stored, "an action of the date itself changes nothing");
+
+    let the_day_before = json!({"actions": [{"user_id": user, "job_id": applied,
+        "action_type": "applied", "action_at": day_before_at(date, 12)}]});
+    assert_eq!(
+        json_of(&post_actions(&app, the_day_before).await)["rows_imported"],
+        1
+    );
+    let changed = send_json("POST", recompute_url.clone(), None, &app.admin).await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    let changed = json_of(&changed);
+    let now_picked = picked_jobs(&changed);
+    assert!(
+        !now_picked.contains(&applied),
+        "a job applied to is not picked"
+    );
+    assert!(
+        now_picked.iter().all(|job| company(job) != applied_company),
+        "nor is any job of a company applied to within 14 days"
+    );
+    assert_eq!(
+        now_picked.len(),
+        jobs.len(),
+        "the list is filled from other jobs"
+    );
+
+    // Nothing was stored: the stored picks and the runs are as they were.
+    assert_eq!(json_of(&get_as_admin(&app, stored_url).await), stored);
+    assert_eq!(
+        json_of(&get_as_admin(&app, format!("{base}/api/runs")).await),
+        runs_before
+    );
+
+    let unknown = send_json(
+        "POST",
+        format!("{base}/api/picks/{date}/nobody-here/recompute"),
+        None,
+        &app.admin,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+    assert_eq!(json_of(&unknown)["code"], "not_found");
+    let bad = send_json(
+        "POST",
+        format!("{base}/api/picks/someday/{user}/recompute"),
+        None,
+        &app.admin,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    app.stop().await;
+}
