@@ -19,6 +19,7 @@ pub mod middleware;
 pub mod picks;
 pub mod runs;
 pub mod session;
+pub mod stats;
 pub mod status;
 pub mod suppressions;
 pub mod tls;
@@ -124,6 +125,8 @@ enum ApiTags {
     Health,
     /// What the store holds.
     Status,
+    /// The dashboard's figures: counts, distributions, activity, hit rates.
+    Stats,
     /// Daily runs.
     Runs,
     /// Imports and their reports.
@@ -162,6 +165,7 @@ macro_rules! apis {
 apis!(
     health::HealthApi,
     status::StatusApi,
+    stats::StatsApi,
     runs::RunsApi,
     imports::ImportsApi,
     jobs::JobsApi,

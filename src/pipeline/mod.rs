@@ -308,7 +308,7 @@ fn llm_subjects(
 
 /// Runs CPU-bound work from async code without stalling the runtime's other tasks
 /// (`block_in_place` on a multi-threaded runtime; directly on a current-thread one).
-fn cpu_bound<R>(work: impl FnOnce() -> R) -> R {
+pub(crate) fn cpu_bound<R>(work: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)

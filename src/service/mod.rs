@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod picks;
 pub mod run_manager;
 pub mod runs;
+pub mod stats;
 pub mod status;
 pub mod suppressions;
 pub mod tracking;

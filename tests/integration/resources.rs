@@ -875,3 +875,130 @@ async fn recomputed_picks_equal_the_stored_ones_and_follow_new_applications_with
     assert_eq!(bad.status, 400);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stats_count_the_store_the_date_s_picks_and_activity_and_follow_applications_after_it()
+{
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let zone = mailscore::domain::TimeZoneSetting::tokyo();
+    let stats = get_as_admin(&app, format!("{base}/api/stats?date={date}")).await;
+    assert_eq!(stats.status, 200, "{}", stats.text());
+    let stats = json_of(&stats);
+
+    let picks = app.store.picks(date, None).await.unwrap();
+    let n_picks: u64 = picks.iter().map(|u| u.picks.len() as u64).sum();
+    let counts = &stats["counts"];
+    assert_eq!(counts["jobs_active"], 600);
+    assert_eq!(counts["users"], 30);
+    assert_eq!(
+        counts["users_picked"],
+        picks.iter().filter(|u| !u.picks.is_empty()).count() as u64
+    );
+    assert_eq!(
+        counts["emails_total"],
+        app.store.emails(date, None).await.unwrap().len() as u64
+    );
+    assert_eq!(counts["emails"][0]["name"], "pending");
+    assert_eq!(stats["scores"]["picks_total"]["count"], n_picks);
+    let buckets: u64 = stats["scores"]["picks_total"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .sum();
+    assert_eq!(buckets, n_picks);
+    let fill = stats["section_fill"].as_array().unwrap();
+    assert_eq!(fill.len(), 6);
+    assert_eq!(fill[0]["section"], "editorial");
+    let filled: u64 = fill.iter().map(|s| s["picks"].as_u64().unwrap()).sum();
+    assert_eq!(filled, n_picks);
+    for section in fill {
+        let by_tier: u64 = section["tiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(by_tier, section["picks"].as_u64().unwrap(), "{section}");
+    }
+
+    // The series: 30 local days up to the date, each day's applications as stored.
+    let days = stats["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["date"], date.to_string());
+    let first = date.checked_sub(jiff::Span::new().days(29)).unwrap();
+    assert_eq!(stats["window_from"], first.to_string());
+    let actions = app
+        .store
+        .actions_between(zone.start_of_day(first), i64::MAX / 2)
+        .await
+        .unwrap();
+    for day in days {
+        let local: jiff::civil::Date = day["date"].as_str().unwrap().parse().unwrap();
+        let (from, to) = (
+            zone.start_of_day(local),
+            zone.start_of_day(local.checked_add(jiff::Span::new().days(1)).unwrap()),
+        );
+        let applied = (0..actions.len())
+            .map(|row| actions.row(row))
+            .filter(|a| {
+                a.action_type == Some(mailscore::domain::ActionType::Applied)
+                    && (from..to).contains(&a.action_at)
+            })
+            .count() as u64;
+        assert_eq!(day["applications"], applied, "{day}");
+    }
+    let all_applied: u64 = days
+        .iter()
+        .map(|d| d["applications"].as_u64().unwrap())
+        .sum();
+    assert!(all_applied > 0, "the generated store has applications");
+    assert_eq!(stats["hit_rates"].as_array().unwrap().len(), 30);
+    assert_eq!(stats["hit_rates"][29], stats["hit_rate"]);
+
+    // Applications after the date: one to a job picked for its user on the date, one by a
+    // user without picks, and one on the date itself, which is not after it.
+    let user = picks.iter().find(|u| !u.picks.is_empty()).unwrap();
+    let job = user.picks[0].job_id.to_string();
+    let day_after = |days: i64, hour: u8| {
+        let day = date.checked_add(jiff::Span::new().days(days)).unwrap();
+        format!("{day} {hour:02}:00:00+09")
+    };
+    let batch = json!({"actions": [
+        {"user_id": user.user_id.as_str(), "job_id": job, "action_type": "applied",
+         "action_at": day_after(1, 10)},
+        {"user_id": "no-picks-user", "job_id": job, "action_type": "applied",
+         "action_at": day_after(2, 10)},
+        {"user_id": user.user_id.as_str(), "job_id": job, "action_type": "applied",
+         "action_at": day_after(0, 23)},
+    ]});
+    let before = &stats["hit_rate"];
+    assert_eq!(
+        json_of(&post_actions(&app, batch).await)["rows_imported"],
+        3
+    );
+    let after = json_of(&get_as_admin(&app, format!("{base}/api/stats?date={date}&days=7")).await);
+    let hit = &after["hit_rate"];
+    assert_eq!(after["days"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        hit["applications"].as_u64().unwrap(),
+        before["applications"].as_u64().unwrap() + 2,
+        "{hit}"
+    );
+    assert_eq!(
+        hit["hits"].as_u64().unwrap(),
+        before["hits"].as_u64().unwrap() + 1,
+        "{hit}"
+    );
+    assert!(hit["rate"].is_number(), "{hit}");
+    assert_eq!(hit["picks"], n_picks);
+    assert_eq!(hit["picks_stored"], true);
+
+    for bad in ["days=0", "days=91", "date=tomorrow"] {
+        let answer = get_as_admin(&app, format!("{base}/api/stats?{bad}")).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text());
+    }
+    app.stop().await;
+}
