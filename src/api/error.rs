@@ -55,7 +55,7 @@ pub enum ApiError {
     /// is no longer pending, another run executing …).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// The uploaded file cannot be imported; nothing was written.
+    /// The uploaded file or the batch cannot be imported; nothing was written.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// An internal error; the log has its details under the response's request id.
@@ -145,6 +145,11 @@ impl From<ServiceError> for ApiError {
                 error.to_string(),
                 "fix the file as the message says and upload it again",
             ))),
+            ServiceError::BatchRejected { hint, .. } => Self::Unprocessable(Json(ErrorBody::new(
+                "batch_rejected",
+                error.to_string(),
+                hint,
+            ))),
             ServiceError::Link(_) => Self::NotFound(Json(ErrorBody::new(
                 "link_not_valid",
                 "the link is not valid",
@@ -209,7 +214,8 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Message(_)
             | ServiceError::Io(_)
             | ServiceError::Csv(_)
-            | ServiceError::Json(_) => {
+            | ServiceError::Json(_)
+            | ServiceError::Task(_) => {
                 log_internal(&error);
                 Self::internal()
             }

@@ -1,6 +1,6 @@
 //! `GET /api/jobs` (a filtered page of the current snapshot, with a date's scores) and
-//! `GET /api/jobs/{id}` (one stored job with every column of its feed row)
-//! (`service::jobs`).
+//! `GET /api/jobs/{id}` (one stored job with every column of its feed row, its
+//! eligibility and scores of a date) (`service::jobs`).
 
 use std::sync::Arc;
 
@@ -11,13 +11,14 @@ use poem_openapi::{Object, OpenApi};
 
 use super::error::ApiError;
 use super::{ApiTags, AppState, default_list_limit};
-use crate::domain::JobRecord;
-use crate::service::jobs::{JobFilter, JobSummary, list_jobs};
+use crate::service::jobs::{
+    JobDetail, JobFilter, JobScoreRow, JobSummary, list_jobs, show_job_detail,
+};
 use crate::service::{parse_date, parse_job_id};
 
-/// One stored job as its feed row gave it.
+/// One stored job as its feed row gave it, with its scores of a date.
 #[derive(Debug, Object)]
-#[oai(rename = "Job")]
+#[oai(rename = "Job", skip_serializing_if_is_none)]
 pub struct JobResponse {
     pub job_id: String,
     /// Whether the job is in the current snapshot (an inactive job is kept for history
@@ -25,6 +26,14 @@ pub struct JobResponse {
     pub active: bool,
     /// Every column of the feed row, in the feed's order.
     pub columns: Vec<JobColumnResponse>,
+    /// The date of `eligible` and `scores`: the one asked for, else the latest date a run
+    /// scored; absent before any run scored the jobs.
+    pub date: Option<String>,
+    /// Whether the job can be picked on `date` (SPEC §3.1; an inactive job cannot).
+    pub eligible: Option<bool>,
+    /// Its scores of `date` and what they came from; absent when that date's run did not
+    /// score it (it was not in the snapshot then).
+    pub scores: Option<JobScoresResponse>,
 }
 
 /// One cell of a feed row.
@@ -37,8 +46,9 @@ pub struct JobColumnResponse {
     pub value: Option<String>,
 }
 
-impl From<JobRecord> for JobResponse {
-    fn from(job: JobRecord) -> Self {
+impl From<JobDetail> for JobResponse {
+    fn from(detail: JobDetail) -> Self {
+        let job = detail.record;
         Self {
             job_id: job.job_id.to_string(),
             active: job.active,
@@ -47,6 +57,9 @@ impl From<JobRecord> for JobResponse {
                 .into_iter()
                 .map(|(name, value)| JobColumnResponse { name, value })
                 .collect(),
+            date: detail.date.map(|date| date.to_string()),
+            eligible: detail.eligible,
+            scores: detail.scores.map(JobScoresResponse::from),
         }
     }
 }
@@ -71,17 +84,39 @@ pub struct JobSummaryResponse {
 
 /// A job's scores of one date (SPEC §3) and what they came from.
 #[derive(Debug, Object)]
-#[oai(rename = "JobScores")]
+#[oai(rename = "JobScores", skip_serializing_if_is_none)]
 pub struct JobScoresResponse {
+    /// 0.40 × wage + 0.30 × fee + 0.30 × popularity.
     pub basic: f64,
+    /// The wage component: the hourly equivalent against its area's mean and deviation.
     pub wage: f64,
+    /// The fee component.
     pub fee: f64,
+    /// The popularity component: the company's applicants per action.
     pub popularity: f64,
+    /// The SEO score: the first keywords that match, by volume.
     pub seo: f64,
     /// The needs categories the job belongs to.
     pub needs: Vec<String>,
     /// `keyword(field)`, in the order they counted.
     pub matched_keywords: Vec<String>,
+    /// The occupation category (`occupation_cd1` by hundreds: `100` … `1200`).
+    pub occupation_category: Option<String>,
+}
+
+impl From<JobScoreRow> for JobScoresResponse {
+    fn from(s: JobScoreRow) -> Self {
+        Self {
+            basic: s.basic,
+            wage: s.wage,
+            fee: s.fee,
+            popularity: s.popularity,
+            seo: s.seo,
+            needs: s.needs,
+            matched_keywords: s.matched_keywords,
+            occupation_category: s.occupation_category.map(|c| c.to_string()),
+        }
+    }
 }
 
 impl From<JobSummary> for JobSummaryResponse {
@@ -96,15 +131,7 @@ impl From<JobSummary> for JobSummaryResponse {
             occupation_cd1: fields.occupation_cd1.map(|c| c.to_string()),
             salary: fields.salary_text,
             eligible: job.eligible,
-            scores: job.scores.map(|s| JobScoresResponse {
-                basic: s.basic,
-                wage: s.wage,
-                fee: s.fee,
-                popularity: s.popularity,
-                seo: s.seo,
-                needs: s.needs,
-                matched_keywords: s.matched_keywords,
-            }),
+            scores: job.scores.map(JobScoresResponse::from),
         }
     }
 }
@@ -200,16 +227,29 @@ impl JobsApi {
         }))
     }
 
-    /// One stored job, active or not, with every column of its feed row.
+    /// One stored job, active or not, with every column of its feed row, and its
+    /// eligibility and scores of a date (score components, needs categories, matched
+    /// keywords) as that date's run stored them.
     #[oai(path = "/api/jobs/:id", method = "get", operation_id = "get_job")]
     async fn show(
         &self,
         state: Data<&Arc<AppState>>,
         /// The job's `job_id`.
         id: Path<String>,
+        /// The batch date of the scores, `YYYY-MM-DD`; default: the latest date a run
+        /// scored.
+        date: Query<Option<String>>,
     ) -> Result<Json<JobResponse>, ApiError> {
         let id = parse_job_id(&id.0)?;
-        let job = state.hot.job(state.store.as_ref(), id).await?;
-        Ok(Json(JobRecord::clone(&job).into()))
+        let date = date.0.as_deref().map(parse_date).transpose()?;
+        let job = show_job_detail(
+            state.store.as_ref(),
+            id,
+            date,
+            &state.messages.time_zone,
+            &state.scoring,
+        )
+        .await?;
+        Ok(Json(job.into()))
     }
 }

@@ -35,6 +35,9 @@ pub struct Policy {
     pub max_upload_bytes: u64,
     pub upload_timeout: Duration,
     pub upload_routes: Vec<&'static str>,
+    /// Routes whose `POST` takes a larger body than `max_body_bytes` (a JSON batch), with
+    /// their limit; their timeout is the request timeout.
+    pub batch_routes: Vec<(&'static str, u64)>,
     /// `Strict-Transport-Security` value, sent only when the listener speaks TLS (a browser
     /// ignores it over plain HTTP, and sending it there would be a false promise).
     pub hsts: Option<HeaderValue>,
@@ -130,10 +133,20 @@ async fn handle<E: Endpoint>(inner: &E, request: Request, policy: &Policy) -> Re
     let span = tracing::info_span!("request", request_id = %request_id);
     let is_upload = request.method() == poem::http::Method::POST
         && policy.upload_routes.contains(&route.as_str());
+    let batch_limit = policy
+        .batch_routes
+        .iter()
+        .find(|(batch_route, _)| {
+            request.method() == poem::http::Method::POST && *batch_route == route
+        })
+        .map(|(_, limit)| *limit);
     let (max_body_bytes, timeout) = if is_upload {
         (policy.max_upload_bytes, policy.upload_timeout)
     } else {
-        (policy.max_body_bytes, policy.request_timeout)
+        (
+            batch_limit.unwrap_or(policy.max_body_bytes),
+            policy.request_timeout,
+        )
     };
     let mut response = async {
         if let Some(refused) = check_body(&request, max_body_bytes) {

@@ -7,6 +7,7 @@
 //! layers of `middleware.rs`.
 
 pub mod accounts;
+pub mod actions;
 pub mod auth;
 pub mod emails;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod middleware;
 pub mod picks;
 pub mod runs;
 pub mod session;
+pub mod stats;
 pub mod status;
 pub mod suppressions;
 pub mod tls;
@@ -63,9 +65,9 @@ use crate::telemetry::{ErrorChain, LogRing};
 use crate::tokens::TokenSigner;
 use middleware::{Policy, RouteTemplates};
 
-/// The largest request body any route takes, in bytes. The routes of the API so far read
-/// their path and query and at most a small JSON body (`POST /api/runs`); uploads will
-/// have a limit of their own.
+/// The largest request body a route takes, in bytes: the routes of the API read their path
+/// and query and at most a small JSON body (`POST /api/runs`); uploads
+/// ([`MAX_UPLOAD_BYTES`]) and batches ([`BATCH_ROUTES`]) have limits of their own.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// The largest file `POST /api/imports` takes (the reference feed is 210 MB); the body is
@@ -78,6 +80,10 @@ pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The routes that take uploads (with `POST`).
 const UPLOAD_ROUTES: &[&str] = &["/api/imports"];
 
+/// The routes whose `POST` takes a JSON batch larger than [`MAX_BODY_BYTES`], with their
+/// limit.
+const BATCH_ROUTES: &[(&str, u64)] = &[("/api/actions", actions::MAX_ACTIONS_BODY_BYTES)];
+
 /// How long a request may take before it is answered `503 request_timeout`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -87,6 +93,11 @@ pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How often the store gauges of `/metrics` are refreshed from the store's status.
 pub const STORE_GAUGES_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How many picks recomputations on demand run at once: each holds a year of actions
+/// (compressed) and the day's job scores, and takes the cores for seconds at reference
+/// size; further requests wait their turn (within the request timeout).
+pub const MAX_CONCURRENT_RECOMPUTES: usize = 1;
 
 /// How many records a list returns when the request does not say (`limit`); at most 1000.
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
@@ -118,6 +129,8 @@ enum ApiTags {
     Health,
     /// What the store holds.
     Status,
+    /// The dashboard's figures: counts, distributions, activity, hit rates.
+    Stats,
     /// Daily runs.
     Runs,
     /// Imports and their reports.
@@ -126,6 +139,8 @@ enum ApiTags {
     Jobs,
     /// Job seekers.
     Users,
+    /// What users did: batches of actions.
+    Actions,
     /// Each user's picks of a date.
     Picks,
     /// The email queue.
@@ -156,10 +171,12 @@ macro_rules! apis {
 apis!(
     health::HealthApi,
     status::StatusApi,
+    stats::StatsApi,
     runs::RunsApi,
     imports::ImportsApi,
     jobs::JobsApi,
     users::UsersApi,
+    actions::ActionsApi,
     picks::PicksApi,
     emails::EmailsApi,
     suppressions::SuppressionsApi,
@@ -187,6 +204,8 @@ pub struct AppState {
     /// One upload at a time; its progress while it runs.
     pub upload: tokio::sync::Mutex<()>,
     pub upload_progress: std::sync::Mutex<Option<UploadProgress>>,
+    /// Recomputations of picks on demand, [`MAX_CONCURRENT_RECOMPUTES`] at a time.
+    pub recompute: tokio::sync::Semaphore,
     /// Every run of the server (schedule, API, CLI through the API), one at a time.
     pub runs: Arc<RunManager>,
     /// The copies of hot reads (picks, jobs), told of every change this process makes.
@@ -228,6 +247,7 @@ impl AppState {
             max_shrink_percent: options.max_shrink_percent,
             upload: tokio::sync::Mutex::new(()),
             upload_progress: std::sync::Mutex::new(None),
+            recompute: tokio::sync::Semaphore::new(MAX_CONCURRENT_RECOMPUTES),
             runs,
             hot,
             logs: Arc::clone(&options.logs),
@@ -493,6 +513,7 @@ pub async fn start(
         max_upload_bytes: MAX_UPLOAD_BYTES,
         upload_timeout: UPLOAD_TIMEOUT,
         upload_routes: UPLOAD_ROUTES.to_vec(),
+        batch_routes: BATCH_ROUTES.to_vec(),
         // HSTS is only true of a TLS listener.
         hsts: is_tls.then(|| HeaderValue::from_static(tls::HSTS_VALUE)),
         tls: is_tls,
@@ -795,6 +816,7 @@ mod tests {
             max_upload_bytes: MAX_UPLOAD_BYTES,
             upload_timeout: UPLOAD_TIMEOUT,
             upload_routes: UPLOAD_ROUTES.to_vec(),
+            batch_routes: BATCH_ROUTES.to_vec(),
             hsts: None,
             tls: false,
             routes: route_templates(),

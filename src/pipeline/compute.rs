@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::columnar::StrColumn;
-use crate::domain::action::ActionDay;
+use crate::domain::action::{ActionColumnsBuilder, ActionDay, DecodedActionDay};
 use crate::domain::batch::{JobScoreTable, PhaseRecord, StoredPick, UserPicks};
 use crate::domain::{JobColumns, Masters, User};
 use crate::matching::{MatchContext, Pick, picks_for_user};
@@ -312,6 +312,73 @@ pub fn profile_day(inputs: &DayInputs<'_>) -> DayResults {
         skipped_keywords: Vec::new(),
         failed_users: Vec::new(),
     }
+}
+
+/// The actions of one user out of days of everybody's, day by day in the order given (each
+/// day keeps its identity order), only the days where the user acted; and the days that
+/// could not be read, each with why. Days are opened in parallel, one at a time each.
+pub fn actions_of_user(
+    days: &[Box<dyn ActionDay>],
+    user_id: &str,
+) -> (Vec<Box<dyn ActionDay>>, Vec<String>) {
+    let parts: Vec<Result<Option<DecodedActionDay>, String>> = days
+        .par_iter()
+        .map(|stored| {
+            let day = stored.columns()?;
+            let Some(reference) = (0..day.users.len()).find(|&i| day.users.get(i) == user_id)
+            else {
+                return Ok(None);
+            };
+            let mut own = ActionColumnsBuilder::new();
+            for row in 0..day.len() {
+                if day.user[row] as usize == reference {
+                    own.push(&day.row(row));
+                }
+            }
+            Ok(Some(DecodedActionDay {
+                day: stored.day(),
+                columns: own.finish(),
+            }))
+        })
+        .collect();
+    let mut own_days: Vec<Box<dyn ActionDay>> = Vec::new();
+    let mut unreadable = Vec::new();
+    for part in parts {
+        match part {
+            Ok(Some(day)) => own_days.push(Box::new(day)),
+            Ok(None) => {}
+            Err(error) => unreadable.push(error),
+        }
+    }
+    (own_days, unreadable)
+}
+
+/// One user's profile (SPEC §3.4) of the date `windows` names, as the daily run builds it
+/// ([`profile_day`] over that user alone): `own_days` are the user's own actions
+/// ([`actions_of_user`]), which are all a profile reads besides the jobs and the masters.
+/// Returns the profile with the day's action statistics (their company ids name the
+/// profile's companies) and geography.
+pub fn profile_of_user(
+    user: &User,
+    own_days: &[Box<dyn ActionDay>],
+    jobs: &JobColumns,
+    masters: &Masters,
+    windows: DayWindows,
+    config: &ScoringConfig,
+) -> (UserProfile, ActionStats, Geography) {
+    let previous = crate::domain::batch::PreviousPicks::default();
+    let inputs = DayInputs {
+        jobs,
+        masters,
+        users: std::slice::from_ref(user),
+        action_days: own_days,
+        previous: &previous,
+        windows,
+        config,
+    };
+    let mut results = profile_day(&inputs);
+    let profile = results.profiles.pop().expect("one profile per user");
+    (profile, results.stats, results.geography)
 }
 
 /// The job scores of a day [`profile_day`] profiled, and their stored table.

@@ -323,7 +323,7 @@ fn llm_subjects(
 
 /// Runs CPU-bound work from async code without stalling the runtime's other tasks
 /// (`block_in_place` on a multi-threaded runtime; directly on a current-thread one).
-fn cpu_bound<R>(work: impl FnOnce() -> R) -> R {
+pub(crate) fn cpu_bound<R>(work: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)
@@ -832,29 +832,10 @@ impl ChunkRun<'_> {
         picking: &mut Pieces,
     ) -> Result<ChunkPicks, PipelineError> {
         let (inputs, options) = (self.inputs, self.options);
-        let date = options.date;
         let clock = picking.begin();
         let mut chunk =
             cpu_bound(|| picks_for_users(inputs, self.results, context, range, &options.progress));
-        for user in &chunk.failed_users {
-            let yesterday = date
-                .checked_sub(jiff::Span::new().days(1))
-                .expect("date in range");
-            let stored = self
-                .store
-                .picks(yesterday, Some(user))
-                .await
-                .map_err(fail_while(
-                    date,
-                    "loading yesterday's picks of a user whose matching failed",
-                ))?;
-            if let (Some(stored), Some(slot)) = (
-                stored.first(),
-                chunk.picks.iter_mut().find(|p| &p.user_id == user),
-            ) {
-                *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
-            }
-        }
+        fall_back_to_yesterday(self.store, options.date, inputs, context, &mut chunk).await?;
         picking.end(clock);
         Ok(chunk)
     }
@@ -957,6 +938,77 @@ impl ChunkRun<'_> {
         );
         Ok(())
     }
+}
+
+/// Gives each user of `chunk` whose matching failed yesterday's picks in yesterday's
+/// sections (those still eligible), read from the store.
+async fn fall_back_to_yesterday(
+    store: &dyn Store,
+    date: Date,
+    inputs: &DayInputs<'_>,
+    context: &crate::matching::MatchContext<'_>,
+    chunk: &mut ChunkPicks,
+) -> Result<(), PipelineError> {
+    for user in &chunk.failed_users {
+        let yesterday = date
+            .checked_sub(jiff::Span::new().days(1))
+            .expect("date in range");
+        let stored = store
+            .picks(yesterday, Some(user))
+            .await
+            .map_err(fail_while(
+                date,
+                "loading yesterday's picks of a user whose matching failed",
+            ))?;
+        if let (Some(stored), Some(slot)) = (
+            stored.first(),
+            chunk.picks.iter_mut().find(|p| &p.user_id == user),
+        ) {
+            *slot = compute::fallback_from_yesterday(stored, inputs.jobs, context.scores);
+        }
+    }
+    Ok(())
+}
+
+/// One user's picks of `options.date` computed on demand exactly as a run of that user
+/// would compute them ([`BatchOptions::users`]: the same load, profiles, job scores of
+/// every user's actions, matching and fallback), but stored nowhere: no run record, no
+/// lease, no write at all, so it can go on beside a daily run. `None` when a run would give
+/// the user no pick list: not stored, suppressed, inactive or unsubscribed. Only
+/// `options.date`, `config`, `time_zone` count; the rest of `options` is not used.
+pub async fn recompute_user_picks(
+    store: &dyn Store,
+    options: &BatchOptions,
+    user: &crate::domain::UserId,
+) -> Result<Option<crate::domain::batch::UserPicks>, PipelineError> {
+    let options = BatchOptions {
+        until: Phase::Picks,
+        users: Some(vec![user.clone()]),
+        progress: std::sync::Arc::new(RunProgress::default()),
+        inbox: None,
+        retention: None,
+        llm: None,
+        ..options.clone()
+    };
+    let mut scratch = new_run_record(&options);
+    let (loaded, action_days) = load_day(store, &options, &mut scratch).await?;
+    let Some(position) = loaded.users.iter().position(|u| &u.user_id == user) else {
+        return Ok(None);
+    };
+    let results = prepare_loaded_day(&loaded, action_days, &options, &mut scratch);
+    let inputs = loaded.inputs(&[], &options.config);
+    let context = match_context(&inputs, &results).expect("the day's job scores are computed");
+    let mut chunk = cpu_bound(|| {
+        picks_for_users(
+            &inputs,
+            &results,
+            &context,
+            position..position + 1,
+            &options.progress,
+        )
+    });
+    fall_back_to_yesterday(store, options.date, &inputs, &context, &mut chunk).await?;
+    Ok(chunk.picks.pop())
 }
 
 /// What the inbox import did with its files.
@@ -1267,17 +1319,11 @@ fn fail_while(date: Date, action: &'static str) -> impl FnOnce(StoreError) -> Pi
     }
 }
 
-/// Records the run's start, which gives it its id, and marks failed every earlier record
-/// still `running`: this run holds the lease, so such a run was killed or failed before it
-/// could say so.
-async fn record_run_start(
-    store: &dyn Store,
-    options: &BatchOptions,
-) -> Result<RunRecord, PipelineError> {
-    let date = options.date;
-    let run = RunRecord {
+/// The record of a run of `options` that starts now, `running`, without an id.
+fn new_run_record(options: &BatchOptions) -> RunRecord {
+    RunRecord {
         id: 0,
-        date,
+        date: options.date,
         started_at: now(),
         finished_at: None,
         status: RunStatus::Running,
@@ -1290,9 +1336,19 @@ async fn record_run_start(
         trigger: options.trigger,
         users: options.users.clone(),
         retry_of: options.retry_of,
-    };
+    }
+}
+
+/// Records the run's start, which gives it its id, and marks failed every earlier record
+/// still `running`: this run holds the lease, so such a run was killed or failed before it
+/// could say so.
+async fn record_run_start(
+    store: &dyn Store,
+    options: &BatchOptions,
+) -> Result<RunRecord, PipelineError> {
+    let date = options.date;
     let run = store
-        .save_run(run)
+        .save_run(new_run_record(options))
         .await
         .map_err(fail_while(date, "recording the run's start"))?;
     tracing::info!(date = %date, run = run.id, "daily run started");

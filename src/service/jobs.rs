@@ -1,4 +1,5 @@
-//! The stored jobs: one with every column, or a filtered page of the current snapshot.
+//! The stored jobs: one with every column and its scores of a date, or a filtered page of
+//! the current snapshot.
 
 use jiff::civil::Date;
 
@@ -18,6 +19,82 @@ pub async fn show_job(store: &dyn Store, id: JobId) -> Result<JobRecord, Service
         .ok_or_else(|| ServiceError::NotFound {
             explanation: format!("no job {id} is stored"),
         })
+}
+
+/// One stored job with its scores of a date, as an operator inspects it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDetail {
+    pub record: JobRecord,
+    /// The date whose scores these are: the one asked for, else the latest date a run
+    /// scored (`None`: no run scored any date yet).
+    pub date: Option<Date>,
+    /// Eligible to be picked on `date` (SPEC §3.1): active in the current snapshot and
+    /// passing every rule; `None` without a date.
+    pub eligible: Option<bool>,
+    /// The job's scores of `date`, when that date's run scored it (`None` for a job that
+    /// was not in the snapshot it scored).
+    pub scores: Option<JobScoreRow>,
+}
+
+/// How many recent run records are looked through for the latest scored date.
+const RUNS_FOR_LATEST_SCORES: usize = 50;
+
+/// The latest date whose job scores a run stored, among the recent runs.
+async fn latest_scored_date(store: &dyn Store) -> Result<Option<Date>, ServiceError> {
+    let runs = store.runs(RUNS_FOR_LATEST_SCORES).await?;
+    let mut dates: Vec<Date> = runs
+        .iter()
+        .filter(|run| run.until >= crate::domain::batch::Phase::Scores)
+        .map(|run| run.date)
+        .collect();
+    dates.sort_unstable_by(|a, b| b.cmp(a));
+    dates.dedup();
+    for date in dates {
+        if store.job_scores(date).await?.is_some() {
+            return Ok(Some(date));
+        }
+    }
+    Ok(None)
+}
+
+/// Every stored column of one job, with its eligibility and scores of `date` (default:
+/// the latest date a run scored): the score components, the needs categories and the
+/// matched keywords, as that date's run stored them.
+pub async fn show_job_detail(
+    store: &dyn Store,
+    id: JobId,
+    date: Option<Date>,
+    zone: &TimeZoneSetting,
+    config: &ScoringConfig,
+) -> Result<JobDetail, ServiceError> {
+    let record = show_job(store, id).await?;
+    let date = match date {
+        Some(date) => Some(date),
+        None => latest_scored_date(store).await?,
+    };
+    let Some(date) = date else {
+        return Ok(JobDetail {
+            record,
+            date: None,
+            eligible: None,
+            scores: None,
+        });
+    };
+    let jobs = store.job_columns().await?;
+    let windows = DayWindows::new(date, zone, config);
+    let eligible = jobs
+        .position(id)
+        .is_some_and(|index| crate::scoring::jobs::is_eligible(&jobs, index, &windows, config));
+    let scores = store.job_scores(date).await?.and_then(|table| {
+        let index = table.job_id.binary_search(&id.get()).ok()?;
+        Some(score_row(&table, index))
+    });
+    Ok(JobDetail {
+        record,
+        date: Some(date),
+        eligible: Some(eligible),
+        scores,
+    })
 }
 
 /// Which jobs a list shows. Every filter given must hold.
@@ -59,7 +136,10 @@ pub struct JobScoreRow {
     pub popularity: f64,
     pub seo: f64,
     pub needs: Vec<String>,
+    /// `keyword(field)`, in the order they counted.
     pub matched_keywords: Vec<String>,
+    /// The occupation category (`occupation_cd1` by hundreds; SPEC §3.3), if any.
+    pub occupation_category: Option<u16>,
 }
 
 fn score_row(table: &JobScoreTable, index: usize) -> JobScoreRow {
@@ -77,6 +157,11 @@ fn score_row(table: &JobScoreTable, index: usize) -> JobScoreRow {
         seo: table.seo[index],
         needs: split(table.needs.get(index)),
         matched_keywords: split(table.matched_keywords.get(index)),
+        occupation_category: table
+            .occupation_category
+            .get(index)
+            .copied()
+            .filter(|&category| category != 0),
     }
 }
 

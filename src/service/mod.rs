@@ -7,6 +7,7 @@
 //! Every failure is a [`ServiceError`] whose message says what, where and what to do.
 
 pub mod accounts;
+pub mod actions;
 pub mod demo;
 pub mod emails;
 pub mod explain;
@@ -16,8 +17,10 @@ pub mod imports;
 pub mod jobs;
 pub mod local_server;
 pub mod logs;
+pub mod picks;
 pub mod run_manager;
 pub mod runs;
+pub mod stats;
 pub mod status;
 pub mod suppressions;
 pub mod tracking;
@@ -84,6 +87,9 @@ pub enum ServiceError {
     /// guard): nothing was written. The message never names a path of the data directory.
     #[error("the file was not imported: {message}")]
     ImportRejected { message: String },
+    /// A batch (of actions) refused as a whole: nothing was written.
+    #[error("the batch was not stored: {message}")]
+    BatchRejected { message: String, hint: String },
     /// The server is shutting down and takes no more work.
     #[error("mailscore is shutting down")]
     ShuttingDown,
@@ -120,6 +126,9 @@ pub enum ServiceError {
     Csv(#[from] csv::Error),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// Work moved off the async runtime (a computation over the store's data) panicked.
+    #[error("a background computation failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl ServiceError {

@@ -437,6 +437,572 @@ async fn an_uploaded_feed_is_imported_and_a_bad_one_is_reported_or_refused() {
     app.stop().await;
 }
 
+/// The local day before `date`, at `hour` in Tokyo, as `actions.csv` writes it.
+fn day_before_at(date: jiff::civil::Date, hour: u8) -> String {
+    let day = date.checked_sub(jiff::Span::new().days(1)).unwrap();
+    format!("{day} {hour:02}:00:00+09")
+}
+
+async fn post_actions(app: &crate::tracking::TrackedApp, body: Value) -> crate::tracking::Answer {
+    send_json(
+        "POST",
+        format!("http://{}/api/actions", app.addr),
+        Some(body),
+        &app.admin,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_actions_is_checked_as_a_file_is_stored_once_and_reported_by_index() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let jobs = json_of(&get_as_admin(&app, format!("{base}/api/jobs?limit=2")).await);
+    let (job, other_job) = (
+        jobs["jobs"][0]["job_id"].as_str().unwrap().to_owned(),
+        jobs["jobs"][1]["job_id"].as_str().unwrap().to_owned(),
+    );
+    let pref: u16 = jobs["jobs"][0]["pref_cd"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let at = day_before_at(app.date, 10);
+    let batch = json!({"actions": [
+        // Good: the job id as a number, no snapshot (filled from the job).
+        {"user_id": "api-user", "job_id": job.parse::<u64>().unwrap(), "action_type": "applied",
+         "action_at": at, "source": "web"},
+        // No user: skipped.
+        {"job_id": job, "action_type": "click", "action_at": at},
+        // A fee that is no number: a warning, stored without a fee; features as a list.
+        {"user_id": "api-user", "job_id": other_job, "action_type": "click", "action_at": at,
+         "section": "top5", "fee": "lots", "feature_codes": [100, 103],
+         "extra": {"campaign": "summer"}},
+        // Not a type of action: skipped.
+        {"user_id": "api-user", "job_id": job, "action_type": "purchase", "action_at": at},
+    ]});
+    let answer = post_actions(&app, batch.clone()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let report = json_of(&answer);
+    assert_eq!(report["rows_read"], 4, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+    assert_eq!(report["rows_imported"], 2, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert_eq!(report["rows_skipped"], 2, "{report}");
+    assert_eq!(report["warnings"], 1, "{report}");
+    let issues: Vec<(u64, &str, &str)> = report["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["index"].as_u64().unwrap(),
+                i["field"].as_str().unwrap(),
+                i["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            (1, "user_id", "error"),
+            (2, "fee", "warning"),
+            (3, "action_type", "error")
+        ],
+        "{report}"
+    );
+    assert_eq!(report["issues"][2]["value"], "purchase");
+
+    // The stored report, as an import's.
+    let id = report["id"].as_str().unwrap();
+    let stored = json_of(&get_as_admin(&app, format!("{base}/api/imports/{id}")).await);
+    assert_eq!(stored["kind"], "actions");
+    assert_eq!(stored["file"], "POST /api/actions");
+    assert_eq!(
+        stored["issues"][0]["line"], 2,
+        "a batch's line is its position from 1"
+    );
+
+    // Stored with the job's snapshot filled in, the extra column kept.
+    let day_start = mailscore::domain::TimeZoneSetting::tokyo()
+        .start_of_day(app.date.checked_sub(jiff::Span::new().days(1)).unwrap());
+    let actions = app
+        .store
+        .actions_between(day_start, day_start + 86_400_000_000)
+        .await
+        .unwrap();
+    let mine: Vec<_> = (0..actions.len())
+        .map(|row| actions.row(row))
+        .filter(|a| a.user_id == "api-user")
+        .collect();
+    assert_eq!(mine.len(), 2);
+    let applied = mine
+        .iter()
+        .find(|a| a.action_type == Some(mailscore::domain::ActionType::Applied))
+        .unwrap();
+    assert_eq!(applied.pref_cd, pref, "the snapshot is filled from the job");
+    let click = mine.iter().find(|a| a.section == Some("top5")).unwrap();
+    assert_eq!(click.feature_codes, Some(&[100, 103][..]));
+    assert_eq!(click.extra, Some(r#"{"campaign":"summer"}"#));
+
+    // The same batch again stores nothing new; the same action as a CSV row, its instant
+    // written in UTC, neither.
+    let again = json_of(&post_actions(&app, batch).await);
+    assert_eq!(
+        (again["rows_imported"].clone(), again["duplicates"].clone()),
+        (json!(0), json!(2))
+    );
+    let day = app.date.checked_sub(jiff::Span::new().days(1)).unwrap();
+    let csv =
+        format!("user_id,job_id,action_type,action_at\napi-user,{job},applied,{day}T01:00:00Z\n");
+    let uploaded = upload(
+        &app,
+        format!("{base}/api/imports?kind=actions"),
+        "a.csv",
+        csv.into_bytes(),
+    )
+    .await;
+    let uploaded = json_of(&uploaded);
+    assert_eq!(uploaded["rows_imported"], 0, "{uploaded}");
+    assert_eq!(uploaded["counts"]["already_stored"], 1, "{uploaded}");
+
+    // Refused whole: empty, too many, not the schema.
+    let n_stored = app.store.action_count().await.unwrap();
+    let empty = post_actions(&app, json!({"actions": []})).await;
+    assert_eq!(empty.status, 422, "{}", empty.text());
+    assert_eq!(json_of(&empty)["code"], "batch_rejected");
+    let one = json!({"user_id": "u", "job_id": "1", "action_type": "open", "action_at": at});
+    let too_many = post_actions(&app, json!({"actions": vec![one; 10_001]})).await;
+    assert_eq!(too_many.status, 422, "{}", too_many.text());
+    let body = json_of(&too_many);
+    assert_eq!(body["code"], "batch_rejected");
+    assert!(body["hint"].as_str().unwrap().contains("10000"), "{body}");
+    let not_a_cell = post_actions(&app, json!({"actions": [{"user_id": {"a": 1}}]})).await;
+    assert_eq!(not_a_cell.status, 400, "{}", not_a_cell.text());
+    assert_eq!(
+        app.store.action_count().await.unwrap(),
+        n_stored,
+        "nothing refused was stored"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_job_has_its_columns_eligibility_and_the_scores_its_date_stored() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let listed = json_of(
+        &get_as_admin(
+            &app,
+            format!("{base}/api/jobs?date={date}&eligible=true&limit=1000"),
+        )
+        .await,
+    );
+    let listed = listed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| {
+            !j["scores"]["matched_keywords"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        })
+        .expect("an eligible job matches a keyword")
+        .clone();
+    let id = listed["job_id"].as_str().unwrap();
+    // Without a date: the latest date a run scored, today's.
+    let job = json_of(&get_as_admin(&app, format!("{base}/api/jobs/{id}")).await);
+    assert_eq!(job["date"], date.to_string(), "{job}");
+    assert_eq!(job["eligible"], true, "{job}");
+    assert_eq!(
+        job["scores"], listed["scores"],
+        "the list's scores of the date"
+    );
+    let scores = &job["scores"];
+    let component = |name: &str| scores[name].as_f64().unwrap();
+    let basic = 0.4 * component("wage") + 0.3 * component("fee") + 0.3 * component("popularity");
+    assert!((component("basic") - basic).abs() < 1e-5, "{scores}");
+    assert!(scores["occupation_category"].is_string(), "{scores}");
+    assert!(
+        job["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "application_name" && c["value"] == listed["title"])
+    );
+    let same = json_of(&get_as_admin(&app, format!("{base}/api/jobs/{id}?date={date}")).await);
+    assert_eq!(same["scores"], job["scores"]);
+
+    // A date no run scored: eligibility of that date, no scores.
+    let old = json_of(&get_as_admin(&app, format!("{base}/api/jobs/{id}?date=2001-01-01")).await);
+    assert_eq!(old["date"], "2001-01-01", "{old}");
+    assert_eq!(old["eligible"], false, "not posted yet in 2001: {old}");
+    assert!(old.get("scores").is_none(), "{old}");
+    let bad = get_as_admin(&app, format!("{base}/api/jobs/{id}?date=soon")).await;
+    assert_eq!(bad.status, 400);
+    app.stop().await;
+}
+
+/// The local day `days` before `date`, at `hour` in Tokyo, as `actions.csv` writes it.
+fn days_before_at(date: jiff::civil::Date, days: i64, hour: u8) -> String {
+    let day = date.checked_sub(jiff::Span::new().days(days)).unwrap();
+    format!("{day} {hour:02}:00:00+09")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_s_detail_infers_their_location_from_their_applications_and_lists_their_actions() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    // A user who gave no place, and jobs of two cities: two of one, one of the other.
+    let users = upload(
+        &app,
+        format!("{base}/api/imports?kind=users"),
+        "users.csv",
+        b"user_id,email\nnew-user,new-user@example.jp\n".to_vec(),
+    )
+    .await;
+    assert_eq!(users.status, 200, "{}", users.text());
+    let jobs = json_of(&get_as_admin(&app, format!("{base}/api/jobs?limit=1000")).await);
+    let jobs = jobs["jobs"].as_array().unwrap();
+    let city = |job: &Value| job["city_cd"].as_str().unwrap().to_owned();
+    let (first, second) = jobs
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| {
+            jobs[i + 1..]
+                .iter()
+                .find(|b| city(b) == city(a))
+                .map(|b| (a.clone(), b.clone()))
+        })
+        .expect("two jobs share a city");
+    let elsewhere = jobs.iter().find(|j| city(j) != city(&first)).unwrap();
+    let id = |job: &Value| job["job_id"].as_str().unwrap().to_owned();
+    let action = |job: &Value, kind: &str, at: String| json!({"user_id": "new-user", "job_id": id(job), "action_type": kind, "action_at": at});
+    let batch = json!({"actions": [
+        action(&first, "applied", days_before_at(date, 3, 10)),
+        action(&second, "applied", days_before_at(date, 2, 10)),
+        action(elsewhere, "applied", days_before_at(date, 1, 10)),
+        action(elsewhere, "click", days_before_at(date, 1, 11)),
+    ]});
+    assert_eq!(
+        json_of(&post_actions(&app, batch).await)["rows_imported"],
+        4
+    );
+
+    let detail = get_as_admin(&app, format!("{base}/api/users/new-user")).await;
+    assert_eq!(detail.status, 200, "{}", detail.text());
+    let detail = json_of(&detail);
+    assert_eq!(
+        detail["date"],
+        date.to_string(),
+        "today by default: {detail}"
+    );
+    let location = &detail["location"];
+    assert_eq!(location["source"], "applications", "{detail}");
+    assert_eq!(
+        location["city_cd"],
+        city(&first),
+        "the most applied city: {detail}"
+    );
+    assert_eq!(location["pref_cd"], first["pref_cd"], "{detail}");
+    assert!(
+        location["city_name"].is_string() && location["region"].is_string(),
+        "{location}"
+    );
+    assert_eq!(detail["profile"]["applications"], 3, "{detail}");
+    assert_eq!(detail["profile"]["cities"][0]["value"], city(&first));
+    assert_eq!(detail["profile"]["cities"][0]["applications"], 2);
+    assert!(
+        detail["profile"]["mean_hourly_wage"].is_number(),
+        "{detail}"
+    );
+    assert_eq!(detail["actions_by_type"]["applied"], 3);
+    assert_eq!(detail["actions_by_type"]["click"], 1);
+    assert_eq!(detail["actions_by_type"]["open"], 0);
+    assert_eq!(detail["applications_total"], 3);
+    let listed: Vec<(&str, &str)> = detail["recent_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["job_id"].as_str().unwrap(),
+                a["action_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (id(elsewhere).as_str(), "click"),
+            (id(elsewhere).as_str(), "applied"),
+            (id(&second).as_str(), "applied"),
+            (id(&first).as_str(), "applied"),
+        ],
+        "newest first"
+    );
+    assert_eq!(detail["applications"].as_array().unwrap().len(), 3);
+
+    // Bounded: the lists hold `limit`, the counts stay whole.
+    let one = json_of(&get_as_admin(&app, format!("{base}/api/users/new-user?limit=1")).await);
+    assert_eq!(one["applications"].as_array().unwrap().len(), 1);
+    assert_eq!(one["applications"][0]["job_id"], id(elsewhere));
+    assert_eq!(one["recent_actions"].as_array().unwrap().len(), 1);
+    assert_eq!(one["applications_total"], 3);
+
+    // The profile of an earlier date reads only the days before it: on D−2, the first
+    // application alone; on D−3, none, and the place is unknown.
+    let day = |days: i64| date.checked_sub(jiff::Span::new().days(days)).unwrap();
+    let earlier =
+        json_of(&get_as_admin(&app, format!("{base}/api/users/new-user?date={}", day(2))).await);
+    assert_eq!(earlier["profile"]["applications"], 1, "{earlier}");
+    assert_eq!(earlier["location"]["city_cd"], city(&first));
+    let before =
+        json_of(&get_as_admin(&app, format!("{base}/api/users/new-user?date={}", day(3))).await);
+    assert_eq!(before["profile"]["applications"], 0, "{before}");
+    assert_eq!(before["location"]["source"], "unknown", "{before}");
+    assert!(before["location"].get("city_cd").is_none(), "{before}");
+    app.stop().await;
+}
+
+/// The job ids of a picks answer, in section and rank order.
+fn picked_jobs(picks: &Value) -> Vec<String> {
+    picks["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["picks"].as_array().unwrap().iter())
+        .map(|p| p["job_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recomputed_picks_equal_the_stored_ones_and_follow_new_applications_without_storing() {
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let user = app.store.emails(date, None).await.unwrap()[0]
+        .user_id
+        .as_str()
+        .to_owned();
+    let stored_url = format!("{base}/api/picks/{date}/{user}");
+    let recompute_url = format!("{base}/api/picks/{date}/{user}/recompute");
+    let stored = get_as_admin(&app, stored_url.clone()).await;
+    assert_eq!(stored.status, 200, "{}", stored.text());
+    let stored = json_of(&stored);
+    let runs_before = json_of(&get_as_admin(&app, format!("{base}/api/runs")).await);
+
+    let recomputed = send_json("POST", recompute_url.clone(), None, &app.admin).await;
+    assert_eq!(recomputed.status, 200, "{}", recomputed.text());
+    assert_eq!(
+        json_of(&recomputed),
+        stored,
+        "right after the run: the stored picks"
+    );
+
+    // An application made on the date itself is not used (SPEC §3.0); one of the day
+    // before excludes the job and its company's other jobs (SPEC §4).
+    let jobs = picked_jobs(&stored);
+    let applied = jobs[0].clone();
+    let columns = app.store.job_columns().await.unwrap();
+    let company = |job: &str| {
+        let row = columns
+            .position(mailscore::domain::JobId::new(job.parse().unwrap()))
+            .unwrap();
+        columns.endcl_cd.get(row).to_owned()
+    };
+    let applied_company = company(&applied);
+    assert!(!applied_company.is_empty());
+    let on_the_day = json!({"actions": [{"user_id": user, "job_id": applied,
+        "action_type": "applied", "action_at": format!("{date} 00:01:00+09")}]});
+    assert_eq!(
+        json_of(&post_actions(&app, on_the_day).await)["rows_imported"],
+        1
+    );
+    let same = json_of(&send_json("POST", recompute_url.clone(), None, &app.admin).await);
+    assert_eq!(same, stored, "an action of the date itself changes nothing");
+
+    let the_day_before = json!({"actions": [{"user_id": user, "job_id": applied,
+        "action_type": "applied", "action_at": day_before_at(date, 12)}]});
+    assert_eq!(
+        json_of(&post_actions(&app, the_day_before).await)["rows_imported"],
+        1
+    );
+    let changed = send_json("POST", recompute_url.clone(), None, &app.admin).await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    let changed = json_of(&changed);
+    let now_picked = picked_jobs(&changed);
+    assert!(
+        !now_picked.contains(&applied),
+        "a job applied to is not picked"
+    );
+    assert!(
+        now_picked.iter().all(|job| company(job) != applied_company),
+        "nor is any job of a company applied to within 14 days"
+    );
+    assert_eq!(
+        now_picked.len(),
+        jobs.len(),
+        "the list is filled from other jobs"
+    );
+
+    // Nothing was stored: the stored picks and the runs are as they were.
+    assert_eq!(json_of(&get_as_admin(&app, stored_url).await), stored);
+    assert_eq!(
+        json_of(&get_as_admin(&app, format!("{base}/api/runs")).await),
+        runs_before
+    );
+
+    let unknown = send_json(
+        "POST",
+        format!("{base}/api/picks/{date}/nobody-here/recompute"),
+        None,
+        &app.admin,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+    assert_eq!(json_of(&unknown)["code"], "not_found");
+    let bad = send_json(
+        "POST",
+        format!("{base}/api/picks/someday/{user}/recompute"),
+        None,
+        &app.admin,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stats_count_the_store_the_date_s_picks_and_activity_and_follow_applications_after_it()
+{
+    let mut app = spawn_tracked_app().await;
+    let base = format!("http://{}", app.addr);
+    let date = app.date;
+    let zone = mailscore::domain::TimeZoneSetting::tokyo();
+    let stats = get_as_admin(&app, format!("{base}/api/stats?date={date}")).await;
+    assert_eq!(stats.status, 200, "{}", stats.text());
+    let stats = json_of(&stats);
+
+    let picks = app.store.picks(date, None).await.unwrap();
+    let n_picks: u64 = picks.iter().map(|u| u.picks.len() as u64).sum();
+    let counts = &stats["counts"];
+    assert_eq!(counts["jobs_active"], 600);
+    assert_eq!(counts["users"], 30);
+    assert_eq!(
+        counts["users_picked"],
+        picks.iter().filter(|u| !u.picks.is_empty()).count() as u64
+    );
+    assert_eq!(
+        counts["emails_total"],
+        app.store.emails(date, None).await.unwrap().len() as u64
+    );
+    assert_eq!(counts["emails"][0]["name"], "pending");
+    assert_eq!(stats["scores"]["picks_total"]["count"], n_picks);
+    let buckets: u64 = stats["scores"]["picks_total"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .sum();
+    assert_eq!(buckets, n_picks);
+    let fill = stats["section_fill"].as_array().unwrap();
+    assert_eq!(fill.len(), 6);
+    assert_eq!(fill[0]["section"], "editorial");
+    let filled: u64 = fill.iter().map(|s| s["picks"].as_u64().unwrap()).sum();
+    assert_eq!(filled, n_picks);
+    for section in fill {
+        let by_tier: u64 = section["tiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(by_tier, section["picks"].as_u64().unwrap(), "{section}");
+    }
+
+    // The series: 30 local days up to the date, each day's applications as stored.
+    let days = stats["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["date"], date.to_string());
+    let first = date.checked_sub(jiff::Span::new().days(29)).unwrap();
+    assert_eq!(stats["window_from"], first.to_string());
+    let actions = app
+        .store
+        .actions_between(zone.start_of_day(first), i64::MAX / 2)
+        .await
+        .unwrap();
+    for day in days {
+        let local: jiff::civil::Date = day["date"].as_str().unwrap().parse().unwrap();
+        let (from, to) = (
+            zone.start_of_day(local),
+            zone.start_of_day(local.checked_add(jiff::Span::new().days(1)).unwrap()),
+        );
+        let applied = (0..actions.len())
+            .map(|row| actions.row(row))
+            .filter(|a| {
+                a.action_type == Some(mailscore::domain::ActionType::Applied)
+                    && (from..to).contains(&a.action_at)
+            })
+            .count() as u64;
+        assert_eq!(day["applications"], applied, "{day}");
+    }
+    let all_applied: u64 = days
+        .iter()
+        .map(|d| d["applications"].as_u64().unwrap())
+        .sum();
+    assert!(all_applied > 0, "the generated store has applications");
+    assert_eq!(stats["hit_rates"].as_array().unwrap().len(), 30);
+    assert_eq!(stats["hit_rates"][29], stats["hit_rate"]);
+
+    // Applications after the date: one to a job picked for its user on the date, one by a
+    // user without picks, and one on the date itself, which is not after it.
+    let user = picks.iter().find(|u| !u.picks.is_empty()).unwrap();
+    let job = user.picks[0].job_id.to_string();
+    let day_after = |days: i64, hour: u8| {
+        let day = date.checked_add(jiff::Span::new().days(days)).unwrap();
+        format!("{day} {hour:02}:00:00+09")
+    };
+    let batch = json!({"actions": [
+        {"user_id": user.user_id.as_str(), "job_id": job, "action_type": "applied",
+         "action_at": day_after(1, 10)},
+        {"user_id": "no-picks-user", "job_id": job, "action_type": "applied",
+         "action_at": day_after(2, 10)},
+        {"user_id": user.user_id.as_str(), "job_id": job, "action_type": "applied",
+         "action_at": day_after(0, 23)},
+    ]});
+    let before = &stats["hit_rate"];
+    assert_eq!(
+        json_of(&post_actions(&app, batch).await)["rows_imported"],
+        3
+    );
+    let after = json_of(&get_as_admin(&app, format!("{base}/api/stats?date={date}&days=7")).await);
+    let hit = &after["hit_rate"];
+    assert_eq!(after["days"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        hit["applications"].as_u64().unwrap(),
+        before["applications"].as_u64().unwrap() + 2,
+        "{hit}"
+    );
+    assert_eq!(
+        hit["hits"].as_u64().unwrap(),
+        before["hits"].as_u64().unwrap() + 1,
+        "{hit}"
+    );
+    assert!(hit["rate"].is_number(), "{hit}");
+    assert_eq!(hit["picks"], n_picks);
+    assert_eq!(hit["picks_stored"], true);
+
+    for bad in ["days=0", "days=91", "date=tomorrow"] {
+        let answer = get_as_admin(&app, format!("{base}/api/stats?{bad}")).await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.text());
+    }
+    app.stop().await;
+}
+
 /// The count of `mailscore_cache_{outcome}_total{cache="…"}` the server exposes.
 async fn cache_lookups(app: &crate::tracking::TrackedApp, cache: &str, outcome: &str) -> f64 {
     let metrics = get_as_admin(app, format!("http://{}/metrics", app.addr)).await;
@@ -450,7 +1016,7 @@ async fn cache_lookups(app: &crate::tracking::TrackedApp, cache: &str, outcome: 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_job_read_twice_comes_from_the_cache_and_anew_after_an_import_changed_it() {
+async fn picks_read_twice_come_from_the_cache_and_a_job_is_shown_anew_after_an_import() {
     let mut app = spawn_tracked_app().await;
     let base = format!("http://{}", app.addr);
     let feed = app.t_dir().join("generated/jobs.csv");
@@ -472,13 +1038,20 @@ async fn a_job_read_twice_comes_from_the_cache_and_anew_after_an_import_changed_
             .clone()
     };
 
-    let hits = cache_lookups(&app, "jobs", "hits").await;
     let first = json_of(&get_as_admin(&app, job.clone()).await);
     assert_eq!(title(&first), rows[0][title_at]);
-    let second = json_of(&get_as_admin(&app, job.clone()).await);
-    assert_eq!(first, second);
+    // A user's picks read twice: the second read is the cache's.
+    let user = app.store.emails(app.date, None).await.unwrap()[0]
+        .user_id
+        .as_str()
+        .to_owned();
+    let picks = format!("{base}/api/picks/{}/{user}", app.date);
+    let hits = cache_lookups(&app, "picks", "hits").await;
+    let once = get_as_admin(&app, picks.clone()).await;
+    let twice = get_as_admin(&app, picks).await;
+    assert_eq!((once.status, &once.body), (200, &twice.body));
     assert!(
-        cache_lookups(&app, "jobs", "hits").await > hits,
+        cache_lookups(&app, "picks", "hits").await > hits,
         "the second read is a hit"
     );
 

@@ -248,6 +248,62 @@ async fn the_recipients_of_a_run_add_up_to_the_stored_users() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_user_s_profile_from_their_own_actions_is_the_profile_of_the_whole_day() {
+    use mailscore::pipeline::compute::{DayInputs, actions_of_user, profile_day, profile_of_user};
+    use mailscore::scoring::{DayWindows, ScoringConfig};
+    let date = parse_date("2025-11-25").unwrap();
+    let t = TestStore::with_generated(500, 40, 60, 5, date).await;
+    let (jobs, masters, users) = (
+        t.store.job_columns().await.unwrap(),
+        t.store.masters().await.unwrap(),
+        t.store.users().await.unwrap(),
+    );
+    let days = t
+        .store
+        .action_days(i64::MIN / 2, i64::MAX / 2)
+        .await
+        .unwrap();
+    let config = ScoringConfig::default();
+    let windows = DayWindows::new(date, &TimeZoneSetting::tokyo(), &config);
+    let previous = Default::default();
+    let whole_day = profile_day(&DayInputs {
+        jobs: &jobs,
+        masters: &masters,
+        users: &users,
+        action_days: &days,
+        previous: &previous,
+        windows,
+        config: &config,
+    });
+    let mut inferred = 0;
+    for (user, expected) in users.iter().zip(&whole_day.profiles) {
+        let (own, unreadable) = actions_of_user(&days, user.user_id.as_str());
+        assert!(unreadable.is_empty());
+        let (profile, stats, _) = profile_of_user(user, &own, &jobs, &masters, windows, &config);
+        assert_eq!(profile.location, expected.location, "{}", user.user_id);
+        assert_eq!(profile.n_applications, expected.n_applications);
+        assert_eq!(profile.cities, expected.cities);
+        assert_eq!(profile.occupations, expected.occupations);
+        assert_eq!(profile.mean_wage, expected.mean_wage);
+        assert_eq!(profile.applied_jobs, expected.applied_jobs);
+        let names = |p: &mailscore::scoring::profile::UserProfile,
+                     companies: &[String]|
+         -> Vec<(String, u32)> {
+            p.companies
+                .iter()
+                .map(|&(c, n)| (companies[c as usize].clone(), n))
+                .collect()
+        };
+        assert_eq!(
+            names(&profile, &stats.companies.names),
+            names(expected, &whole_day.stats.companies.names)
+        );
+        inferred += usize::from(profile.location.inferred);
+    }
+    assert!(inferred > 0, "some generated user's location is inferred");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_latest_days_status_counts_its_picks_by_section_and_its_emails_by_status() {
     let empty = TestStore::new();
     assert_eq!(
