@@ -9,6 +9,7 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
+use super::error::ApiError;
 use super::{ApiTags, AppState, default_list_limit, rfc3339};
 use crate::service::logs::{LogFilter, recent_logs};
 use crate::telemetry::{LogEntry, LogLevel};
@@ -103,7 +104,7 @@ impl LogsApi {
             validator(minimum(value = "1"), maximum(value = "1000"))
         )]
         limit: Query<u32>,
-    ) -> Json<LogPageResponse> {
+    ) -> Result<Json<LogPageResponse>, ApiError> {
         let filter = LogFilter {
             level: level.0.map(level_of),
             search: q.0,
@@ -114,7 +115,8 @@ impl LogsApi {
             usize::try_from(offset.0).unwrap_or(usize::MAX),
             limit.0 as usize,
         );
-        Json(LogPageResponse {
+        // The errors are those of the parameters (a 400), answered before this runs.
+        Ok(Json(LogPageResponse {
             total: page.total as u64,
             entries: page
                 .entries
@@ -123,6 +125,6 @@ impl LogsApi {
                 .collect(),
             offset: offset.0,
             limit: limit.0,
-        })
+        }))
     }
 }
