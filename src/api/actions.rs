@@ -271,6 +271,7 @@ impl ActionsApi {
         let cells: Vec<ActionCells> = batch.0.actions.into_iter().map(Into::into).collect();
         let report =
             ingest_action_batch(state.store.as_ref(), &cells, &state.messages.time_zone).await?;
+        state.hot.actions_recorded();
         Ok(Json(report.into()))
     }
 }

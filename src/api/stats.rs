@@ -12,12 +12,13 @@ use poem_openapi::{Object, OpenApi};
 use super::error::ApiError;
 use super::{ApiTags, AppState, rfc3339};
 use crate::matching::Tier;
+use crate::service::hot_reads::StatsAt;
 use crate::service::parse_date;
 use crate::service::stats::compute::{
     Activity, Counts, DayActivity, EMAIL_STATUSES, Histogram, HitRate, SUPPRESSION_REASONS,
-    ScoreDistributions, SectionFill, SectionSlot, Stats,
+    ScoreDistributions, SectionFill, SectionSlot,
 };
-use crate::service::stats::{DEFAULT_WINDOW_DAYS, StatsOptions, date_stats};
+use crate::service::stats::{DEFAULT_WINDOW_DAYS, StatsOptions};
 
 fn default_window_days() -> u32 {
     DEFAULT_WINDOW_DAYS as u32
@@ -47,6 +48,9 @@ pub struct StatsResponse {
     pub hit_rates: Vec<HitRateResponse>,
     /// Days of actions that could not be read (left out of the figures).
     pub unreadable_days: Vec<String>,
+    /// When these figures were computed: they are kept for up to a minute, and until the
+    /// next change or run, so the newest clicks may not be in them yet.
+    pub computed_at: String,
 }
 
 /// A count per name.
@@ -294,8 +298,9 @@ impl From<&HitRate> for HitRateResponse {
     }
 }
 
-impl From<Stats> for StatsResponse {
-    fn from(stats: Stats) -> Self {
+impl From<&StatsAt> for StatsResponse {
+    fn from(at: &StatsAt) -> Self {
+        let stats = &at.stats;
         Self {
             date: stats.date.to_string(),
             window_from: stats.window[0].to_string(),
@@ -311,7 +316,8 @@ impl From<Stats> for StatsResponse {
                 .collect(),
             hit_rate: (&stats.hit_rate).into(),
             hit_rates: stats.hit_rates.iter().map(Into::into).collect(),
-            unreadable_days: stats.unreadable_days,
+            unreadable_days: stats.unreadable_days.clone(),
+            computed_at: at.computed_at.to_string(),
         }
     }
 }
@@ -345,7 +351,7 @@ impl StatsApi {
             time_zone: state.messages.time_zone.clone(),
             sections: state.scoring.sections.clone(),
         };
-        let stats = date_stats(state.store.as_ref(), &options).await?;
-        Ok(Json(stats.into()))
+        let stats = state.hot.stats(state.store.as_ref(), &options).await?;
+        Ok(Json(stats.as_ref().into()))
     }
 }

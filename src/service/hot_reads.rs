@@ -12,6 +12,12 @@
 //! A run changes only its date's picks, chunk by chunk: it moves on that date's own
 //! generation as it starts and as it ends, and while it executes that date's picks are read
 //! from the store and not kept. The other dates' picks and the jobs stay cached.
+//!
+//! The statistics of a date (seconds of work over the whole window) are kept for
+//! [`STATS_MAX_AGE`] at most, and until any change or any run's start or end: the tracking
+//! endpoints add actions all the time without telling, so a dashboard's figures may be
+//! that much behind the clicks, and each says when it was computed. One computation runs at
+//! a time; requests that arrive meanwhile wait for it and take its result.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,6 +28,8 @@ use jiff::civil::Date;
 use super::ServiceError;
 use super::exports::load_picks;
 use super::jobs::show_job;
+use super::stats::compute::Stats;
+use super::stats::{StatsOptions, date_stats};
 use crate::cache::{LocalCache, LookupObserver};
 use crate::domain::batch::UserPicks;
 use crate::domain::{JobId, JobRecord, UserId};
@@ -34,6 +42,11 @@ pub const JOBS_CAPACITY: u64 = 20_000;
 /// A copy is dropped after this even when nothing said it changed: a bound on the harm of
 /// a change made outside this process's knowledge (there should be none).
 pub const MAX_AGE: Duration = Duration::from_secs(600);
+/// How long the statistics of a date are kept at most: they include the actions the
+/// tracking endpoints record, which do not start a generation.
+pub const STATS_MAX_AGE: Duration = Duration::from_secs(60);
+/// The statistics of a few (date, window) pairs: a dashboard asks for one or two.
+const STATS_CAPACITY: u64 = 16;
 
 #[derive(Debug, Clone, Default)]
 struct Epoch {
@@ -43,6 +56,10 @@ struct Epoch {
     dates: HashMap<Date, u64>,
     /// The date whose picks a run of this process is writing.
     writing: Option<Date>,
+    /// Moves on as any run starts and ends.
+    runs: u64,
+    /// Moves on as actions are recorded through the API (not by the tracking endpoints).
+    actions: u64,
 }
 
 impl Epoch {
@@ -52,8 +69,16 @@ impl Epoch {
 
     fn run_of(&mut self, date: Date, writing: bool) {
         *self.dates.entry(date).or_default() += 1;
+        self.runs += 1;
         self.writing = writing.then_some(date);
     }
+}
+
+/// Statistics and when they were computed.
+#[derive(Debug)]
+pub struct StatsAt {
+    pub stats: Stats,
+    pub computed_at: jiff::Timestamp,
 }
 
 /// See the module documentation.
@@ -63,6 +88,10 @@ pub struct HotReads {
     /// By (generation, the date's generation, date, user).
     picks: LocalCache<(u64, u64, Date, UserId), Arc<UserPicks>>,
     jobs: LocalCache<(u64, JobId), Arc<JobRecord>>,
+    /// By (generation, runs, actions, date, window days).
+    stats: LocalCache<(u64, u64, u64, Date, usize), Arc<StatsAt>>,
+    /// Held while the statistics are computed.
+    computing_stats: tokio::sync::Mutex<()>,
 }
 
 impl HotReads {
@@ -72,6 +101,8 @@ impl HotReads {
             epoch: Mutex::default(),
             picks: LocalCache::new("picks", PICKS_CAPACITY, MAX_AGE, observe),
             jobs: LocalCache::new("jobs", JOBS_CAPACITY, MAX_AGE, observe),
+            stats: LocalCache::new("stats", STATS_CAPACITY, STATS_MAX_AGE, observe),
+            computing_stats: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -101,6 +132,14 @@ impl HotReads {
         // The old generation's entries are unreachable now; this frees their memory.
         self.picks.clear();
         self.jobs.clear();
+        self.stats.clear();
+    }
+
+    /// Actions were recorded (a batch over the API). Call after the commit. The picks and
+    /// jobs do not depend on them; the statistics do.
+    pub fn actions_recorded(&self) {
+        self.epoch().actions += 1;
+        self.stats.clear();
     }
 
     /// `user`'s stored picks of `date`, as [`load_picks`] reads them.
@@ -131,6 +170,47 @@ impl HotReads {
             self.picks.insert(key, Arc::clone(&picks));
         }
         Ok(picks)
+    }
+
+    /// The statistics of `options`' date, as [`date_stats`] computes them (with the date
+    /// resolved: `None` is today in the options' zone).
+    pub async fn stats(
+        &self,
+        store: &dyn Store,
+        options: &StatsOptions,
+    ) -> Result<Arc<StatsAt>, ServiceError> {
+        let date = options
+            .date
+            .unwrap_or_else(|| super::runs::today(options.time_zone.zone()));
+        let key = || {
+            let epoch = self.epoch();
+            let Epoch {
+                generation,
+                runs,
+                actions,
+                ..
+            } = *epoch;
+            (generation, runs, actions, date, options.window_days)
+        };
+        if let Some(stats) = self.stats.get(&key()) {
+            return Ok(stats);
+        }
+        let _computing = self.computing_stats.lock().await;
+        // Whoever held the lock may have computed these very figures.
+        let key = key();
+        if let Some(stats) = self.stats.get(&key) {
+            return Ok(stats);
+        }
+        let options = StatsOptions {
+            date: Some(date),
+            ..options.clone()
+        };
+        let stats = Arc::new(StatsAt {
+            stats: date_stats(store, &options).await?,
+            computed_at: jiff::Timestamp::now(),
+        });
+        self.stats.insert(key, Arc::clone(&stats));
+        Ok(stats)
     }
 
     /// The job `id` with every feed column, as [`show_job`] reads it.

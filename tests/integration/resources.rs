@@ -886,6 +886,10 @@ async fn the_stats_count_the_store_the_date_s_picks_and_activity_and_follow_appl
     let stats = get_as_admin(&app, format!("{base}/api/stats?date={date}")).await;
     assert_eq!(stats.status, 200, "{}", stats.text());
     let stats = json_of(&stats);
+    assert!(stats["computed_at"].is_string(), "{}", stats["computed_at"]);
+    let again = json_of(&get_as_admin(&app, format!("{base}/api/stats?date={date}")).await);
+    assert_eq!(again, stats, "asked again at once: the same figures, kept");
+    assert_eq!(cache_lookups(&app, "stats", "hits").await, 1.0);
 
     let picks = app.store.picks(date, None).await.unwrap();
     let n_picks: u64 = picks.iter().map(|u| u.picks.len() as u64).sum();
@@ -978,6 +982,11 @@ async fn the_stats_count_the_store_the_date_s_picks_and_activity_and_follow_appl
     assert_eq!(
         json_of(&post_actions(&app, batch).await)["rows_imported"],
         3
+    );
+    let after = json_of(&get_as_admin(&app, format!("{base}/api/stats?date={date}")).await);
+    assert_ne!(
+        after["computed_at"], stats["computed_at"],
+        "recorded actions are counted at once"
     );
     let after = json_of(&get_as_admin(&app, format!("{base}/api/stats?date={date}&days=7")).await);
     let hit = &after["hit_rate"];
