@@ -630,6 +630,12 @@ impl Cli {
         matches!(self.command, Command::Serve(_))
     }
 
+    /// Whether the command serves HTTP while runs may execute in it (`serve`, `demo`):
+    /// then the runs' CPU-bound work yields to the requests ([`crate::threads`]).
+    pub fn serves_requests(&self) -> bool {
+        matches!(self.command, Command::Serve(_) | Command::Demo(_))
+    }
+
     pub fn overrides(&self) -> Overrides {
         let encoding = match &self.command {
             Command::Import(args) => args.encoding,

@@ -24,4 +24,5 @@ pub mod store;
 pub mod subject_llm;
 pub mod telemetry;
 pub mod templates;
+pub mod threads;
 pub mod tokens;

@@ -27,6 +27,14 @@ fn main() -> ExitCode {
         &settings.log_level,
         console,
     );
+    if cli.serves_requests() {
+        let lowered =
+            mailscore::threads::batch_nice().and_then(mailscore::threads::lower_batch_priority);
+        if let Err(error) = lowered {
+            print_error(format_args!("error: {error}"));
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -58,6 +58,10 @@ pub enum PipelineError {
         first_user: String,
         source: StoreError,
     },
+    #[error(
+        "the daily run for {date} stopped unexpectedly ({message}); what it stored is kept: run          the date again to resume"
+    )]
+    Stopped { date: Date, message: String },
 }
 
 /// How to run a date.

@@ -20,7 +20,9 @@ use crate::config::Settings;
 use crate::domain::ImportReport;
 use crate::domain::batch::{Phase, PhaseRecord, RunRecord, RunStatus, RunTrigger};
 use crate::domain::{TimeZoneSetting, UserId};
-use crate::pipeline::{BatchOptions, CancelSignal, ImportListener, RunProgress, run_batch};
+use crate::pipeline::{
+    BatchOptions, CancelSignal, ImportListener, PipelineError, RunProgress, run_batch,
+};
 use crate::schedule::Schedule;
 use crate::store::Store;
 use crate::telemetry::ErrorChain;
@@ -608,7 +610,18 @@ impl RunManager {
             Arc::clone(&active),
         ));
         self.hot.run_started(options.date);
-        let outcome = run_batch(self.store.as_ref(), &options).await;
+        // On the batch runtime, whose threads yield to the requests (`crate::threads`).
+        let store = Arc::clone(&self.store);
+        let run_options = options.clone();
+        let outcome = crate::threads::batch_runtime()
+            .spawn(async move { run_batch(store.as_ref(), &run_options).await })
+            .await
+            .unwrap_or_else(|error| {
+                Err(PipelineError::Stopped {
+                    date: options.date,
+                    message: error.to_string(),
+                })
+            });
         self.hot.run_ended(options.date);
         ticker.abort();
         if let Some(live) = active.live() {
