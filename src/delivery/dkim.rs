@@ -17,8 +17,8 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use thiserror::Error;
 
-/// The smallest RSA key accepted: RFC 8301 requires 1024 bits of verifiers, and the large
-/// mailbox providers treat anything under 2048 as weak.
+/// The smallest RSA key accepted: RFC 8301 asks signers for at least 2048 bits (1024 is
+/// the floor), and the large mailbox providers treat smaller keys as weak.
 pub const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA key accepted (ring's limit; larger keys also do not fit a DNS record
 /// comfortably).
