@@ -520,6 +520,8 @@ fn rsa_subject_public_key_info(rsa_public_key: &[u8]) -> Vec<u8> {
 struct HeaderField<'a> {
     name: &'a [u8],
     raw: &'a [u8],
+    /// Where `raw` starts in the message.
+    start: usize,
 }
 
 impl HeaderField<'_> {
@@ -550,8 +552,7 @@ fn split_message(message: &[u8]) -> Result<(Vec<HeaderField<'_>>, &[u8]), DkimEr
                     "its first line is a continuation line, not a header field".to_owned(),
                 ));
             };
-            let start = field.raw.as_ptr() as usize - message.as_ptr() as usize;
-            field.raw = trim_line_end(&message[start..end]);
+            field.raw = trim_line_end(&message[field.start..end]);
         } else {
             let Some(colon) = memchr::memchr(b':', content) else {
                 return Err(DkimError::Message(format!(
@@ -565,7 +566,11 @@ fn split_message(message: &[u8]) -> Result<(Vec<HeaderField<'_>>, &[u8]), DkimEr
                     "header line {line_number} has no field name before its colon"
                 )));
             }
-            fields.push(HeaderField { name, raw: content });
+            fields.push(HeaderField {
+                name,
+                raw: content,
+                start: position,
+            });
         }
         position = end;
     }

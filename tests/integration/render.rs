@@ -1022,6 +1022,35 @@ fn render_with_templates(world: &World, case: &Case, files: &[(&str, &str)]) -> 
 }
 
 #[test]
+fn an_override_html_template_escapes_the_same_way_with_e_join_and_safe() {
+    let world = World::new();
+    let case = full_case();
+    let custom = "<a href='{{ unsubscribe_url }}'>{{ sender_name | e }}</a>\
+                  <p>{{ sections[0].jobs[0].tags | join(' / ') }}</p>\
+                  <p>{{ '<b>kept</b>' | safe }} {{ \"O'Neil & <i>\" }}</p>";
+    let rendered = render_with_templates(&world, &case, &[("newsletter.html.j2", custom)]);
+    assert_eq!(rendered.template_errors, Vec::<String>::new());
+    assert!(
+        rendered.html.starts_with(&format!(
+            "<a href='{}'>バイト通信 編集部</a>",
+            rendered.unsubscribe_url
+        )),
+        "{}",
+        rendered.html
+    );
+    assert!(rendered.unsubscribe_url.starts_with(&format!("{BASE}/u/")));
+    assert!(rendered.html.contains(" / "), "the joiner keeps its slash");
+    assert!(
+        rendered
+            .html
+            .contains("<b>kept</b> O&#39;Neil &amp; &lt;i&gt;"),
+        "{}",
+        rendered.html
+    );
+    assert!(!rendered.html.contains("&#x"));
+}
+
+#[test]
 fn an_override_text_template_is_used_while_the_builtin_html_stays() {
     let world = World::new();
     let case = full_case();
