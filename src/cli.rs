@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::client::{self, ApiClient, Location, StartRun, Upload};
 use crate::config::{LogFormat, Overrides, Settings};
+use crate::delivery::dkim::DkimAlgorithm;
 use crate::domain::time::parse_date;
 use crate::domain::{ImportReport, Severity, SuppressionReason};
 use crate::generate::{GenerateOptions, generate};
@@ -19,7 +20,7 @@ use crate::pipeline::{BatchOptions, Phase};
 use crate::service::emails::Messages;
 use crate::service::exports::PicksFormat;
 use crate::service::{
-    create_store, demo as demo_service, emails as email_service, exports,
+    create_store, demo as demo_service, dkim as dkim_service, emails as email_service, exports,
     imports as import_service, jobs as job_service, open_store, parse_address,
     parse_date as parse_date_arg, parse_job_id, parse_user as parse_user_arg, runs,
     status as status_service, suppressions as suppression_service,
@@ -299,6 +300,32 @@ pub struct GlobalArgs {
         )
     )]
     pub base_url: Option<String>,
+    /// Domain that signs the outgoing messages with DKIM (`d=`); DKIM needs the domain,
+    /// the selector and the key file together [default: unsigned]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_DKIM_DOMAIN",
+        value_name = "DOMAIN"
+    )]
+    pub dkim_domain: Option<String>,
+    /// DKIM selector (`s=`): the key's DNS record is SELECTOR._domainkey.DOMAIN
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_DKIM_SELECTOR",
+        value_name = "SELECTOR"
+    )]
+    pub dkim_selector: Option<String>,
+    /// The DKIM private key, a PEM file: RSA (PKCS#1 or PKCS#8, 2048 bits or more) or
+    /// Ed25519 (PKCS#8); `mailscore dkim keygen` makes one
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_DKIM_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub dkim_key_file: Option<PathBuf>,
     /// Send the command to the server at this URL, with the API token in MAILSCORE_TOKEN
     /// [default: the server that holds the data directory, when one runs there]
     #[arg(long, global = true, env = "MAILSCORE_SERVER", value_name = "URL")]
@@ -367,6 +394,45 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// DKIM keys, which sign the outgoing messages
+    Dkim {
+        #[command(subcommand)]
+        command: DkimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Write a new DKIM private key (PKCS#8 PEM, mode 0600; never over an existing file)
+    /// and print the DNS TXT record to publish for it
+    Keygen(KeygenArgs),
+}
+
+/// [`DkimAlgorithm`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DkimAlgorithmArg {
+    /// RSA, 2048 bits (`rsa-sha256`): every receiver verifies it
+    Rsa,
+    /// Ed25519 (`ed25519-sha256`, RFC 8463): publish it beside an RSA key, as not every
+    /// receiver verifies it yet
+    Ed25519,
+}
+
+mirror!(DkimAlgorithmArg <=> DkimAlgorithm { Rsa, Ed25519 });
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    #[arg(long, default_value = "rsa", value_parser = parse_as::<DkimAlgorithmArg, DkimAlgorithm>())]
+    pub algorithm: DkimAlgorithm,
+    /// The key file to write [default: dkim.key_file]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The signing domain of the DNS record [default: dkim.domain]
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// The selector of the DNS record [default: dkim.selector]
+    #[arg(long)]
+    pub selector: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -689,6 +755,9 @@ impl Cli {
             secret_key: self.global.secret_key.clone(),
             schedule: self.global.schedule.clone(),
             llm_api_key: self.global.llm_api_key.clone(),
+            dkim_domain: self.global.dkim_domain.clone(),
+            dkim_selector: self.global.dkim_selector.clone(),
+            dkim_key_file: self.global.dkim_key_file.clone(),
             base_url: self.global.base_url.clone(),
         }
     }
@@ -708,7 +777,10 @@ impl Command {
     fn uses_store(&self) -> bool {
         !matches!(
             self,
-            Command::Generate(_) | Command::Config { .. } | Command::Scheduler { print: Some(_) }
+            Command::Generate(_)
+                | Command::Config { .. }
+                | Command::Dkim { .. }
+                | Command::Scheduler { print: Some(_) }
         )
     }
 
@@ -749,6 +821,7 @@ impl Command {
             Command::Status => "status",
             Command::Compact => "compact",
             Command::Config { .. } => "config check",
+            Command::Dkim { .. } => "dkim keygen",
         }
     }
 }
@@ -819,12 +892,85 @@ pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32>
         }
         Command::Config {
             command: ConfigCommand::Check,
-        } => {
-            crate::schedule::Schedule::parse(&settings.schedule)?;
-            out!("{}", settings.to_toml());
-            Ok(0)
-        }
+        } => config_check(&settings),
+        Command::Dkim {
+            command: DkimCommand::Keygen(args),
+        } => dkim_keygen(args, &settings),
     }
+}
+
+/// `config check`: the settings as TOML, once the schedule parses and the DKIM key (when
+/// one is set) loads; then the DNS record of that key, as comments.
+fn config_check(settings: &Settings) -> Result<i32> {
+    crate::schedule::Schedule::parse(&settings.schedule)?;
+    let signer = match settings.dkim.as_ref().map(|dkim| dkim.signer()).transpose() {
+        Ok(signer) => signer,
+        Err(error) => {
+            errln!("error: setting dkim.key_file: {error}");
+            return Ok(2);
+        }
+    };
+    out!("{}", settings.to_toml());
+    if let Some(signer) = signer {
+        let (name, value) = signer.dns_record();
+        outln!();
+        outln!(
+            "# The DKIM key ({}) loads. Publish this DNS TXT record for it:",
+            signer.algorithm().key_type()
+        );
+        outln!("#   name:  {name}");
+        outln!("#   value: {value}");
+    }
+    Ok(0)
+}
+
+/// `dkim keygen`: the domain, selector and file from the arguments, else the settings.
+fn dkim_keygen(args: KeygenArgs, settings: &Settings) -> Result<i32> {
+    let configured = settings.dkim.as_ref();
+    let needed = |what: &str, flag: &str, key: &str| {
+        anyhow::anyhow!(
+            "dkim keygen needs {what}: give {flag}, or set {key} in the settings \
+             (see mailscore.example.toml)"
+        )
+    };
+    let domain = args
+        .domain
+        .or_else(|| configured.map(|dkim| dkim.domain.clone()))
+        .ok_or_else(|| needed("the signing domain", "--domain", "dkim.domain"))?;
+    let selector = args
+        .selector
+        .or_else(|| configured.map(|dkim| dkim.selector.clone()))
+        .ok_or_else(|| needed("a selector", "--selector", "dkim.selector"))?;
+    let out = args
+        .out
+        .or_else(|| configured.map(|dkim| dkim.key_file.clone()))
+        .ok_or_else(|| needed("the file to write", "--out", "dkim.key_file"))?;
+    let key = dkim_service::keygen(args.algorithm, &out, &domain, &selector)?;
+    outln!(
+        "wrote a new {} DKIM key to {} (readable by its owner only)",
+        key.algorithm.key_type(),
+        key.path.display()
+    );
+    outln!();
+    outln!("Publish this DNS TXT record:");
+    outln!("  name:  {}", key.record_name);
+    outln!("  value: {}", key.record_value);
+    outln!();
+    outln!("In a zone file:");
+    outln!(
+        "  {}",
+        dkim_service::zone_file_line(&key.record_name, &key.record_value)
+    );
+    if configured.is_none_or(|dkim| dkim.key_file != key.path) {
+        outln!();
+        outln!(
+            "Then sign with it: dkim.domain = {domain:?}, dkim.selector = {selector:?}, \
+             dkim.key_file = {:?} (or MAILSCORE_DKIM_DOMAIN, MAILSCORE_DKIM_SELECTOR, \
+             MAILSCORE_DKIM_KEY_FILE).",
+            key.path.display().to_string()
+        );
+    }
+    Ok(0)
 }
 
 /// Where a command that reads or changes the store does its work: on the store this

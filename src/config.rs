@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::delivery::dkim::{DkimSettings, check_dns_name};
 use crate::domain::TimeZoneSetting;
 use crate::domain::time::DEFAULT_TIME_ZONE;
 use crate::ingest::EncodingChoice;
@@ -220,6 +221,8 @@ struct FileSettings {
     server: FileServer,
     #[serde(default)]
     scoring: crate::scoring::ScoringConfig,
+    #[serde(default)]
+    dkim: FileDkim,
     /// Key that signs the links in emails (hex or any text of 32+ characters).
     secret_key: Option<String>,
     schedule: Option<String>,
@@ -271,6 +274,14 @@ struct FileServer {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FileDkim {
+    domain: Option<String>,
+    selector: Option<String>,
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileStorage {
     cache_mb: Option<usize>,
 }
@@ -301,6 +312,9 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub schedule: Option<String>,
     pub llm_api_key: Option<String>,
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: Option<String>,
+    pub dkim_key_file: Option<PathBuf>,
     pub listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -341,6 +355,9 @@ pub struct Settings {
     pub llm: Option<crate::subject_llm::LlmSettings>,
     /// Every number of the scoring and the picks (`[scoring]`).
     pub scoring: crate::scoring::ScoringConfig,
+    /// Who signs the outgoing messages (`[dkim]`), when all three keys are set. The key
+    /// file is only named here; [`DkimSettings::signer`] reads it.
+    pub dkim: Option<DkimSettings>,
     /// Where `serve` listens (`server.listen`).
     pub listen: std::net::SocketAddr,
     /// Whether and how `serve` speaks TLS (`server.tls_*`, `server.acme_*`).
@@ -381,6 +398,7 @@ impl fmt::Debug for Settings {
             schedule,
             llm,
             scoring,
+            dkim,
             listen,
             tls,
             secure_cookies,
@@ -403,6 +421,7 @@ impl fmt::Debug for Settings {
             .field("schedule", schedule)
             .field("llm", llm)
             .field("scoring", scoring)
+            .field("dkim", dkim)
             .field("listen", listen)
             .field("tls", tls)
             .field("secure_cookies", secure_cookies)
@@ -431,6 +450,9 @@ impl fmt::Debug for Overrides {
             base_url,
             schedule,
             llm_api_key,
+            dkim_domain,
+            dkim_selector,
+            dkim_key_file,
             listen,
             tls_cert,
             tls_key,
@@ -455,6 +477,9 @@ impl fmt::Debug for Overrides {
             .field("base_url", base_url)
             .field("schedule", schedule)
             .field("llm_api_key", &redact(llm_api_key))
+            .field("dkim_domain", dkim_domain)
+            .field("dkim_selector", dkim_selector)
+            .field("dkim_key_file", dkim_key_file)
             .field("listen", listen)
             .field("tls_cert", tls_cert)
             .field("tls_key", tls_key)
@@ -478,6 +503,7 @@ impl Settings {
             overrides.config.as_deref(),
         )?;
         let tls = parse_tls(&overrides, &file.server, listen)?;
+        let dkim = parse_dkim(&overrides, &file.dkim)?;
         let time_zone_name = overrides
             .time_zone
             .or(file.time_zone)
@@ -549,6 +575,7 @@ impl Settings {
                     .unwrap_or_else(|| data_dir.join(LOG_DIR_NAME))
             });
         Ok(Self {
+            dkim,
             listen,
             tls,
             secure_cookies: overrides
@@ -808,6 +835,20 @@ impl Settings {
             }
             None => out.push_str("# llm_url is not set: rule-based subjects\n"),
         }
+        match &self.dkim {
+            Some(dkim) => {
+                let _ = writeln!(out, "\n[dkim]\ndomain = {}", text(&dkim.domain));
+                let _ = writeln!(out, "selector = {}", text(&dkim.selector));
+                let _ = writeln!(
+                    out,
+                    "key_file = {}",
+                    text(&dkim.key_file.display().to_string())
+                );
+            }
+            None => out.push_str(
+                "\n[dkim]\n# domain, selector and key_file are not set: messages are not signed\n",
+            ),
+        }
         let scoring = toml::to_string(&std::collections::BTreeMap::from([(
             "scoring",
             &self.scoring,
@@ -865,6 +906,86 @@ fn server_origin(from_flag: bool, flag: &str, config: Option<&Path>) -> String {
         (false, Some(path)) => format!("from {}", path.display()),
         (false, None) => "from the configuration file".to_owned(),
     }
+}
+
+/// The `[dkim]` keys, each from its flag or environment variable or else the file: all
+/// three or none, the domain and selector DNS names. The key file is not read here (a
+/// command that signs, and `config check`, read it).
+fn parse_dkim(overrides: &Overrides, file: &FileDkim) -> Result<Option<DkimSettings>, ConfigError> {
+    let config = overrides.config.as_deref();
+    let domain = overrides
+        .dkim_domain
+        .clone()
+        .or_else(|| file.domain.clone());
+    let selector = overrides
+        .dkim_selector
+        .clone()
+        .or_else(|| file.selector.clone());
+    let key_file = overrides
+        .dkim_key_file
+        .clone()
+        .or_else(|| file.key_file.clone());
+    let keys = [
+        (
+            "dkim.domain",
+            "--dkim-domain, MAILSCORE_DKIM_DOMAIN",
+            domain.is_some(),
+            overrides.dkim_domain.is_some(),
+        ),
+        (
+            "dkim.selector",
+            "--dkim-selector, MAILSCORE_DKIM_SELECTOR",
+            selector.is_some(),
+            overrides.dkim_selector.is_some(),
+        ),
+        (
+            "dkim.key_file",
+            "--dkim-key-file, MAILSCORE_DKIM_KEY_FILE",
+            key_file.is_some(),
+            overrides.dkim_key_file.is_some(),
+        ),
+    ];
+    let (Some(domain), Some(selector), Some(key_file)) = (domain, selector, key_file) else {
+        let Some(&(key, _, _, from_flag)) = keys.iter().find(|(_, _, set, _)| *set) else {
+            return Ok(None);
+        };
+        let missing: Vec<String> = keys
+            .iter()
+            .filter(|(_, _, set, _)| !set)
+            .map(|(key, flags, _, _)| format!("{key} ({flags})"))
+            .collect();
+        return Err(ConfigError::Value {
+            key,
+            origin: server_origin(from_flag, "its flag or environment variable", config),
+            message: format!(
+                "DKIM signing needs the domain, the selector and the key file together; also \
+                 set {}, or remove the DKIM settings to send unsigned",
+                missing.join(" and ")
+            ),
+        });
+    };
+    let name = |key: &'static str, value: &str, from_flag: bool, flag: &str| {
+        check_dns_name(key.trim_start_matches("dkim."), value).map_err(|error| ConfigError::Value {
+            key,
+            origin: server_origin(from_flag, flag, config),
+            message: error.to_string(),
+        })
+    };
+    Ok(Some(DkimSettings {
+        domain: name(
+            "dkim.domain",
+            &domain,
+            overrides.dkim_domain.is_some(),
+            keys[0].1,
+        )?,
+        selector: name(
+            "dkim.selector",
+            &selector,
+            overrides.dkim_selector.is_some(),
+            keys[1].1,
+        )?,
+        key_file,
+    }))
 }
 
 /// The TLS keys of `[server]`, checked together: one certificate source at most (files,
@@ -1408,6 +1529,9 @@ mod tests {
             "acme_ca_file",
             "acme_challenge",
             "http_redirect_listen",
+            "domain",
+            "selector",
+            "key_file",
         ] {
             assert!(
                 example.contains(&format!("{key} = ")),
@@ -1415,6 +1539,76 @@ mod tests {
             );
         }
         assert!(example.contains(DEFAULT_ACME_DIRECTORY));
+    }
+
+    #[test]
+    fn dkim_comes_from_flags_or_the_file_all_three_or_none() {
+        let none = Settings::load(Overrides::default()).unwrap();
+        assert_eq!(none.dkim, None);
+        assert!(
+            none.to_toml()
+                .contains("[dkim]\n# domain, selector and key_file are not set")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailscore.toml");
+        std::fs::write(
+            &path,
+            "[dkim]\ndomain = \"Example.JP\"\nselector = \"file\"\nkey_file = \"/etc/dkim.pem\"\n",
+        )
+        .unwrap();
+        let from_file = Settings::load(Overrides {
+            config: Some(path.clone()),
+            dkim_selector: Some("flag".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.dkim,
+            Some(DkimSettings {
+                domain: "example.jp".into(),
+                selector: "flag".into(),
+                key_file: PathBuf::from("/etc/dkim.pem"),
+            })
+        );
+        // What config check prints reads back as the same settings.
+        let printed: FileSettings = toml::from_str(&from_file.to_toml()).unwrap();
+        assert_eq!(printed.dkim.domain.as_deref(), Some("example.jp"));
+        assert_eq!(printed.dkim.selector.as_deref(), Some("flag"));
+        assert_eq!(printed.dkim.key_file, Some(PathBuf::from("/etc/dkim.pem")));
+
+        let error = Settings::load(Overrides {
+            dkim_domain: Some("example.jp".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("setting dkim.domain (from its flag"),
+            "{error}"
+        );
+        assert!(
+            error.contains("dkim.selector (--dkim-selector, MAILSCORE_DKIM_SELECTOR)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("dkim.key_file (--dkim-key-file, MAILSCORE_DKIM_KEY_FILE)"),
+            "{error}"
+        );
+
+        let error = Settings::load(Overrides {
+            dkim_domain: Some("example.jp".into()),
+            dkim_selector: Some("bad selector".into()),
+            dkim_key_file: Some(PathBuf::from("/etc/dkim.pem")),
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("setting dkim.selector (from --dkim-selector"),
+            "{error}"
+        );
+        assert!(error.contains("is not a DNS name"), "{error}");
     }
 
     /// The settings of a configuration file holding `server_table` under `[server]`.

@@ -10,6 +10,7 @@ pub mod client;
 pub mod columnar;
 pub mod config;
 pub mod credentials;
+pub mod delivery;
 pub mod domain;
 pub mod generate;
 pub mod ingest;

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod demo;
+pub mod dkim;
 pub mod emails;
 pub mod explain;
 pub mod exports;

@@ -7,6 +7,7 @@ mod batch;
 mod cli;
 mod cli_server;
 mod crash;
+mod dkim;
 mod helpers;
 mod import;
 mod llm;

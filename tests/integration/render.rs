@@ -608,6 +608,64 @@ fn job_data_is_escaped_in_the_html_and_kept_verbatim_in_the_text() {
     );
 }
 
+#[test]
+fn user_supplied_text_is_still_escaped_while_links_keep_their_slashes() {
+    let world = World::new();
+    let case = full_case();
+    let mut view = world.view(&case);
+    let hostile = "<script>alert(\"x\")</script> & 'quoted' /path";
+    view.sections[0].jobs[0].title = hostile.to_owned();
+    view.sections[0].jobs[0].company = "\"><img src=x onerror=alert(1)>".to_owned();
+    view.sender_name = "O'Brien & <Co>".to_owned();
+    let rendered = load_renderer(&world.settings).render(&view, case.user.user_id.as_str());
+    assert!(!rendered.html.contains("<script>"));
+    assert!(!rendered.html.contains("<img src=x"));
+    assert!(rendered.html.contains(
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;quoted&#39; /path"
+    ));
+    assert!(
+        rendered
+            .html
+            .contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;")
+    );
+    assert!(rendered.html.contains("O&#39;Brien &amp; &lt;Co&gt;"));
+    // A parser reads the text back as it was given, and finds no element it brought.
+    let text = dom_text(&rendered.html);
+    assert!(text.contains(hostile), "{text}");
+    assert!(text.contains("\"><img src=x onerror=alert(1)>"));
+    let images = dom_elements(&rendered.html)
+        .into_iter()
+        .filter(|e| e.name == "img" || e.name == "script")
+        .count();
+    assert_eq!(images, 1, "only the open pixel");
+    // The text part escapes nothing.
+    assert!(rendered.text.contains(hostile));
+}
+
+#[test]
+fn every_link_of_the_html_is_written_plainly() {
+    let world = World::new();
+    let rendered = world.render(&full_case());
+    assert!(!rendered.html.contains("&#x2f;"), "no / written as &#x2f;");
+    assert!(!rendered.html.contains("&#x"), "no numeric escapes at all");
+    let attributes: Vec<&str> = rendered
+        .html
+        .match_indices(" href=\"")
+        .chain(rendered.html.match_indices(" src=\""))
+        .map(|(start, _)| {
+            let value = &rendered.html[start + 1..];
+            let end = value[value.find('"').unwrap() + 1..].find('"').unwrap();
+            &value[..value.find('"').unwrap() + end + 2]
+        })
+        .collect();
+    assert!(attributes.len() > 40, "{} links", attributes.len());
+    for attribute in &attributes {
+        let url = attribute.split('"').nth(1).unwrap();
+        assert!(url.starts_with(&format!("{BASE}/")), "{attribute}");
+    }
+    insta::assert_snapshot!("plain_links", attributes.join("\n"));
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Tracked links
 
@@ -961,6 +1019,35 @@ fn render_with_templates(world: &World, case: &Case, files: &[(&str, &str)]) -> 
     };
     let view = world.view(case);
     load_renderer(&settings).render(&view, case.user.user_id.as_str())
+}
+
+#[test]
+fn an_override_html_template_escapes_the_same_way_with_e_join_and_safe() {
+    let world = World::new();
+    let case = full_case();
+    let custom = "<a href='{{ unsubscribe_url }}'>{{ sender_name | e }}</a>\
+                  <p>{{ sections[0].jobs[0].tags | join(' / ') }}</p>\
+                  <p>{{ '<b>kept</b>' | safe }} {{ \"O'Neil & <i>\" }}</p>";
+    let rendered = render_with_templates(&world, &case, &[("newsletter.html.j2", custom)]);
+    assert_eq!(rendered.template_errors, Vec::<String>::new());
+    assert!(
+        rendered.html.starts_with(&format!(
+            "<a href='{}'>バイト通信 編集部</a>",
+            rendered.unsubscribe_url
+        )),
+        "{}",
+        rendered.html
+    );
+    assert!(rendered.unsubscribe_url.starts_with(&format!("{BASE}/u/")));
+    assert!(rendered.html.contains(" / "), "the joiner keeps its slash");
+    assert!(
+        rendered
+            .html
+            .contains("<b>kept</b> O&#39;Neil &amp; &lt;i&gt;"),
+        "{}",
+        rendered.html
+    );
+    assert!(!rendered.html.contains("&#x"));
 }
 
 #[test]
