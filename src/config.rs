@@ -1157,16 +1157,7 @@ fn parse_acme(
     let mut names = Vec::with_capacity(domains.len());
     for domain in domains {
         let name = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        let valid = name.len() <= 253
-            && name.split('.').all(|label| {
-                (1..=63).contains(&label.len())
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        if !valid {
+        if !crate::der::is_dns_name(&name) {
             return Err(value_error(
                 "server.acme_domains",
                 format!(

@@ -11,6 +11,7 @@ pub mod columnar;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
+pub(crate) mod der;
 pub mod domain;
 pub mod generate;
 pub mod ingest;

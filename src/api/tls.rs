@@ -19,6 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use crate::der::der_element;
 use poem::http::header::{CONTENT_TYPE, HOST, LOCATION};
 use poem::http::uri::Scheme;
 use poem::http::{HeaderValue, StatusCode};
@@ -491,27 +492,6 @@ pub fn certificate_validity(der: &[u8]) -> Option<(jiff::Timestamp, jiff::Timest
     let not_before = der_time(tag, not_before)?;
     let (tag, not_after, _) = der_element(rest)?;
     Some((not_before, der_time(tag, not_after)?))
-}
-
-/// One DER element: its tag, its contents and what follows it.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n_bytes = usize::from(first & 0x7f);
-        if n_bytes == 0 || n_bytes > 4 {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at_checked(n_bytes)?;
-        let length = bytes
-            .iter()
-            .fold(0usize, |length, &b| (length << 8) | usize::from(b));
-        (length, rest)
-    };
-    let (contents, rest) = rest.split_at_checked(length)?;
-    Some((tag, contents, rest))
 }
 
 /// A UTCTime (`YYMMDDHHMMSSZ`, years 1950 to 2049) or GeneralizedTime (`YYYYMMDDHHMMSSZ`).

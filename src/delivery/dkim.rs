@@ -17,6 +17,8 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use thiserror::Error;
 
+use crate::der::der_element;
+
 /// The smallest RSA key accepted: RFC 8301 asks signers for at least 2048 bits (1024 is
 /// the floor), and the large mailbox providers treat smaller keys as weak.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -130,15 +132,7 @@ pub fn check_dns_name(what: &'static str, value: &str) -> Result<String, DkimErr
     if name.len() > 253 {
         return Err(invalid("is longer than 253 characters"));
     }
-    let labels_ok = name.split('.').all(|label| {
-        (1..=63).contains(&label.len())
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
-    if !labels_ok {
+    if !crate::der::is_dns_name(&name) {
         return Err(invalid(
             "is not a DNS name (letters, digits and hyphens between dots, each part at most \
              63 characters; internationalised names in their xn-- form)",
@@ -425,25 +419,6 @@ fn check_rsa_size(pkcs1: &[u8]) -> Result<(), String> {
 const RSA_ENCRYPTION_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const ED25519_OID: &[u8] = &[0x2b, 0x65, 0x70];
 const EC_PUBLIC_KEY_OID: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-
-/// One DER element at the start of `input`: its tag, its contents and what follows it.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let length = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (length, &rest[n..])
-    };
-    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
-}
 
 /// The algorithm OID of a PKCS#8 `PrivateKeyInfo`, and its `privateKey` octets.
 fn pkcs8_algorithm(der: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
