@@ -8,6 +8,11 @@
 //! no request is left) commits what is queued; a SIGKILL loses what was queued since the last commit (at most
 //! about one window's worth). Unsubscribing is never batched: the suppression is stored
 //! before the answer.
+//!
+//! An action's identity is its instant, user, job and type (SPEC §2.3), so two clicks of one
+//! link read in the same microsecond would be one. The recorder therefore gives every
+//! action it takes an instant of its own: each is at least one microsecond after the one
+//! taken before it, which moves an instant by no more than the queue's disorder.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -308,6 +313,7 @@ async fn run_recorder(
 ) {
     let mut jobs: Option<(u64, JobColumns)> = None;
     let mut batch: Vec<TrackedAction> = Vec::new();
+    let mut instants = DistinctInstants::default();
     loop {
         // Wait for the first command of a batch; then take whatever comes within the window.
         let Some(first) = receiver.recv().await else {
@@ -318,7 +324,10 @@ async fn run_recorder(
         let mut next = Some(first);
         loop {
             match next.take() {
-                Some(Command::Record(action)) => batch.push(action),
+                Some(Command::Record(mut action)) => {
+                    action.at = instants.next(action.at);
+                    batch.push(action);
+                }
                 Some(Command::Stop) => {
                     open = false;
                     break;
@@ -345,6 +354,23 @@ async fn run_recorder(
         if !open {
             break;
         }
+    }
+}
+
+/// Gives each action taken an instant of its own (see the module documentation).
+#[derive(Debug, Default)]
+struct DistinctInstants {
+    last: Option<Micros>,
+}
+
+impl DistinctInstants {
+    fn next(&mut self, at: Micros) -> Micros {
+        let at = match self.last {
+            Some(last) if at <= last => last.saturating_add(1),
+            _ => at,
+        };
+        self.last = Some(at);
+        at
     }
 }
 
@@ -419,6 +445,15 @@ async fn try_commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_taken_gets_an_instant_of_its_own() {
+        let mut instants = DistinctInstants::default();
+        assert_eq!(instants.next(100), 100);
+        assert_eq!(instants.next(100), 101);
+        assert_eq!(instants.next(99), 102);
+        assert_eq!(instants.next(200), 200);
+    }
 
     #[test]
     fn only_absolute_http_urls_become_redirects() {

@@ -506,3 +506,38 @@ async fn a_burst_of_clicks_is_stored_whole_by_the_group_commit() {
         .count();
     assert_eq!(stored, answered, "every click answered 302 is stored");
 }
+
+/// Two clicks of one link read in the same microsecond are two clicks: the recorder gives
+/// each its own instant, so the store's identity (instant, user, job, type) keeps both.
+#[tokio::test(flavor = "multi_thread")]
+async fn clicks_of_one_link_in_the_same_microsecond_are_each_stored() {
+    let mut app = spawn_tracked_app().await;
+    app.stop().await;
+    let user = app.store.users().await.unwrap().remove(0);
+    let job_id = app.store.job_columns().await.unwrap().job_id[0];
+    let recorder = mailscore::service::tracking::TrackingRecorder::start(
+        Arc::clone(&app.store),
+        TimeZoneSetting::tokyo(),
+        |_| {},
+    );
+    let at = jiff::Timestamp::now().as_microsecond();
+    for _ in 0..3 {
+        recorder
+            .record(mailscore::service::tracking::TrackedAction {
+                user_id: user.user_id.clone(),
+                job_id,
+                action_type: ActionType::Click,
+                at,
+                section: Some("top5".to_owned()),
+            })
+            .await
+            .unwrap();
+    }
+    recorder.stop().await;
+    assert_eq!(
+        app.actions_of(user.user_id.as_str(), ActionType::Click)
+            .await,
+        3,
+        "each click is stored"
+    );
+}
