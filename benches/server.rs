@@ -14,7 +14,9 @@
 //! 5. the server's peak RSS through all of it.
 //!
 //! Needs Debian's `wrk` (`apt-get install wrk`). Durations can be shortened with
-//! `MAILSCORE_BENCH_SECONDS` (default 10; the click run takes 6 times that).
+//! `MAILSCORE_BENCH_SECONDS` (default 10; the click run takes 6 times that), and
+//! `MAILSCORE_BENCH_PARTS` picks some of the parts by name (comma-separated, of `health`,
+//! `picks`, `clicks`, `during-run`; default all).
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -36,6 +38,13 @@ fn seconds() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10)
+}
+
+/// Whether `MAILSCORE_BENCH_PARTS` asks for the part `name` (all parts when unset).
+fn part(name: &str) -> bool {
+    std::env::var("MAILSCORE_BENCH_PARTS")
+        .map(|parts| parts.split(',').any(|p| p.trim() == name))
+        .unwrap_or(true)
 }
 
 fn mailscore(data_dir: &Path) -> Command {
@@ -246,7 +255,9 @@ fn peak_rss_mb(server: &Child) -> f64 {
 }
 
 /// The server's own count of answers of `route` with `status`, from `/metrics`.
-fn answered(addr: SocketAddr, token: &str, route: &str, status: u16) -> u64 {
+/// The sum of the server's samples whose line starts with `prefix` and contains every one
+/// of `labels`.
+fn metric_sum(addr: SocketAddr, token: &str, prefix: &str, labels: &[String]) -> u64 {
     let mut response = agent()
         .get(&format!("http://{addr}/metrics"))
         .header("authorization", &format!("Bearer {token}"))
@@ -254,13 +265,28 @@ fn answered(addr: SocketAddr, token: &str, route: &str, status: u16) -> u64 {
         .expect("/metrics answers");
     let text = response.body_mut().read_to_string().expect("metrics text");
     text.lines()
-        .filter(|l| {
-            l.starts_with("mailscore_http_requests_total{")
-                && l.contains(&format!("route=\"{route}\""))
-                && l.contains(&format!("status=\"{status}\""))
-        })
+        .filter(|l| l.starts_with(prefix) && labels.iter().all(|label| l.contains(label)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+fn answered(addr: SocketAddr, token: &str, route: &str, status: u16) -> u64 {
+    metric_sum(
+        addr,
+        token,
+        "mailscore_http_requests_total{",
+        &[format!("route=\"{route}\""), format!("status=\"{status}\"")],
+    )
+}
+
+/// The tracked actions the server has committed so far.
+fn committed_actions(addr: SocketAddr, token: &str) -> u64 {
+    metric_sum(
+        addr,
+        token,
+        "mailscore_tracking_committed_actions_total",
+        &[],
+    )
 }
 
 fn main() {
@@ -367,84 +393,105 @@ fn main() {
     );
     let duration = seconds();
 
-    let health = wrk(
-        &format!("http://{addr}/health/live"),
-        64,
-        duration,
-        None,
-        None,
-    );
-    println!(
-        "GET /health/live (wrk, 64 connections): {:.0} requests/s, latency {:?}",
-        health.requests_per_second, health.latency
-    );
+    if part("health") {
+        let health = wrk(
+            &format!("http://{addr}/health/live"),
+            64,
+            duration,
+            None,
+            None,
+        );
+        println!(
+            "GET /health/live (wrk, 64 connections): {:.0} requests/s, latency {:?}",
+            health.requests_per_second, health.latency
+        );
+    }
 
-    let most = wrk(
-        &format!("http://{addr}"),
-        32,
-        duration,
-        Some(&picks_file),
-        Some(&token),
-    );
-    println!(
-        "GET picks, most throughput (wrk, 32 connections): {:.0} requests/s, latency {:?}, non-2xx {}",
-        most.requests_per_second, most.latency, most.non_2xx_3xx
-    );
-    let at_rate = constant_rate(
-        addr,
-        &pick_paths,
-        &token,
-        2_000,
-        Duration::from_secs(duration),
-    );
-    print_rate("GET picks at 2,000/s", &at_rate, duration as f64);
+    if part("picks") {
+        let most = wrk(
+            &format!("http://{addr}"),
+            32,
+            duration,
+            Some(&picks_file),
+            Some(&token),
+        );
+        println!(
+            "GET picks, most throughput (wrk, 32 connections): {:.0} requests/s, latency {:?}, non-2xx {}",
+            most.requests_per_second, most.latency, most.non_2xx_3xx
+        );
+        let at_rate = constant_rate(
+            addr,
+            &pick_paths,
+            &token,
+            2_000,
+            Duration::from_secs(duration),
+        );
+        print_rate("GET picks at 2,000/s", &at_rate, duration as f64);
+    }
 
-    let before = answered(addr, &token, "/t/c/{token}", 302);
+    let mut answered_302 = 0;
     let started_clicks = jiff::Timestamp::now().as_microsecond();
-    let clicks = wrk(
-        &format!("http://{addr}"),
-        64,
-        duration * 6,
-        Some(&clicks_file),
-        None,
-    );
-    let answered_302 = answered(addr, &token, "/t/c/{token}", 302) - before;
-    println!(
-        "click redirects for {} s (wrk, 64 connections): {:.0} requests/s, {} done by wrk, {} answered 302 (the server's count), latency {:?}, non-2xx/3xx {}",
-        duration * 6,
-        clicks.requests_per_second,
-        clicks.requests,
-        answered_302,
-        clicks.latency,
-        clicks.non_2xx_3xx
-    );
+    if part("clicks") {
+        let before = answered(addr, &token, "/t/c/{token}", 302);
+        let committed_before = committed_actions(addr, &token);
+        let clicks = wrk(
+            &format!("http://{addr}"),
+            64,
+            duration * 6,
+            Some(&clicks_file),
+            None,
+        );
+        answered_302 = answered(addr, &token, "/t/c/{token}", 302) - before;
+        println!(
+            "click redirects for {} s (wrk, 64 connections): {:.0} requests/s, {} done by wrk, {} answered 302 (the server's count), latency {:?}, non-2xx/3xx {}",
+            duration * 6,
+            clicks.requests_per_second,
+            clicks.requests,
+            answered_302,
+            clicks.latency,
+            clicks.non_2xx_3xx
+        );
+        // The group commit catches up with what was queued before the next part measures.
+        let draining = Instant::now();
+        while committed_actions(addr, &token) - committed_before < answered_302
+            && draining.elapsed() < Duration::from_secs(600)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        println!(
+            "the queued clicks were committed {:.1} s after the load ended",
+            draining.elapsed().as_secs_f64()
+        );
+    }
 
     // The picks GET while a daily run of another date executes in the server.
-    let run = agent()
-        .post(&format!("http://{addr}/api/runs"))
-        .header("authorization", &format!("Bearer {token}"))
-        .content_type("application/json")
-        .send(r#"{"date":"2025-11-24","until":"picks"}"#);
-    match run {
-        Ok(response) if response.status() == 202 => {
-            let during = constant_rate(
-                addr,
-                &pick_paths,
-                &token,
-                2_000,
-                Duration::from_secs(duration),
-            );
-            print_rate(
-                "GET picks at 2,000/s during a daily run",
-                &during,
-                duration as f64,
-            );
+    if part("during-run") {
+        let run = agent()
+            .post(&format!("http://{addr}/api/runs"))
+            .header("authorization", &format!("Bearer {token}"))
+            .content_type("application/json")
+            .send(r#"{"date":"2025-11-24","until":"picks"}"#);
+        match run {
+            Ok(response) if response.status() == 202 => {
+                let during = constant_rate(
+                    addr,
+                    &pick_paths,
+                    &token,
+                    2_000,
+                    Duration::from_secs(duration),
+                );
+                print_rate(
+                    "GET picks at 2,000/s during a daily run",
+                    &during,
+                    duration as f64,
+                );
+            }
+            Ok(response) => println!(
+                "skipped the picks GET during a daily run: POST /api/runs answered {}",
+                response.status()
+            ),
+            Err(error) => println!("skipped the picks GET during a daily run: {error}"),
         }
-        Ok(response) => println!(
-            "skipped the picks GET during a daily run: POST /api/runs answered {}",
-            response.status()
-        ),
-        Err(error) => println!("skipped the picks GET during a daily run: {error}"),
     }
 
     println!(
@@ -456,22 +503,24 @@ fn main() {
     unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
     let status = server.wait().expect("the server stops");
     assert!(status.success(), "the server stops cleanly: {status}");
-    let stored = runtime.block_on(async {
-        let store = RedbStore::open(&data_dir).expect("the store opens");
-        let actions = store
-            .actions_between(started_clicks, i64::MAX / 2)
-            .await
-            .expect("actions");
-        (0..actions.len())
-            .filter(|&row| actions.row(row).action_type == Some(ActionType::Click))
-            .count() as u64
-    });
-    println!(
-        "click actions stored after the clean stop: {stored} (answered 302: {answered_302}){}",
-        if stored == answered_302 {
-            ", equal"
-        } else {
-            ", NOT EQUAL"
-        }
-    );
+    if part("clicks") {
+        let stored = runtime.block_on(async {
+            let store = RedbStore::open(&data_dir).expect("the store opens");
+            let actions = store
+                .actions_between(started_clicks, i64::MAX / 2)
+                .await
+                .expect("actions");
+            (0..actions.len())
+                .filter(|&row| actions.row(row).action_type == Some(ActionType::Click))
+                .count() as u64
+        });
+        println!(
+            "click actions stored after the clean stop: {stored} (answered 302: {answered_302}){}",
+            if stored == answered_302 {
+                ", equal"
+            } else {
+                ", NOT EQUAL"
+            }
+        );
+    }
 }
