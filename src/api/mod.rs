@@ -53,7 +53,9 @@ use crate::ingest::EncodingChoice;
 use crate::render::EmailSettings;
 use crate::scoring::ScoringConfig;
 use crate::service::ServiceError;
-use crate::service::accounts::{Bootstrap, FirstAdmin, SetupToken, bootstrap};
+use crate::service::accounts::{
+    Bootstrap, FirstAdmin, SetupToken, TOKEN_USE_FLUSH_INTERVAL, TokenCache, bootstrap,
+};
 use crate::service::emails::Messages;
 use crate::service::hot_reads::HotReads;
 use crate::service::imports::UploadProgress;
@@ -465,6 +467,7 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     gauges: JoinHandle<()>,
+    token_uses: JoinHandle<()>,
     /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
     tls: Option<tls::TlsRuntime>,
     scheduler: JoinHandle<()>,
@@ -554,6 +557,10 @@ pub async fn start(
         None
     };
     let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    let token_uses = tokio::spawn(write_token_uses(
+        Arc::clone(&state.store),
+        state.auth.tokens.clone(),
+    ));
     let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, tls = is_tls, "serving");
     Ok(RunningServer {
@@ -562,6 +569,7 @@ pub async fn start(
         stop,
         server,
         gauges,
+        token_uses,
         scheduler,
         tls: tls_runtime,
         local_access,
@@ -690,6 +698,8 @@ impl RunningServer {
             }
             ended = &mut self.server => {
                 self.gauges.abort();
+                self.token_uses.abort();
+                flush_token_uses(&self.state).await;
                 if let Some(tls) = self.tls.take() {
                     tls.shutdown().await;
                 }
@@ -721,8 +731,11 @@ impl RunningServer {
             tls.shutdown().await;
         }
         let stopped = self.server.await;
-        // No request is left: what the tracked opens and clicks queued is committed now.
+        // No request is left: what the tracked opens and clicks queued is committed now,
+        // and the token uses noted.
         self.state.tracking.stop().await;
+        self.token_uses.abort();
+        flush_token_uses(&self.state).await;
         // The command line opens the store itself from now on.
         if let Some(access) = self.local_access {
             local_server::withdraw(self.state.store.as_ref(), access).await;
@@ -770,6 +783,29 @@ impl ShutdownSignals {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// Writes the API tokens' noted uses every [`TOKEN_USE_FLUSH_INTERVAL`], off the requests'
+/// path.
+async fn write_token_uses(store: Arc<dyn Store>, tokens: TokenCache) {
+    let mut interval = tokio::time::interval(TOKEN_USE_FLUSH_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) =
+            crate::service::accounts::flush_token_uses(store.as_ref(), &tokens).await
+        {
+            tracing::warn!(error = %ErrorChain(&error), "the API tokens' last uses were not written; trying again");
+        }
+    }
+}
+
+async fn flush_token_uses(state: &AppState) {
+    if let Err(error) =
+        crate::service::accounts::flush_token_uses(state.store.as_ref(), &state.auth.tokens).await
+    {
+        tracing::warn!(error = %ErrorChain(&error), "the API tokens' last uses were not written");
     }
 }
 

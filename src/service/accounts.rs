@@ -33,6 +33,10 @@ pub const LOGIN_THROTTLE_MAX_KEYS: usize = 100_000;
 /// store write a minute, not one per request.
 pub const TOKEN_USE_RESOLUTION: Duration = Duration::from_secs(60);
 
+/// How often a server writes the token uses it noted ([`flush_token_uses`]). A request never
+/// waits for that write: the store's one writer may be busy with a run's chunk for a while.
+pub const TOKEN_USE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The most password hashes computed at once. Each takes 19 MiB and tens of
 /// milliseconds of a core: without a bound, a burst of logins (the throttle counts a
 /// failure only once its hash is checked) could take gigabytes of memory.
@@ -339,6 +343,8 @@ pub struct TokenCache {
     /// between the read and the keeping (both under this lock), so that a read which
     /// raced with a revocation cannot bring the revoked token back.
     revocations: Arc<Mutex<u64>>,
+    /// Uses noted and not yet written, the latest of each token.
+    uses: Arc<Mutex<HashMap<TokenId, Micros>>>,
 }
 
 impl TokenCache {
@@ -347,7 +353,20 @@ impl TokenCache {
         Self {
             entries: LocalCache::new("tokens", capacity, TOKEN_CACHE_TTL, observe),
             revocations: Arc::default(),
+            uses: Arc::default(),
         }
+    }
+
+    fn uses(&self) -> std::sync::MutexGuard<'_, HashMap<TokenId, Micros>> {
+        self.uses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn note_use(&self, id: TokenId, at: Micros) {
+        let mut uses = self.uses();
+        let latest = uses.entry(id).or_insert(at);
+        *latest = (*latest).max(at);
     }
 
     fn revocations(&self) -> std::sync::MutexGuard<'_, u64> {
@@ -376,8 +395,8 @@ impl Default for TokenCache {
     }
 }
 
-/// The token a bearer secret names, when it is usable now; its use is recorded at most
-/// once per [`TOKEN_USE_RESOLUTION`]. `None` for anything else: not of the token form,
+/// The token a bearer secret names, when it is usable now; its use is noted at most once
+/// per [`TOKEN_USE_RESOLUTION`], for [`flush_token_uses`] to write. `None` for anything else: not of the token form,
 /// unknown, revoked or expired.
 pub async fn authenticate_token(
     store: &dyn Store,
@@ -408,11 +427,34 @@ pub async fn authenticate_token(
         .last_used_at
         .is_none_or(|last| at.saturating_sub(last) >= resolution)
     {
-        store.record_token_use(token.id, at).await?;
+        tokens.note_use(token.id, at);
         token.last_used_at = Some(at);
     }
     tokens.keep(hash, token.clone(), revocations_before);
     Ok(Some(token))
+}
+
+/// Writes the token uses [`authenticate_token`] noted since the last call; returns how many
+/// were written. A use that could not be written is kept for the next call, unless a later
+/// one of its token was noted meanwhile.
+pub async fn flush_token_uses(
+    store: &dyn Store,
+    tokens: &TokenCache,
+) -> Result<usize, AccountError> {
+    let pending: Vec<(TokenId, Micros)> = tokens.uses().drain().collect();
+    let mut written = 0;
+    let mut pending = pending.into_iter();
+    while let Some((id, at)) = pending.next() {
+        if let Err(error) = store.record_token_use(id, at).await {
+            tokens.note_use(id, at);
+            for (id, at) in pending {
+                tokens.note_use(id, at);
+            }
+            return Err(error.into());
+        }
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// The first admin's credentials, from `MAILSCORE_ADMIN_EMAIL` and
