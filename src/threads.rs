@@ -10,8 +10,8 @@
 //! takes every cycle they leave. The runtime that answers requests keeps the process's
 //! priority.
 
-/// The nice value of the batch's threads in a serving process (Linux: per thread; 0 is
-/// the default, 19 the lowest).
+/// How much lower than the process the batch threads of a serving process run: added to
+/// the nice value the process started with, 19 at most (Linux: per thread).
 pub const BATCH_NICE: i32 = 10;
 
 /// Replaces [`BATCH_NICE`] (0 to 19; 0 keeps the batch at the requests' priority). A
@@ -77,14 +77,18 @@ pub fn lower_batch_priority(nice: i32) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Sets the calling thread's nice value (Linux gives each thread its own).
+/// Lowers the calling thread's priority by `nice` from the one it has, to 19 at most
+/// (Linux gives each thread its own): a process started under `nice` keeps its batch
+/// below its requests too.
 #[cfg(target_os = "linux")]
 fn nice_this_thread(nice: i32) -> std::io::Result<()> {
-    // SAFETY: gettid has no preconditions; setpriority on the calling thread's id changes
-    // only that thread's scheduling priority.
+    // SAFETY: gettid has no preconditions; getpriority and setpriority on the calling
+    // thread's id read and change only that thread's scheduling priority. getpriority's
+    // -1 is also a valid value; errno is not checked, as the id is always valid.
     let rc = unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, nice)
+        let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, (current + nice).min(19))
     };
     if rc == 0 {
         Ok(())
