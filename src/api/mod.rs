@@ -467,7 +467,9 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     gauges: JoinHandle<()>,
+    /// Ends when told to through `stop_token_uses`, after writing what is noted.
     token_uses: JoinHandle<()>,
+    stop_token_uses: tokio::sync::oneshot::Sender<()>,
     /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
     tls: Option<tls::TlsRuntime>,
     scheduler: JoinHandle<()>,
@@ -557,9 +559,11 @@ pub async fn start(
         None
     };
     let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    let (stop_token_uses, token_uses_stopped) = tokio::sync::oneshot::channel();
     let token_uses = tokio::spawn(write_token_uses(
         Arc::clone(&state.store),
         state.auth.tokens.clone(),
+        token_uses_stopped,
     ));
     let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, tls = is_tls, "serving");
@@ -570,6 +574,7 @@ pub async fn start(
         server,
         gauges,
         token_uses,
+        stop_token_uses,
         scheduler,
         tls: tls_runtime,
         local_access,
@@ -698,8 +703,8 @@ impl RunningServer {
             }
             ended = &mut self.server => {
                 self.gauges.abort();
-                self.token_uses.abort();
-                flush_token_uses(&self.state).await;
+                let _ = self.stop_token_uses.send(());
+                let _ = (&mut self.token_uses).await;
                 if let Some(tls) = self.tls.take() {
                     tls.shutdown().await;
                 }
@@ -734,8 +739,8 @@ impl RunningServer {
         // No request is left: what the tracked opens and clicks queued is committed now,
         // and the token uses noted.
         self.state.tracking.stop().await;
-        self.token_uses.abort();
-        flush_token_uses(&self.state).await;
+        let _ = self.stop_token_uses.send(());
+        let _ = self.token_uses.await;
         // The command line opens the store itself from now on.
         if let Some(access) = self.local_access {
             local_server::withdraw(self.state.store.as_ref(), access).await;
@@ -787,25 +792,28 @@ impl ShutdownSignals {
 }
 
 /// Writes the API tokens' noted uses every [`TOKEN_USE_FLUSH_INTERVAL`], off the requests'
-/// path.
-async fn write_token_uses(store: Arc<dyn Store>, tokens: TokenCache) {
+/// path, and once more when `stop` fires (or its sender is dropped); then ends, letting go
+/// of the store.
+async fn write_token_uses(
+    store: Arc<dyn Store>,
+    tokens: TokenCache,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut interval = tokio::time::interval(TOKEN_USE_FLUSH_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
+        let last = tokio::select! {
+            _ = interval.tick() => false,
+            _ = &mut stop => true,
+        };
         if let Err(error) =
             crate::service::accounts::flush_token_uses(store.as_ref(), &tokens).await
         {
-            tracing::warn!(error = %ErrorChain(&error), "the API tokens' last uses were not written; trying again");
+            tracing::warn!(error = %ErrorChain(&error), "the API tokens' last uses were not written");
         }
-    }
-}
-
-async fn flush_token_uses(state: &AppState) {
-    if let Err(error) =
-        crate::service::accounts::flush_token_uses(state.store.as_ref(), &state.auth.tokens).await
-    {
-        tracing::warn!(error = %ErrorChain(&error), "the API tokens' last uses were not written");
+        if last {
+            return;
+        }
     }
 }
 
