@@ -33,9 +33,10 @@ impl Bucket {
         }
     }
 
-    /// How long until one token is there (zero when it is now).
+    /// How long until one token is there (zero when it is now). A token short by less
+    /// than rounding counts as there, so that waiting the answer always gets one.
     fn wait(&self) -> f64 {
-        if self.tokens >= 1.0 {
+        if self.tokens >= 1.0 - 1e-9 {
             0.0
         } else {
             (1.0 - self.tokens) / self.per_second

@@ -24,6 +24,7 @@ import socket
 import ssl
 import sys
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -77,6 +78,8 @@ class Handler:
 
 
 def main() -> int:
+    # aiosmtpd warns about its own deprecated attribute on every AUTH.
+    warnings.filterwarnings("ignore", message="Session.login_data")
     if len(sys.argv) not in (6, 7):
         print(__doc__, file=sys.stderr)
         return 2
