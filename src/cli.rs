@@ -326,6 +326,19 @@ pub struct GlobalArgs {
         value_name = "FILE"
     )]
     pub dkim_key_file: Option<PathBuf>,
+    /// The SMTP server, in lettre's URL form: smtp://host:port,
+    /// smtp://user@host:587?tls=required, smtps://host:465; the password may also come
+    /// from MAILSCORE_SMTP_PASSWORD [default: nothing is sent]
+    #[arg(long, global = true, env = "MAILSCORE_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// Messages per second at most; 0 is no limit [default: 0]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_SMTP_RATE_PER_SECOND",
+        value_name = "N"
+    )]
+    pub smtp_rate_per_second: Option<u32>,
     /// Send the command to the server at this URL, with the API token in MAILSCORE_TOKEN
     /// [default: the server that holds the data directory, when one runs there]
     #[arg(long, global = true, env = "MAILSCORE_SERVER", value_name = "URL")]
@@ -398,6 +411,54 @@ pub enum Command {
     Dkim {
         #[command(subcommand)]
         command: DkimCommand,
+    },
+    /// Send a date's due emails over SMTP (smtp.url), signed with the DKIM key, and exit
+    /// when none is left to try
+    Send(SendArgs),
+    /// The state of sending, and the operator's say over it: pause, resume, cancel a day,
+    /// retry the emails of unknown outcome
+    Delivery {
+        #[command(subcommand)]
+        command: DeliveryCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The date whose emails go out; for a past date every pending one [default: today]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// Render and sign every due email, send nothing and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveryCommand {
+    /// The date's emails by status, whether sending is paused and why
+    Status {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+    /// Pause sending until `delivery resume`
+    Pause {
+        /// Why, for the record and the log
+        #[arg(long, default_value = "paused by an operator")]
+        reason: String,
+    },
+    /// Resume sending after a pause (automatic or by hand)
+    Resume,
+    /// Cancel the date's sending: its pending emails become cancelled
+    Cancel {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: String,
+    },
+    /// Put the date's emails of unknown outcome (left sending by a process that died)
+    /// back to pending, so that the next send tries them: they may reach some recipients
+    /// twice
+    RetryUnknown {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: String,
     },
 }
 
@@ -758,6 +819,10 @@ impl Cli {
             dkim_domain: self.global.dkim_domain.clone(),
             dkim_selector: self.global.dkim_selector.clone(),
             dkim_key_file: self.global.dkim_key_file.clone(),
+            smtp_url: self.global.smtp_url.clone(),
+            smtp_rate_per_second: self.global.smtp_rate_per_second,
+            // From the environment only: never a flag (the process list shows those).
+            smtp_password: std::env::var(crate::config::SMTP_PASSWORD_ENV).ok(),
             base_url: self.global.base_url.clone(),
         }
     }
@@ -822,6 +887,8 @@ impl Command {
             Command::Compact => "compact",
             Command::Config { .. } => "config check",
             Command::Dkim { .. } => "dkim keygen",
+            Command::Send(_) => "send",
+            Command::Delivery { .. } => "delivery",
         }
     }
 }
@@ -896,7 +963,148 @@ pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32>
         Command::Dkim {
             command: DkimCommand::Keygen(args),
         } => dkim_keygen(args, &settings),
+        Command::Send(args) => send(args, &settings).await,
+        Command::Delivery { command } => delivery(command, &settings).await,
     }
+}
+
+/// `send`: the date's due emails over SMTP; exit status 1 when some failed or sending is
+/// paused.
+async fn send(args: SendArgs, settings: &Settings) -> Result<i32> {
+    use crate::service::delivery::{SendOptions, Sender};
+    let today = today(&settings.time_zone);
+    let date = match &args.date {
+        Some(text) => {
+            parse_date(text).with_context(|| format!("--date {text:?}: expected YYYY-MM-DD"))?
+        }
+        None => today,
+    };
+    let dkim = match settings.dkim.as_ref().map(|dkim| dkim.signer()).transpose() {
+        Ok(signer) => signer.map(Arc::new),
+        Err(error) => {
+            errln!("error: setting dkim.key_file: {error}");
+            return Ok(2);
+        }
+    };
+    let store: Arc<dyn Store> = Arc::new(open_store(settings)?);
+    let messages = Arc::new(Messages::load(settings)?);
+    let sender = match Sender::new(store, messages, dkim, settings.smtp.clone(), args.dry_run) {
+        Ok(sender) => sender,
+        Err(error) => {
+            errln!("error: {error}");
+            return Ok(2);
+        }
+    };
+    let report = sender
+        .send_day(
+            date,
+            SendOptions {
+                dry_run: args.dry_run,
+                all_pending: date < today,
+            },
+        )
+        .await?;
+    if report.dry_run {
+        outln!(
+            "{date}: dry run: {} due emails rendered and signed, nothing sent ({} not due yet)",
+            report.due,
+            report.not_due
+        );
+    } else {
+        outln!(
+            "{date}: {} sent, {} failed ({} hard bounces suppressed), {} retried attempts, \
+             {} cancelled, of {} due; {} not due yet; {:.1} emails/s",
+            report.sent,
+            report.failed,
+            report.hard_bounced,
+            report.retried,
+            report.cancelled,
+            report.due,
+            report.not_due,
+            report.rate_per_second
+        );
+    }
+    if report.resent_unknown > 0 {
+        outln!(
+            "{} emails of unknown outcome were sent again (smtp.at_least_once)",
+            report.resent_unknown
+        );
+    }
+    if !report.unknown.is_empty() {
+        let users: Vec<&str> = report.unknown.iter().map(|user| user.as_str()).collect();
+        outln!(
+            "unknown: {} emails were left sending by a process that stopped mid-send and are \
+             not sent again: {}",
+            users.len(),
+            users.join(", ")
+        );
+        outln!("hint: `mailscore delivery retry-unknown --date {date}` puts them back to pending");
+    }
+    if let Some(reason) = &report.paused {
+        outln!("sending is paused: {reason}");
+        outln!("hint: `mailscore delivery resume` resumes it once the cause is fixed");
+        return Ok(1);
+    }
+    Ok(if report.failed > 0 { 1 } else { 0 })
+}
+
+/// `delivery …`: the state of sending and the operator's commands.
+async fn delivery(command: DeliveryCommand, settings: &Settings) -> Result<i32> {
+    use crate::service::delivery as service;
+    let store = open_store(settings)?;
+    let date_of = |text: &str| {
+        parse_date(text).with_context(|| format!("--date {text:?}: expected YYYY-MM-DD"))
+    };
+    match command {
+        DeliveryCommand::Status { date } => {
+            let date = match date {
+                Some(text) => date_of(&text)?,
+                None => today(&settings.time_zone),
+            };
+            let state = service::delivery_state(&store, date).await?;
+            match &state.paused {
+                Some(pause) => outln!("sending is paused: {}", pause.reason),
+                None => outln!("sending is on"),
+            }
+            outln!(
+                "{date}: {} sent of {} ({} pending, {} due), {} failed, {} unknown (left \
+                 sending), {} cancelled, {} suppressed; {} failed attempts",
+                state.sent,
+                state.sent + state.pending + state.sending_unknown + state.failed,
+                state.pending,
+                state.due,
+                state.failed,
+                state.sending_unknown,
+                state.cancelled,
+                state.suppressed,
+                state.failed_attempts
+            );
+        }
+        DeliveryCommand::Pause { reason } => {
+            service::pause(&store, reason).await?;
+            outln!("sending is paused; `mailscore delivery resume` resumes it");
+        }
+        DeliveryCommand::Resume => {
+            if service::resume(&store).await? {
+                outln!("sending resumed");
+            } else {
+                outln!("sending was not paused");
+            }
+        }
+        DeliveryCommand::Cancel { date } => {
+            let date = date_of(&date)?;
+            let n = service::cancel(&store, date).await?;
+            outln!("{date}: {n} pending emails cancelled");
+        }
+        DeliveryCommand::RetryUnknown { date } => {
+            let date = date_of(&date)?;
+            let n = service::retry_unknown(&store, date).await?;
+            outln!(
+                "{date}: {n} emails of unknown outcome put back to pending; `mailscore send --date {date}` sends them"
+            );
+        }
+    }
+    Ok(0)
 }
 
 /// `config check`: the settings as TOML, once the schedule parses and the DKIM key (when

@@ -48,6 +48,9 @@ pub const DEFAULT_SECURE_COOKIES: bool = false;
 /// The environment variable of the first admin's password (environment only: a flag or a
 /// file would leave it in the process list or on disk).
 pub const ADMIN_PASSWORD_ENV: &str = "MAILSCORE_ADMIN_PASSWORD";
+/// The environment variable of the SMTP password (environment only, like the admin's;
+/// `smtp.password_file` names a file instead).
+pub const SMTP_PASSWORD_ENV: &str = "MAILSCORE_SMTP_PASSWORD";
 /// File in the data directory holding the generated secret key when none is configured.
 pub const SECRET_KEY_FILE: &str = "secret.key";
 /// Default ACME directory (`server.acme_directory`): Let's Encrypt's production service.
@@ -223,6 +226,8 @@ struct FileSettings {
     scoring: crate::scoring::ScoringConfig,
     #[serde(default)]
     dkim: FileDkim,
+    #[serde(default)]
+    smtp: FileSmtp,
     /// Key that signs the links in emails (hex or any text of 32+ characters).
     secret_key: Option<String>,
     schedule: Option<String>,
@@ -280,6 +285,29 @@ struct FileDkim {
     key_file: Option<PathBuf>,
 }
 
+/// No `Debug`: its URL may hold the password.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSmtp {
+    url: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    pool_size: Option<u32>,
+    concurrency: Option<usize>,
+    timeout_secs: Option<u64>,
+    rate_per_second: Option<u32>,
+    rate_per_hour: Option<u32>,
+    max_attempts: Option<u32>,
+    retry_base_ms: Option<u64>,
+    retry_max_ms: Option<u64>,
+    pause_window: Option<usize>,
+    pause_threshold_percent: Option<f64>,
+    at_least_once: Option<bool>,
+    deadline_minutes: Option<u64>,
+    return_path: Option<String>,
+    reply_to: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileStorage {
@@ -315,6 +343,12 @@ pub struct Overrides {
     pub dkim_domain: Option<String>,
     pub dkim_selector: Option<String>,
     pub dkim_key_file: Option<PathBuf>,
+    /// `--smtp-url`, `MAILSCORE_SMTP_URL`.
+    pub smtp_url: Option<String>,
+    /// `--smtp-rate-per-second`, `MAILSCORE_SMTP_RATE_PER_SECOND`.
+    pub smtp_rate_per_second: Option<u32>,
+    /// Only from [`SMTP_PASSWORD_ENV`].
+    pub smtp_password: Option<String>,
     pub listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -358,6 +392,8 @@ pub struct Settings {
     /// Who signs the outgoing messages (`[dkim]`), when all three keys are set. The key
     /// file is only named here; [`DkimSettings::signer`] reads it.
     pub dkim: Option<DkimSettings>,
+    /// How emails are sent (`[smtp]`); `Debug` masks the password.
+    pub smtp: crate::delivery::SmtpSettings,
     /// Where `serve` listens (`server.listen`).
     pub listen: std::net::SocketAddr,
     /// Whether and how `serve` speaks TLS (`server.tls_*`, `server.acme_*`).
@@ -399,6 +435,7 @@ impl fmt::Debug for Settings {
             llm,
             scoring,
             dkim,
+            smtp,
             listen,
             tls,
             secure_cookies,
@@ -422,6 +459,7 @@ impl fmt::Debug for Settings {
             .field("llm", llm)
             .field("scoring", scoring)
             .field("dkim", dkim)
+            .field("smtp", smtp)
             .field("listen", listen)
             .field("tls", tls)
             .field("secure_cookies", secure_cookies)
@@ -453,6 +491,9 @@ impl fmt::Debug for Overrides {
             dkim_domain,
             dkim_selector,
             dkim_key_file,
+            smtp_url,
+            smtp_rate_per_second,
+            smtp_password,
             listen,
             tls_cert,
             tls_key,
@@ -480,6 +521,12 @@ impl fmt::Debug for Overrides {
             .field("dkim_domain", dkim_domain)
             .field("dkim_selector", dkim_selector)
             .field("dkim_key_file", dkim_key_file)
+            .field(
+                "smtp_url",
+                &smtp_url.as_deref().map(crate::delivery::smtp::mask_url),
+            )
+            .field("smtp_rate_per_second", smtp_rate_per_second)
+            .field("smtp_password", &redact(smtp_password))
             .field("listen", listen)
             .field("tls_cert", tls_cert)
             .field("tls_key", tls_key)
@@ -504,6 +551,7 @@ impl Settings {
         )?;
         let tls = parse_tls(&overrides, &file.server, listen)?;
         let dkim = parse_dkim(&overrides, &file.dkim)?;
+        let smtp = parse_smtp(&overrides, &file.smtp)?;
         let time_zone_name = overrides
             .time_zone
             .or(file.time_zone)
@@ -576,6 +624,7 @@ impl Settings {
             });
         Ok(Self {
             dkim,
+            smtp,
             listen,
             tls,
             secure_cookies: overrides
@@ -849,6 +898,7 @@ impl Settings {
                 "\n[dkim]\n# domain, selector and key_file are not set: messages are not signed\n",
             ),
         }
+        out.push_str(&smtp_toml(&self.smtp));
         let scoring = toml::to_string(&std::collections::BTreeMap::from([(
             "scoring",
             &self.scoring,
@@ -906,6 +956,169 @@ fn server_origin(from_flag: bool, flag: &str, config: Option<&Path>) -> String {
         (false, Some(path)) => format!("from {}", path.display()),
         (false, None) => "from the configuration file".to_owned(),
     }
+}
+
+/// The `[smtp]` table for `config check`: the URL with its password masked, the password
+/// only as whether it is set.
+fn smtp_toml(smtp: &crate::delivery::SmtpSettings) -> String {
+    use std::fmt::Write;
+    let text = |value: &str| toml::Value::String(value.to_owned()).to_string();
+    let mut out = String::from("\n[smtp]\n");
+    match &smtp.url {
+        Some(url) => {
+            let _ = writeln!(out, "url = {}", text(&crate::delivery::smtp::mask_url(url)));
+        }
+        None => out.push_str("# url is not set: nothing is sent\n"),
+    }
+    out.push_str(match smtp.password {
+        Some(_) => "# the password is set (hidden)\n",
+        None => "# no password beside the URL's\n",
+    });
+    if let Some(path) = &smtp.ca_file {
+        let _ = writeln!(out, "ca_file = {}", text(&path.display().to_string()));
+    }
+    let _ = writeln!(out, "pool_size = {}", smtp.pool_size);
+    let _ = writeln!(out, "concurrency = {}", smtp.concurrency);
+    let _ = writeln!(out, "timeout_secs = {}", smtp.timeout.as_secs());
+    let _ = writeln!(out, "rate_per_second = {}", smtp.rate_per_second);
+    let _ = writeln!(out, "rate_per_hour = {}", smtp.rate_per_hour);
+    let _ = writeln!(out, "max_attempts = {}", smtp.max_attempts);
+    let _ = writeln!(out, "retry_base_ms = {}", smtp.retry_base.as_millis());
+    let _ = writeln!(out, "retry_max_ms = {}", smtp.retry_max.as_millis());
+    let _ = writeln!(out, "pause_window = {}", smtp.pause_window);
+    let _ = writeln!(
+        out,
+        "pause_threshold_percent = {:?}",
+        smtp.pause_threshold_percent
+    );
+    let _ = writeln!(out, "at_least_once = {}", smtp.at_least_once);
+    match smtp.deadline {
+        Some(deadline) => {
+            let _ = writeln!(out, "deadline_minutes = {}", deadline.as_secs() / 60);
+        }
+        None => out.push_str("# deadline_minutes is not set: no deadline\n"),
+    }
+    match &smtp.return_path {
+        Some(address) => {
+            let _ = writeln!(out, "return_path = {}", text(address));
+        }
+        None => out.push_str("# return_path is not set: email.sender_email\n"),
+    }
+    match &smtp.reply_to {
+        Some(address) => {
+            let _ = writeln!(out, "reply_to = {}", text(address));
+        }
+        None => out.push_str("# reply_to is not set: no Reply-To header\n"),
+    }
+    out
+}
+
+/// The `[smtp]` keys: the URL from its flag or environment variable or the file; the
+/// password from [`SMTP_PASSWORD_ENV`] or `smtp.password_file` (read here, trailing
+/// newline dropped); every number checked against its range.
+fn parse_smtp(
+    overrides: &Overrides,
+    file: &FileSmtp,
+) -> Result<crate::delivery::SmtpSettings, ConfigError> {
+    use crate::delivery::smtp::*;
+    use std::time::Duration;
+    let config = overrides.config.as_deref();
+    let file_origin = || server_origin(false, "", config);
+    let url = overrides.smtp_url.clone().or_else(|| file.url.clone());
+    if let Some(url) = &url
+        && let Err(message) = check_smtp_url(url)
+    {
+        return Err(ConfigError::Value {
+            key: "smtp.url",
+            origin: server_origin(
+                overrides.smtp_url.is_some(),
+                "--smtp-url or MAILSCORE_SMTP_URL",
+                config,
+            ),
+            message,
+        });
+    }
+    let password = match (&overrides.smtp_password, &file.password_file) {
+        (Some(password), _) => Some(password.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Value {
+                key: "smtp.password_file",
+                origin: file_origin(),
+                message: format!(
+                    "cannot read {}: {error}; give a readable file holding the password, \
+                     or set {SMTP_PASSWORD_ENV}",
+                    path.display()
+                ),
+            })?;
+            Some(text.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        (None, None) => None,
+    };
+    let positive = |key: &'static str, value: Option<u64>, default: u64| match value {
+        Some(0) => Err(ConfigError::Value {
+            key,
+            origin: file_origin(),
+            message: "0 is not allowed here; give 1 or more".to_owned(),
+        }),
+        Some(value) => Ok(value),
+        None => Ok(default),
+    };
+    let pause_threshold_percent = file
+        .pause_threshold_percent
+        .unwrap_or(DEFAULT_PAUSE_THRESHOLD_PERCENT);
+    if !(0.0..=100.0).contains(&pause_threshold_percent) {
+        return Err(ConfigError::Value {
+            key: "smtp.pause_threshold_percent",
+            origin: file_origin(),
+            message: format!(
+                "{pause_threshold_percent} is not a percentage; give 0 to 100 (100 never pauses)"
+            ),
+        });
+    }
+    Ok(SmtpSettings {
+        url,
+        password,
+        ca_file: file.ca_file.clone(),
+        pool_size: positive(
+            "smtp.pool_size",
+            file.pool_size.map(u64::from),
+            u64::from(DEFAULT_POOL_SIZE),
+        )? as u32,
+        concurrency: positive(
+            "smtp.concurrency",
+            file.concurrency.map(|n| n as u64),
+            DEFAULT_CONCURRENCY as u64,
+        )? as usize,
+        timeout: Duration::from_secs(positive(
+            "smtp.timeout_secs",
+            file.timeout_secs,
+            DEFAULT_TIMEOUT_SECS,
+        )?),
+        rate_per_second: overrides
+            .smtp_rate_per_second
+            .or(file.rate_per_second)
+            .unwrap_or(DEFAULT_RATE_PER_SECOND),
+        rate_per_hour: file.rate_per_hour.unwrap_or(DEFAULT_RATE_PER_HOUR),
+        max_attempts: positive(
+            "smtp.max_attempts",
+            file.max_attempts.map(u64::from),
+            u64::from(DEFAULT_MAX_ATTEMPTS),
+        )? as u32,
+        retry_base: Duration::from_millis(file.retry_base_ms.unwrap_or(DEFAULT_RETRY_BASE_MS)),
+        retry_max: Duration::from_millis(file.retry_max_ms.unwrap_or(DEFAULT_RETRY_MAX_MS)),
+        pause_window: positive(
+            "smtp.pause_window",
+            file.pause_window.map(|n| n as u64),
+            DEFAULT_PAUSE_WINDOW as u64,
+        )? as usize,
+        pause_threshold_percent,
+        at_least_once: file.at_least_once.unwrap_or(DEFAULT_AT_LEAST_ONCE),
+        deadline: file
+            .deadline_minutes
+            .map(|minutes| Duration::from_secs(minutes.saturating_mul(60))),
+        return_path: file.return_path.clone(),
+        reply_to: file.reply_to.clone(),
+    })
 }
 
 /// The `[dkim]` keys, each from its flag or environment variable or else the file: all

@@ -212,6 +212,7 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Schedule(_)
             | ServiceError::Unpack(_)
             | ServiceError::Message(_)
+            | ServiceError::Smtp(_)
             | ServiceError::Io(_)
             | ServiceError::Csv(_)
             | ServiceError::Json(_)

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod auth;
+pub mod delivery;
 pub mod emails;
 pub mod error;
 pub mod health;
@@ -149,6 +150,8 @@ enum ApiTags {
     Emails,
     /// Addresses that get no email.
     Suppressions,
+    /// Sending over SMTP: its state, pause, resume, cancel.
+    Delivery,
     /// Signing in and out, and the first admin.
     Session,
     /// The accounts people sign in with (admins only).
@@ -182,6 +185,7 @@ apis!(
     picks::PicksApi,
     emails::EmailsApi,
     suppressions::SuppressionsApi,
+    delivery::DeliveryApi,
     session::SessionApi,
     accounts::AccountsApi,
     accounts::TokensApi,

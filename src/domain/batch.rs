@@ -343,6 +343,27 @@ impl EmailStatus {
     }
 }
 
+/// One SMTP attempt of an email, and what the server answered (stored beside the email,
+/// every attempt in order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAttempt {
+    pub started_at: Micros,
+    pub finished_at: Micros,
+    /// The reply code of the SMTP server's last reply; `None` when none came (refused,
+    /// dropped or timed-out connection).
+    pub reply_code: Option<u16>,
+    /// The reply's text, or what went wrong without one.
+    pub reply: String,
+}
+
+/// Sending is paused (by the automatic pause or an operator) until an operator resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPause {
+    pub paused_at: Micros,
+    /// Why, as a person reads it.
+    pub reason: String,
+}
+
 /// One email in the queue: unique per (user, date). Bodies are LZ4-compressed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueuedEmail {

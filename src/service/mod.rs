@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod delivery;
 pub mod demo;
 pub mod dkim;
 pub mod emails;
@@ -121,6 +122,9 @@ pub enum ServiceError {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Message(#[from] MessageError),
+    /// The SMTP settings do not make a transport (no server, a bad URL, an unreadable CA).
+    #[error(transparent)]
+    Smtp(#[from] crate::delivery::SmtpError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error(transparent)]

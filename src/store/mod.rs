@@ -19,7 +19,8 @@ use crate::domain::account::{
 };
 use crate::domain::action::{ActionColumns, ActionDay};
 use crate::domain::batch::{
-    DayCheckpoint, EmailStatus, JobScoreTable, QueuedEmail, RunRecord, UserPicks,
+    DayCheckpoint, DeliveryPause, EmailAttempt, EmailStatus, JobScoreTable, QueuedEmail, RunRecord,
+    UserPicks,
 };
 use crate::domain::job::JobRow;
 use crate::domain::master::MasterSet;
@@ -439,6 +440,37 @@ pub trait EmailQueue: Send + Sync {
         to: EmailStatus,
         at: Micros,
     ) -> Result<EmailUpdate, StoreError>;
+
+    /// Ends an attempt of `user`'s email of `date`, which must be `sending`: in one
+    /// transaction, appends `attempt` to its attempts, counts it, sets the status to `to`,
+    /// `last_error` (the reply, unless `to` is `sent`), `updated_at` and, for `sent`,
+    /// `sent_at` (all to `attempt.finished_at`). Refused (nothing changes) from any other
+    /// status.
+    async fn finish_email_attempt(
+        &self,
+        date: Date,
+        user: &UserId,
+        attempt: EmailAttempt,
+        to: EmailStatus,
+    ) -> Result<EmailUpdate, StoreError>;
+
+    /// Every attempt of `user`'s email of `date`, oldest first (empty when none).
+    async fn email_attempts(
+        &self,
+        date: Date,
+        user: &UserId,
+    ) -> Result<Vec<EmailAttempt>, StoreError>;
+
+    /// Marks every `pending` email of `date` `cancelled` at `at`, in one transaction;
+    /// returns how many.
+    async fn cancel_pending_emails(&self, date: Date, at: Micros) -> Result<u64, StoreError>;
+
+    /// The pause of sending in force, if any; it lasts until [`Self::set_delivery_pause`]
+    /// with `None`.
+    async fn delivery_pause(&self) -> Result<Option<DeliveryPause>, StoreError>;
+
+    /// Pauses sending (`Some`) or resumes it (`None`), committed before it returns.
+    async fn set_delivery_pause(&self, pause: Option<DeliveryPause>) -> Result<(), StoreError>;
 }
 
 /// Retention, space and statistics: what keeps the store healthy, in its own terms.

@@ -334,6 +334,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "DELETE /api/tokens/{id} revoke_token",
             "GET /api/accounts list_accounts",
             "GET /api/accounts/{id} get_account",
+            "GET /api/delivery get_delivery",
             "GET /api/emails list_emails",
             "GET /api/emails/{date}/{user_id} get_email",
             "GET /api/imports list_imports",
@@ -359,6 +360,9 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "PATCH /api/accounts/{id} update_account",
             "POST /api/accounts create_account",
             "POST /api/actions ingest_actions",
+            "POST /api/delivery/cancel cancel_delivery",
+            "POST /api/delivery/pause pause_delivery",
+            "POST /api/delivery/resume resume_delivery",
             "POST /api/emails/{date}/{user_id}/cancel cancel_email",
             "POST /api/emails/{date}/{user_id}/retry retry_email",
             "POST /api/imports upload_import",
@@ -769,4 +773,71 @@ fn the_binary_serves_until_sigterm_and_then_exits_0() {
     };
     assert_eq!(status.ok(), Some(200), "{line}");
     assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_shows_the_day_pauses_resumes_and_cancels_for_operators_only() {
+    let date = parse_date("2025-07-02").unwrap();
+    let t = TestStore::with_generated(300, 8, 30, 11, date).await;
+    let options = BatchOptions::new(date, TimeZoneSetting::tokyo(), test_signer());
+    run_batch(&t.store, &options).await.expect("the date runs");
+    let TestStore { dir, store } = t;
+    let app = spawn_with(dir, Arc::new(store), serve_options()).await;
+    let day = app.get("/api/delivery?date=2025-07-02").await;
+    assert_eq!(day.status, 200, "{}", day.body);
+    let state = day.json();
+    assert_eq!(state["paused"], false);
+    let pending = state["pending"].as_u64().unwrap();
+    assert!(pending > 0, "{state}");
+    assert_eq!(state["sent"], 0);
+
+    let viewer = app
+        .send(
+            "POST",
+            "/api/delivery/pause",
+            As::Role(Role::Viewer),
+            Some("{}"),
+            &[],
+        )
+        .await;
+    assert_eq!(viewer.status, 403, "{}", viewer.body);
+    let paused = app
+        .send(
+            "POST",
+            "/api/delivery/pause",
+            As::Role(Role::Operator),
+            Some(r#"{"reason":"the relay is down"}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    assert_eq!(paused.json()["paused_reason"], "the relay is down");
+    let resumed = app
+        .send(
+            "POST",
+            "/api/delivery/resume",
+            As::Role(Role::Operator),
+            Some("{}"),
+            &[],
+        )
+        .await;
+    assert_eq!(resumed.json()["paused"], false, "{}", resumed.body);
+
+    let cancelled = app
+        .send(
+            "POST",
+            "/api/delivery/cancel?date=2025-07-02",
+            As::Role(Role::Operator),
+            Some("{}"),
+            &[],
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.json()["cancelled"].as_u64(), Some(pending));
+    let after = app.get("/api/delivery?date=2025-07-02").await.json();
+    assert_eq!(
+        (after["pending"].as_u64(), after["cancelled"].as_u64()),
+        (Some(0), Some(pending))
+    );
+    app.stop().await;
 }

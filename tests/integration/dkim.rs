@@ -61,7 +61,7 @@ fn python_has(modules: &str) -> bool {
 
 /// dkimpy's verdict on `message` with the TXT record `record`: whether it verified, and
 /// what the script printed.
-fn dkimpy_verifies(message: &[u8], record: &str) -> (bool, String) {
+pub(crate) fn dkimpy_verifies(message: &[u8], record: &str) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/dkim_verify.py");
     let mut child = Command::new("python3")
         .arg(script)

@@ -7,6 +7,7 @@ mod batch;
 mod cli;
 mod cli_server;
 mod crash;
+mod delivery;
 mod dkim;
 mod helpers;
 mod import;

@@ -44,8 +44,8 @@ use super::{
     SCHEMA_VERSION, StorageStats, StoreError, UserStore,
 };
 use crate::domain::action::{ActionColumns, ActionColumnsBuilder, ActionDay};
-use crate::domain::batch::EmailStatus;
 use crate::domain::batch::{DayCheckpoint, JobScoreTable, QueuedEmail, RunRecord, UserPicks};
+use crate::domain::batch::{DeliveryPause, EmailAttempt, EmailStatus};
 use crate::domain::job::JobRow;
 use crate::domain::master::{MasterKind, MasterSet};
 use crate::domain::time::{Micros, days_from_civil, utc_day};
@@ -83,6 +83,9 @@ const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
 const ACCOUNT_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("account_emails");
 const API_TOKENS: TableDefinition<u64, &[u8]> = TableDefinition::new("api_tokens");
 const API_TOKEN_HASHES: TableDefinition<&str, u64> = TableDefinition::new("api_token_hashes");
+/// Every SMTP attempt of an email, keyed like `EMAILS`: a postcard `Vec<EmailAttempt>`.
+/// Made on first use, so stores made before it need no migration.
+const EMAIL_ATTEMPTS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("email_attempts");
 
 /// Every table [`RedbStore::initialise`] creates: a store missing one is brought up to date.
 const TABLE_NAMES: &[&str] = &[
@@ -111,6 +114,8 @@ const KEY_SCHEMA_VERSION: &str = "schema_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
 const KEY_JOB_TOTAL: &str = "job_total";
 const KEY_ACTION_COUNT: &str = "action_count";
+/// The pause of sending in force (postcard `DeliveryPause`); absent when sending goes on.
+const KEY_DELIVERY_PAUSE: &str = "delivery_pause";
 const KEY_NEXT_REPORT_ID: &str = "next_report_id";
 const KEY_NEXT_RUN_ID: &str = "next_run_id";
 const KEY_RUN_LOCK: &str = "run_lock";
@@ -1656,6 +1661,162 @@ impl EmailQueue for RedbStore {
             };
             txn.commit().ctx("committing an email update")?;
             Ok(update)
+        })
+        .await
+    }
+
+    async fn finish_email_attempt(
+        &self,
+        date: Date,
+        user: &UserId,
+        attempt: EmailAttempt,
+        to: EmailStatus,
+    ) -> Result<EmailUpdate, StoreError> {
+        let user = user.as_str().to_owned();
+        self.run("finish_email_attempt", move |db| {
+            let txn = db.begin_write().ctx("beginning an email attempt's end")?;
+            let update = {
+                let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
+                let key = (date_key(date), user.as_str());
+                let stored = table
+                    .get(key)
+                    .ctx("reading an email")?
+                    .map(|g| g.value().to_vec());
+                match stored {
+                    None => EmailUpdate::NotFound,
+                    Some(bytes) => {
+                        let mut email: QueuedEmail = from_postcard(&bytes, "email")?;
+                        if email.status != EmailStatus::Sending {
+                            EmailUpdate::Refused(email.status)
+                        } else {
+                            email.status = to;
+                            email.attempts += 1;
+                            email.updated_at = attempt.finished_at;
+                            if to == EmailStatus::Sent {
+                                email.sent_at = Some(attempt.finished_at);
+                                email.last_error = None;
+                            } else {
+                                email.last_error = Some(match attempt.reply_code {
+                                    Some(code) => format!("{code} {}", attempt.reply),
+                                    None => attempt.reply.clone(),
+                                });
+                            }
+                            let bytes = to_postcard(&email, "email")?;
+                            table
+                                .insert(key, bytes.as_slice())
+                                .ctx("writing an email")?;
+                            let mut attempts_table = txn
+                                .open_table(EMAIL_ATTEMPTS)
+                                .ctx("opening email_attempts")?;
+                            let mut attempts: Vec<EmailAttempt> =
+                                match attempts_table.get(key).ctx("reading an email's attempts")? {
+                                    Some(guard) => from_postcard(guard.value(), "email attempts")?,
+                                    None => Vec::new(),
+                                };
+                            attempts.push(attempt);
+                            let bytes = to_postcard(&attempts, "email attempts")?;
+                            attempts_table
+                                .insert(key, bytes.as_slice())
+                                .ctx("writing an email's attempts")?;
+                            EmailUpdate::Updated(email)
+                        }
+                    }
+                }
+            };
+            txn.commit().ctx("committing an email attempt")?;
+            Ok(update)
+        })
+        .await
+    }
+
+    async fn email_attempts(
+        &self,
+        date: Date,
+        user: &UserId,
+    ) -> Result<Vec<EmailAttempt>, StoreError> {
+        let user = user.as_str().to_owned();
+        self.run("email_attempts", move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let table = match txn.open_table(EMAIL_ATTEMPTS) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(error) => return Err(error).ctx("opening email_attempts"),
+            };
+            match table
+                .get((date_key(date), user.as_str()))
+                .ctx("reading an email's attempts")?
+            {
+                Some(guard) => from_postcard(guard.value(), "email attempts"),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await
+    }
+
+    async fn cancel_pending_emails(&self, date: Date, at: Micros) -> Result<u64, StoreError> {
+        self.run("cancel_pending_emails", move |db| {
+            let txn = db.begin_write().ctx("beginning a cancel of sending")?;
+            let mut n_cancelled = 0u64;
+            {
+                let mut table = txn.open_table(EMAILS).ctx("opening emails")?;
+                let day = date_key(date);
+                let mut changed = Vec::new();
+                for entry in table
+                    .range((day, "")..(day + 1, ""))
+                    .ctx("listing the date's emails")?
+                {
+                    let (_, value) = entry.ctx("reading an email")?;
+                    let mut email: QueuedEmail = from_postcard(value.value(), "email")?;
+                    if email.status == EmailStatus::Pending {
+                        email.status = EmailStatus::Cancelled;
+                        email.updated_at = at;
+                        changed.push(email);
+                    }
+                }
+                for email in changed {
+                    let bytes = to_postcard(&email, "email")?;
+                    table
+                        .insert((day, email.user_id.as_str()), bytes.as_slice())
+                        .ctx("writing an email")?;
+                    n_cancelled += 1;
+                }
+            }
+            txn.commit().ctx("committing a cancel of sending")?;
+            Ok(n_cancelled)
+        })
+        .await
+    }
+
+    async fn delivery_pause(&self) -> Result<Option<DeliveryPause>, StoreError> {
+        self.run("delivery_pause", move |db| {
+            let txn = db.begin_read().ctx("beginning a read")?;
+            let meta = txn.open_table(META).ctx("opening meta")?;
+            match meta.get(KEY_DELIVERY_PAUSE).ctx("reading the pause")? {
+                Some(guard) => Ok(Some(from_postcard(guard.value(), "delivery pause")?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_delivery_pause(&self, pause: Option<DeliveryPause>) -> Result<(), StoreError> {
+        self.run("set_delivery_pause", move |db| {
+            let txn = db.begin_write().ctx("beginning a pause change")?;
+            {
+                let mut meta = txn.open_table(META).ctx("opening meta")?;
+                match &pause {
+                    Some(pause) => {
+                        let bytes = to_postcard(pause, "delivery pause")?;
+                        meta.insert(KEY_DELIVERY_PAUSE, bytes.as_slice())
+                            .ctx("writing the pause")?;
+                    }
+                    None => {
+                        meta.remove(KEY_DELIVERY_PAUSE).ctx("removing the pause")?;
+                    }
+                }
+            }
+            txn.commit().ctx("committing a pause change")?;
+            Ok(())
         })
         .await
     }
