@@ -174,6 +174,7 @@ pub enum ReasonArg {
     Complained,
     HardBounce,
     Manual,
+    SoftBounces,
 }
 
 mirror!(ReasonArg <=> SuppressionReason {
@@ -181,6 +182,7 @@ mirror!(ReasonArg <=> SuppressionReason {
     Complained,
     HardBounce,
     Manual,
+    SoftBounces,
 });
 
 /// [`LogFormat`] on the command line and in `MAILSCORE_LOG_FORMAT`.

@@ -71,7 +71,7 @@ pub struct UserPageResponse {
 #[oai(rename = "Suppression", skip_serializing_if_is_none)]
 pub struct SuppressionResponse {
     pub address: String,
-    /// `unsubscribed`, `complained`, `hard_bounce` or `manual`.
+    /// `unsubscribed`, `complained`, `hard_bounce`, `manual` or `soft_bounces`.
     pub reason: String,
     /// RFC 3339.
     pub created_at: String,

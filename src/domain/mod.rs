@@ -6,6 +6,7 @@
 pub mod account;
 pub mod action;
 pub mod batch;
+pub mod bounce;
 pub mod ids;
 pub mod job;
 pub mod master;

@@ -30,6 +30,9 @@ pub enum SuppressionReason {
     Complained,
     HardBounce,
     Manual,
+    /// `bounces.soft_limit` soft bounces within `bounces.soft_window_days`. Appended last:
+    /// the stored form numbers the variants in order.
+    SoftBounces,
 }
 
 impl SuppressionReason {
@@ -39,6 +42,7 @@ impl SuppressionReason {
             Self::Complained => "complained",
             Self::HardBounce => "hard_bounce",
             Self::Manual => "manual",
+            Self::SoftBounces => "soft_bounces",
         }
     }
 }
