@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod auth;
+pub mod bounces;
 pub mod emails;
 pub mod error;
 pub mod health;
@@ -27,6 +28,7 @@ pub mod tls;
 pub mod tracking;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -147,6 +149,8 @@ enum ApiTags {
     Emails,
     /// Addresses that get no email.
     Suppressions,
+    /// Bounces and complaints, and the suppressions they cause.
+    Bounces,
     /// Signing in and out, and the first admin.
     Session,
     /// The accounts people sign in with (admins only).
@@ -180,6 +184,7 @@ apis!(
     picks::PicksApi,
     emails::EmailsApi,
     suppressions::SuppressionsApi,
+    bounces::BouncesApi,
     session::SessionApi,
     accounts::AccountsApi,
     accounts::TokensApi,
@@ -212,6 +217,10 @@ pub struct AppState {
     pub hot: Arc<HotReads>,
     /// The process's recent warnings and errors (`GET /api/logs`).
     pub logs: Arc<LogRing>,
+    /// How bounces count (`[bounces]`).
+    pub bounces: crate::bounces::BounceSettings,
+    /// The provider webhooks' shared secret; `None`: they answer 403.
+    pub webhooks_secret: Option<webhooks::WebhookSecret>,
     shutting_down: AtomicBool,
 }
 
@@ -251,6 +260,8 @@ impl AppState {
             runs,
             hot,
             logs: Arc::clone(&options.logs),
+            bounces: options.bounces,
+            webhooks_secret: options.webhooks_secret.clone(),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -311,7 +322,8 @@ fn route_templates() -> RouteTemplates {
             .iter()
             .map(String::as_str)
             .chain([OPENAPI_JSON, EXPLORER, explorer_receiver.as_str(), METRICS])
-            .chain(tracking::ROUTES.iter().copied()),
+            .chain(tracking::ROUTES.iter().copied())
+            .chain(webhooks::ROUTES.iter().copied()),
     )
 }
 
@@ -329,6 +341,7 @@ pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
         .at(METRICS, poem::get(make_sync(|_| metrics_response())))
         .nest("/t", tracking::routes_t())
         .nest("/u", tracking::routes_u())
+        .nest("/webhooks", webhooks::routes())
         .nest("/", service)
         .data(Arc::clone(&state));
     let routes = auth::authorize(routes, state, policy.routes.clone());
@@ -378,6 +391,10 @@ pub struct ServeOptions {
     /// work here (`service::local_server`); `mailscore serve` does, tests that start a
     /// server in their own process need not.
     pub local_access: bool,
+    /// How bounces count and how often the DSN drop folder is read (`[bounces]`).
+    pub bounces: crate::bounces::BounceSettings,
+    /// The provider webhooks' shared secret (`webhooks.secret`).
+    pub webhooks_secret: Option<webhooks::WebhookSecret>,
 }
 
 impl ServeOptions {
@@ -401,6 +418,8 @@ impl ServeOptions {
             base_url: format!("http://{listen}"),
             logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
             local_access: false,
+            bounces: crate::bounces::BounceSettings::default(),
+            webhooks_secret: None,
         }
     }
 
@@ -427,6 +446,11 @@ impl ServeOptions {
             base_url: settings.email.base_url.clone(),
             logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
             local_access: true,
+            bounces: settings.bounces,
+            webhooks_secret: settings
+                .webhooks_secret
+                .clone()
+                .map(webhooks::WebhookSecret::new),
         })
     }
 }
@@ -465,6 +489,8 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     gauges: JoinHandle<()>,
+    /// Imports the DSN drop folder every `bounces.scan_interval`.
+    bounce_folder: JoinHandle<()>,
     /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
     tls: Option<tls::TlsRuntime>,
     scheduler: JoinHandle<()>,
@@ -554,6 +580,10 @@ pub async fn start(
         None
     };
     let gauges = tokio::spawn(refresh_store_gauges(Arc::clone(&state.store)));
+    let bounce_folder = tokio::spawn(import_bounce_folder(
+        Arc::clone(&state),
+        crate::service::bounces::drop_dir(&options.data_dir),
+    ));
     let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, tls = is_tls, "serving");
     Ok(RunningServer {
@@ -562,6 +592,7 @@ pub async fn start(
         stop,
         server,
         gauges,
+        bounce_folder,
         scheduler,
         tls: tls_runtime,
         local_access,
@@ -690,6 +721,8 @@ impl RunningServer {
             }
             ended = &mut self.server => {
                 self.gauges.abort();
+        self.bounce_folder.abort();
+                self.bounce_folder.abort();
                 if let Some(tls) = self.tls.take() {
                     tls.shutdown().await;
                 }
@@ -716,6 +749,7 @@ impl RunningServer {
         self.scheduler.abort();
         self.state.runs.shutdown().await;
         self.gauges.abort();
+        self.bounce_folder.abort();
         let _ = self.stop.send(());
         if let Some(tls) = self.tls {
             tls.shutdown().await;
@@ -793,6 +827,49 @@ async fn refresh_store_gauges(store: Arc<dyn Store>) {
             ),
         }
         tokio::time::sleep(STORE_GAUGES_INTERVAL).await;
+    }
+}
+
+/// Imports the DSN files dropped into `dir` now and every `bounces.scan_interval`; each
+/// file imported or rejected is logged, a rejected one as a warning with its reason.
+async fn import_bounce_folder(state: Arc<AppState>, dir: PathBuf) {
+    use crate::service::bounces::{DsnFileOutcome, import_dsn_dir};
+    loop {
+        let now = jiff::Timestamp::now().as_microsecond();
+        match import_dsn_dir(state.store.as_ref(), &dir, state.bounces.soft_rule, now).await {
+            Ok(import) => {
+                metrics::record_dsn_import(&import);
+                let mut suppressed = false;
+                for file in &import.files {
+                    match &file.outcome {
+                        DsnFileOutcome::Imported(report) => {
+                            suppressed |= report.suppressed().next().is_some();
+                            tracing::info!(
+                                file = %file.name,
+                                events = report.stored.len(),
+                                duplicates = report.duplicates,
+                                "imported a DSN from the bounce folder"
+                            );
+                        }
+                        DsnFileOutcome::Rejected(error) => tracing::warn!(
+                            file = %file.name,
+                            error = %error,
+                            hint = error.hint,
+                            "rejected a file of the bounce folder: moved to rejected/"
+                        ),
+                    }
+                }
+                if suppressed {
+                    state.hot.data_changed();
+                }
+            }
+            Err(error) => tracing::warn!(
+                error = %ErrorChain(&error),
+                dir = %dir.display(),
+                "the bounce folder was not read"
+            ),
+        }
+        tokio::time::sleep(state.bounces.scan_interval).await;
     }
 }
 

@@ -16,6 +16,33 @@ use thiserror::Error;
 use crate::domain::EmailAddress;
 pub use crate::domain::bounce::{BounceEvent, BounceKind, BounceSource};
 
+/// `bounces.soft_limit`: soft bounces within the window that suppress an address (0: never).
+pub const DEFAULT_SOFT_LIMIT: u32 = 3;
+/// `bounces.soft_window_days`: the window soft bounces are counted in.
+pub const DEFAULT_SOFT_WINDOW_DAYS: u32 = 7;
+/// `bounces.scan_interval_seconds`: how often `serve` imports the DSN drop folder.
+pub const DEFAULT_SCAN_INTERVAL_SECONDS: u64 = 60;
+
+/// The `[bounces]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BounceSettings {
+    pub soft_rule: crate::domain::bounce::SoftBounceRule,
+    /// How often `serve` imports `DATA_DIR/bounces/`.
+    pub scan_interval: std::time::Duration,
+}
+
+impl Default for BounceSettings {
+    fn default() -> Self {
+        Self {
+            soft_rule: crate::domain::bounce::SoftBounceRule {
+                limit: DEFAULT_SOFT_LIMIT,
+                window_days: DEFAULT_SOFT_WINDOW_DAYS,
+            },
+            scan_interval: std::time::Duration::from_secs(DEFAULT_SCAN_INTERVAL_SECONDS),
+        }
+    }
+}
+
 /// Why an input was refused: what was wrong, where in it, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{at}: {message}")]

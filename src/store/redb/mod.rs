@@ -23,9 +23,15 @@
 //! - `accounts`: account id → [`Account`](crate::domain::account::Account) (postcard);
 //! - `account_emails`: lower-cased email address → account id (the address index);
 //! - `api_tokens`: token id → [`ApiToken`](crate::domain::account::ApiToken) (postcard);
-//! - `api_token_hashes`: token hash (hex) → token id (the lookup of a bearer token).
+//! - `api_token_hashes`: token hash (hex) → token id (the lookup of a bearer token);
+//! - `bounces`: event id → [`StoredBounce`](crate::domain::bounce::StoredBounce) (JSON, so
+//!   that fields added later read in older records);
+//! - `bounce_source_ids`: `source/source id` → event id (a webhook delivered twice is
+//!   stored once);
+//! - `soft_bounces`: (lower-cased address, occurred at, event id) → nothing: the window
+//!   count of an address's soft bounces is one range.
 //!
-//! `meta` also holds `next_account_id` and `next_token_id`. Tables added after a schema
+//! `meta` also holds `next_account_id`, `next_token_id` and `next_bounce_id`. Tables added after a schema
 //! version need no migration: [`RedbStore::initialise`] creates any missing one.
 
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +68,7 @@ use codec::{
 use jiff::civil::Date;
 
 mod accounts;
+mod bounces;
 pub mod codec;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -83,6 +90,9 @@ const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
 const ACCOUNT_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("account_emails");
 const API_TOKENS: TableDefinition<u64, &[u8]> = TableDefinition::new("api_tokens");
 const API_TOKEN_HASHES: TableDefinition<&str, u64> = TableDefinition::new("api_token_hashes");
+const BOUNCES: TableDefinition<u64, &[u8]> = TableDefinition::new("bounces");
+const BOUNCE_SOURCE_IDS: TableDefinition<&str, u64> = TableDefinition::new("bounce_source_ids");
+const SOFT_BOUNCES: TableDefinition<(&str, i64, u64), ()> = TableDefinition::new("soft_bounces");
 
 /// Every table [`RedbStore::initialise`] creates: a store missing one is brought up to date.
 const TABLE_NAMES: &[&str] = &[
@@ -105,6 +115,9 @@ const TABLE_NAMES: &[&str] = &[
     "account_emails",
     "api_tokens",
     "api_token_hashes",
+    "bounces",
+    "bounce_source_ids",
+    "soft_bounces",
 ];
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -457,6 +470,10 @@ impl RedbStore {
         txn.open_table(API_TOKENS).ctx("creating api_tokens")?;
         txn.open_table(API_TOKEN_HASHES)
             .ctx("creating api_token_hashes")?;
+        txn.open_table(BOUNCES).ctx("creating bounces")?;
+        txn.open_table(BOUNCE_SOURCE_IDS)
+            .ctx("creating bounce_source_ids")?;
+        txn.open_table(SOFT_BOUNCES).ctx("creating soft_bounces")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -1118,17 +1135,36 @@ fn suppress(db: &Database, suppression: Suppression) -> Result<u64, StoreError> 
         .ctx("opening suppressions")?
         .insert(address.as_str(), bytes.as_slice())
         .ctx("writing a suppression")?;
+    let marked = mark_emails_suppressed(
+        &txn,
+        &std::collections::HashSet::from([address]),
+        suppression.created_at,
+    )?;
+    txn.commit().ctx("committing a suppression")?;
+    Ok(marked)
+}
+
+/// Marks the `pending` and `failed` emails of every date addressed to one of `addresses`
+/// (lower-cased) `suppressed` at `at`, in `txn`; returns how many.
+fn mark_emails_suppressed(
+    txn: &redb::WriteTransaction,
+    addresses: &std::collections::HashSet<String>,
+    at: Micros,
+) -> Result<u64, StoreError> {
+    if addresses.is_empty() {
+        return Ok(0);
+    }
     let mut marked = Vec::new();
     {
         let table = txn.open_table(EMAILS).ctx("opening emails")?;
         for entry in table.iter().ctx("listing the queued emails")? {
             let (key, value) = entry.ctx("reading an email")?;
             let mut email: QueuedEmail = from_postcard(value.value(), "email")?;
-            if email.to.as_str().eq_ignore_ascii_case(&address)
+            if addresses.contains(&email.to.as_str().to_ascii_lowercase())
                 && matches!(email.status, EmailStatus::Pending | EmailStatus::Failed)
             {
                 email.status = EmailStatus::Suppressed;
-                email.updated_at = suppression.created_at;
+                email.updated_at = at;
                 let (day, user) = key.value();
                 marked.push((day, user.to_owned(), email));
             }
@@ -1141,8 +1177,6 @@ fn suppress(db: &Database, suppression: Suppression) -> Result<u64, StoreError> 
             .insert((*day, user.as_str()), bytes.as_slice())
             .ctx("marking an email suppressed")?;
     }
-    drop(table);
-    txn.commit().ctx("committing a suppression")?;
     Ok(marked.len() as u64)
 }
 
