@@ -627,8 +627,8 @@ pub trait AccountStore: Send + Sync {
 /// `dyn Store`, whose methods need no import: `use mailscore::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AccountStore, ActionStore, EmailQueue, ImportLog, JobStore, Maintenance, RunStore, Store,
-        UserStore,
+        AccountStore, ActionStore, BounceStore, EmailQueue, ImportLog, JobStore, Maintenance,
+        RunStore, Store, UserStore,
     };
 }
 

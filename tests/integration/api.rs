@@ -107,7 +107,7 @@ pub async fn spawn_empty_app(options: ServeOptions) -> TestApp {
     spawn_with(dir, Arc::new(store), options).await
 }
 
-async fn spawn_with(
+pub async fn spawn_with(
     dir: tempfile::TempDir,
     store: Arc<dyn Store>,
     options: ServeOptions,
@@ -144,6 +144,11 @@ async fn spawn_with(
 }
 
 impl TestApp {
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
