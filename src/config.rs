@@ -1659,6 +1659,7 @@ mod tests {
             "domain",
             "selector",
             "key_file",
+            "secret",
         ] {
             assert!(
                 example.contains(&format!("{key} = ")),

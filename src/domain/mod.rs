@@ -23,4 +23,4 @@ pub use master::{
 };
 pub use report::{ImportReport, ImportStatus, RowIssue, Severity};
 pub use time::TimeZoneSetting;
-pub use user::{Suppression, SuppressionReason, User};
+pub use user::{Consent, Suppression, SuppressionReason, User};

@@ -805,6 +805,7 @@ mod tests {
             subscribed,
             created_at: None,
             extra: Vec::new(),
+            consent: None,
         }
     }
 

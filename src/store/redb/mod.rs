@@ -29,7 +29,9 @@
 //! - `bounce_source_ids`: `source/source id` → event id (a webhook delivered twice is
 //!   stored once);
 //! - `soft_bounces`: (lower-cased address, occurred at, event id) → nothing: the window
-//!   count of an address's soft bounces is one range.
+//!   count of an address's soft bounces is one range;
+//! - `user_consents`: user id → the user's [`Consent`](crate::domain::Consent) (postcard;
+//!   beside `users`, whose stored form predates it, so older users read unchanged).
 //!
 //! `meta` also holds `next_account_id`, `next_token_id` and `next_bounce_id`. Tables added after a schema
 //! version need no migration: [`RedbStore::initialise`] creates any missing one.
@@ -91,6 +93,7 @@ const ACCOUNT_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("account
 const API_TOKENS: TableDefinition<u64, &[u8]> = TableDefinition::new("api_tokens");
 const API_TOKEN_HASHES: TableDefinition<&str, u64> = TableDefinition::new("api_token_hashes");
 const BOUNCES: TableDefinition<u64, &[u8]> = TableDefinition::new("bounces");
+const USER_CONSENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("user_consents");
 const BOUNCE_SOURCE_IDS: TableDefinition<&str, u64> = TableDefinition::new("bounce_source_ids");
 const SOFT_BOUNCES: TableDefinition<(&str, i64, u64), ()> = TableDefinition::new("soft_bounces");
 
@@ -118,6 +121,7 @@ const TABLE_NAMES: &[&str] = &[
     "bounces",
     "bounce_source_ids",
     "soft_bounces",
+    "user_consents",
 ];
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -474,6 +478,8 @@ impl RedbStore {
         txn.open_table(BOUNCE_SOURCE_IDS)
             .ctx("creating bounce_source_ids")?;
         txn.open_table(SOFT_BOUNCES).ctx("creating soft_bounces")?;
+        txn.open_table(USER_CONSENTS)
+            .ctx("creating user_consents")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -718,8 +724,24 @@ fn upsert_users(
     let txn = db.begin_write().ctx("beginning the user import")?;
     {
         let mut table = txn.open_table(USERS).ctx("opening users")?;
+        let mut consents = txn.open_table(USER_CONSENTS).ctx("opening user_consents")?;
         let (mut inserted, mut updated) = (0u64, 0u64);
         for user in &users {
+            match &user.consent {
+                Some(consent) => {
+                    consents
+                        .insert(
+                            user.user_id.as_str(),
+                            to_postcard(consent, "consent")?.as_slice(),
+                        )
+                        .ctx("writing a consent")?;
+                }
+                None => {
+                    consents
+                        .remove(user.user_id.as_str())
+                        .ctx("removing a consent")?;
+                }
+            }
             let bytes = to_postcard(user, "user")?;
             if table
                 .insert(user.user_id.as_str(), bytes.as_slice())
@@ -742,12 +764,26 @@ fn upsert_users(
 fn users(db: &Database) -> Result<Vec<User>, StoreError> {
     let txn = db.begin_read().ctx("beginning a read")?;
     let table = txn.open_table(USERS).ctx("opening users")?;
+    let consents = txn.open_table(USER_CONSENTS).ctx("opening user_consents")?;
     let mut users = Vec::with_capacity(table.len().ctx("counting users")? as usize);
     for entry in table.iter().ctx("listing users")? {
         let (_, value) = entry.ctx("reading a user")?;
-        users.push(from_postcard(value.value(), "user")?);
+        let mut user: User = from_postcard(value.value(), "user")?;
+        user.consent = consent_of(&consents, &user.user_id)?;
+        users.push(user);
     }
     Ok(users)
+}
+
+fn consent_of(
+    consents: &impl ReadableTable<&'static str, &'static [u8]>,
+    user_id: &UserId,
+) -> Result<Option<crate::domain::Consent>, StoreError> {
+    consents
+        .get(user_id.as_str())
+        .ctx("reading a consent")?
+        .map(|guard| from_postcard(guard.value(), "consent"))
+        .transpose()
 }
 
 fn encode_action_day(columns: &ActionColumns) -> Vec<u8> {
@@ -1273,10 +1309,15 @@ impl UserStore for RedbStore {
         self.run("user", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(USERS).ctx("opening users")?;
+            let consents = txn.open_table(USER_CONSENTS).ctx("opening user_consents")?;
             let found = table.get(key.as_str()).ctx("reading a user")?;
-            found
+            let mut user: Option<User> = found
                 .map(|guard| from_postcard(guard.value(), "user"))
-                .transpose()
+                .transpose()?;
+            if let Some(user) = &mut user {
+                user.consent = consent_of(&consents, &user.user_id)?;
+            }
+            Ok(user)
         })
         .await
     }
