@@ -174,6 +174,7 @@ pub enum ReasonArg {
     Complained,
     HardBounce,
     Manual,
+    SoftBounces,
 }
 
 mirror!(ReasonArg <=> SuppressionReason {
@@ -181,6 +182,7 @@ mirror!(ReasonArg <=> SuppressionReason {
     Complained,
     HardBounce,
     Manual,
+    SoftBounces,
 });
 
 /// [`LogFormat`] on the command line and in `MAILSCORE_LOG_FORMAT`.
@@ -280,6 +282,17 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub llm_api_key: Option<String>,
+    /// Shared secret of the bounce webhooks (`webhooks.secret`)
+    #[arg(
+        long,
+        global = true,
+        env = "MAILSCORE_WEBHOOKS_SECRET",
+        hide_env_values = true
+    )]
+    pub webhooks_secret: Option<String>,
+    /// Users without a consent record get no email (`delivery.require_consent`)
+    #[arg(long, global = true, env = "MAILSCORE_DELIVERY_REQUIRE_CONSENT")]
+    pub require_consent: Option<bool>,
     #[arg(
         long,
         global = true,
@@ -402,6 +415,11 @@ pub enum Command {
     /// Give the database file's unused space back to the file system (`status` shows how
     /// much there is); run it while no other mailscore process uses the data directory
     Compact,
+    /// Bounces and complaints
+    Bounces {
+        #[command(subcommand)]
+        command: BouncesCommand,
+    },
     /// Check the configuration and print the settings in force
     Config {
         #[command(subcommand)]
@@ -569,6 +587,18 @@ pub enum ImportsCommand {
         id: u64,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// Import the RFC 3464 delivery-status notifications (`*.eml`) of a folder (default
+    /// DATA_DIR/bounces): each file's hard bounces suppress at once, its soft bounces
+    /// count; imported files move to done/, unreadable ones to rejected/ with the reason.
+    /// Exits 3 when a file was rejected. A running `serve` imports the folder itself.
+    Import {
+        /// The folder; default DATA_DIR/bounces.
+        dir: Option<PathBuf>,
     },
 }
 
@@ -816,6 +846,8 @@ impl Cli {
             secret_key: self.global.secret_key.clone(),
             schedule: self.global.schedule.clone(),
             llm_api_key: self.global.llm_api_key.clone(),
+            webhooks_secret: self.global.webhooks_secret.clone(),
+            require_consent: self.global.require_consent,
             dkim_domain: self.global.dkim_domain.clone(),
             dkim_selector: self.global.dkim_selector.clone(),
             dkim_key_file: self.global.dkim_key_file.clone(),
@@ -885,6 +917,7 @@ impl Command {
             Command::Scheduler { .. } => "scheduler",
             Command::Status => "status",
             Command::Compact => "compact",
+            Command::Bounces { .. } => "bounces import",
             Command::Config { .. } => "config check",
             Command::Dkim { .. } => "dkim keygen",
             Command::Send(_) => "send",
@@ -957,6 +990,9 @@ pub async fn run(cli: Cli, settings: Settings, logging: &Logging) -> Result<i32>
             );
             Ok(0)
         }
+        Command::Bounces {
+            command: BouncesCommand::Import { dir },
+        } => bounces_import(dir, &settings).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(&settings),
@@ -1105,6 +1141,67 @@ async fn delivery(command: DeliveryCommand, settings: &Settings) -> Result<i32> 
         }
     }
     Ok(0)
+}
+
+/// `bounces import [DIR]`: every DSN file of the folder, one line each, and a summary;
+/// exit status 3 when a file was rejected (moved to `rejected/`), as a degraded run.
+async fn bounces_import(dir: Option<PathBuf>, settings: &Settings) -> Result<i32> {
+    use crate::service::bounces::{DsnFileOutcome, drop_dir, import_dsn_dir};
+    let store = open_store(settings)?;
+    let dir = dir.unwrap_or_else(|| drop_dir(&settings.data_dir));
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{} is not a folder\nhint: drop DSN files (*.eml) into {} or name another folder",
+            dir.display(),
+            drop_dir(&settings.data_dir).display()
+        );
+    }
+    let now = jiff::Timestamp::now().as_microsecond();
+    let import = import_dsn_dir(&store, &dir, settings.bounces.soft_rule, now).await?;
+    let (mut events, mut suppressed) = (0, 0);
+    for file in &import.files {
+        match &file.outcome {
+            DsnFileOutcome::Imported(report) => {
+                events += report.stored.len();
+                for bounce in report.suppressed() {
+                    suppressed += 1;
+                    outln!(
+                        "{}: {} {} suppressed",
+                        file.name,
+                        bounce.event.kind.as_str(),
+                        bounce.event.address.as_str()
+                    );
+                }
+                let quiet = report.stored.iter().filter(|b| b.suppressed.is_none());
+                for bounce in quiet {
+                    outln!(
+                        "{}: {} {} recorded",
+                        file.name,
+                        bounce.event.kind.as_str(),
+                        bounce.event.address.as_str()
+                    );
+                }
+                if report.duplicates > 0 {
+                    outln!("{}: {} already imported", file.name, report.duplicates);
+                }
+            }
+            DsnFileOutcome::Rejected(error) => {
+                outln!(
+                    "{}: rejected, moved to rejected/: {error}\n  hint: {}",
+                    file.name,
+                    error.hint
+                );
+            }
+        }
+    }
+    let rejected = import.rejected();
+    outln!(
+        "{} files in {}: {} imported ({events} events, {suppressed} addresses suppressed), {rejected} rejected",
+        import.files.len(),
+        dir.display(),
+        import.files.len() - rejected
+    );
+    Ok(if rejected > 0 { 3 } else { 0 })
 }
 
 /// `config check`: the settings as TOML, once the schedule parses and the DKIM key (when

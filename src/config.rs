@@ -228,6 +228,12 @@ struct FileSettings {
     dkim: FileDkim,
     #[serde(default)]
     smtp: FileSmtp,
+    #[serde(default)]
+    bounces: FileBounces,
+    #[serde(default)]
+    webhooks: FileWebhooks,
+    #[serde(default)]
+    delivery: FileDelivery,
     /// Key that signs the links in emails (hex or any text of 32+ characters).
     secret_key: Option<String>,
     schedule: Option<String>,
@@ -310,6 +316,31 @@ struct FileSmtp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FileBounces {
+    soft_limit: Option<u32>,
+    soft_window_days: Option<u32>,
+    scan_interval_seconds: Option<u64>,
+}
+
+/// No `Debug`: it holds the webhook secret as read.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWebhooks {
+    secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDelivery {
+    require_consent: Option<bool>,
+}
+
+/// The shortest webhook secret taken: it is all that keeps strangers from suppressing
+/// addresses.
+pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileStorage {
     cache_mb: Option<usize>,
 }
@@ -340,6 +371,8 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub schedule: Option<String>,
     pub llm_api_key: Option<String>,
+    pub webhooks_secret: Option<String>,
+    pub require_consent: Option<bool>,
     pub dkim_domain: Option<String>,
     pub dkim_selector: Option<String>,
     pub dkim_key_file: Option<PathBuf>,
@@ -394,6 +427,12 @@ pub struct Settings {
     pub dkim: Option<DkimSettings>,
     /// How emails are sent (`[smtp]`); `Debug` masks the password.
     pub smtp: crate::delivery::SmtpSettings,
+    /// How bounces count and how often `serve` reads the drop folder (`[bounces]`).
+    pub bounces: crate::bounces::BounceSettings,
+    /// The shared secret of the provider webhooks (`webhooks.secret`); `None` turns them off.
+    pub webhooks_secret: Option<String>,
+    /// Users without a consent record get no email (`delivery.require_consent`).
+    pub require_consent: bool,
     /// Where `serve` listens (`server.listen`).
     pub listen: std::net::SocketAddr,
     /// Whether and how `serve` speaks TLS (`server.tls_*`, `server.acme_*`).
@@ -436,6 +475,9 @@ impl fmt::Debug for Settings {
             scoring,
             dkim,
             smtp,
+            bounces,
+            webhooks_secret,
+            require_consent,
             listen,
             tls,
             secure_cookies,
@@ -460,6 +502,9 @@ impl fmt::Debug for Settings {
             .field("scoring", scoring)
             .field("dkim", dkim)
             .field("smtp", smtp)
+            .field("bounces", bounces)
+            .field("webhooks_secret", &redact(webhooks_secret))
+            .field("require_consent", require_consent)
             .field("listen", listen)
             .field("tls", tls)
             .field("secure_cookies", secure_cookies)
@@ -488,6 +533,8 @@ impl fmt::Debug for Overrides {
             base_url,
             schedule,
             llm_api_key,
+            webhooks_secret,
+            require_consent,
             dkim_domain,
             dkim_selector,
             dkim_key_file,
@@ -518,6 +565,8 @@ impl fmt::Debug for Overrides {
             .field("base_url", base_url)
             .field("schedule", schedule)
             .field("llm_api_key", &redact(llm_api_key))
+            .field("webhooks_secret", &redact(webhooks_secret))
+            .field("require_consent", require_consent)
             .field("dkim_domain", dkim_domain)
             .field("dkim_selector", dkim_selector)
             .field("dkim_key_file", dkim_key_file)
@@ -552,6 +601,32 @@ impl Settings {
         let tls = parse_tls(&overrides, &file.server, listen)?;
         let dkim = parse_dkim(&overrides, &file.dkim)?;
         let smtp = parse_smtp(&overrides, &file.smtp)?;
+        let bounces = parse_bounces(&file.bounces, overrides.config.as_deref())?;
+        let webhooks_secret = overrides
+            .webhooks_secret
+            .clone()
+            .or(file.webhooks.secret)
+            .map(|secret| secret.trim().to_owned());
+        if let Some(secret) = &webhooks_secret
+            && secret.chars().count() < MIN_WEBHOOK_SECRET_CHARS
+        {
+            return Err(ConfigError::Value {
+                key: "webhooks.secret",
+                origin: server_origin(
+                    overrides.webhooks_secret.is_some(),
+                    "MAILSCORE_WEBHOOKS_SECRET",
+                    overrides.config.as_deref(),
+                ),
+                message: format!(
+                    "the secret has fewer than {MIN_WEBHOOK_SECRET_CHARS} characters; \
+                     give a long random one (openssl rand -hex 24)"
+                ),
+            });
+        }
+        let require_consent = overrides
+            .require_consent
+            .or(file.delivery.require_consent)
+            .unwrap_or(DEFAULT_REQUIRE_CONSENT);
         let time_zone_name = overrides
             .time_zone
             .or(file.time_zone)
@@ -625,6 +700,9 @@ impl Settings {
         Ok(Self {
             dkim,
             smtp,
+            bounces,
+            webhooks_secret,
+            require_consent,
             listen,
             tls,
             secure_cookies: overrides
@@ -899,6 +977,24 @@ impl Settings {
             ),
         }
         out.push_str(&smtp_toml(&self.smtp));
+        let bounces = &self.bounces;
+        let _ = writeln!(
+            out,
+            "\n[bounces]\nsoft_limit = {}\nsoft_window_days = {}\nscan_interval_seconds = {}",
+            bounces.soft_rule.limit,
+            bounces.soft_rule.window_days,
+            bounces.scan_interval.as_secs()
+        );
+        out.push_str("\n[webhooks]\n");
+        out.push_str(&match &self.webhooks_secret {
+            Some(_) => "# secret is set (hidden)\n".to_owned(),
+            None => "# secret is not set: the provider webhooks answer 403\n".to_owned(),
+        });
+        let _ = writeln!(
+            out,
+            "\n[delivery]\nrequire_consent = {}",
+            self.require_consent
+        );
         let scoring = toml::to_string(&std::collections::BTreeMap::from([(
             "scoring",
             &self.scoring,
@@ -906,6 +1002,46 @@ impl Settings {
         .unwrap_or_else(|error| format!("# the scoring settings do not print: {error}\n"));
         format!("{out}\n{scoring}")
     }
+}
+
+/// Whether users need a consent record to be emailed (`delivery.require_consent`,
+/// `MAILSCORE_DELIVERY_REQUIRE_CONSENT`): off, as the users file may not carry one.
+pub const DEFAULT_REQUIRE_CONSENT: bool = false;
+
+fn parse_bounces(
+    file: &FileBounces,
+    config: Option<&Path>,
+) -> Result<crate::bounces::BounceSettings, ConfigError> {
+    use crate::bounces::{
+        BounceSettings, DEFAULT_SCAN_INTERVAL_SECONDS, DEFAULT_SOFT_LIMIT, DEFAULT_SOFT_WINDOW_DAYS,
+    };
+    let origin = || server_origin(false, "", config);
+    let window_days = file.soft_window_days.unwrap_or(DEFAULT_SOFT_WINDOW_DAYS);
+    if !(1..=365).contains(&window_days) {
+        return Err(ConfigError::Value {
+            key: "bounces.soft_window_days",
+            origin: origin(),
+            message: format!("{window_days} is not a number of days; give 1 to 365"),
+        });
+    }
+    let scan = file
+        .scan_interval_seconds
+        .unwrap_or(DEFAULT_SCAN_INTERVAL_SECONDS);
+    if scan == 0 {
+        return Err(ConfigError::Value {
+            key: "bounces.scan_interval_seconds",
+            origin: origin(),
+            message: "0 is no interval; give the seconds between two reads of the folder"
+                .to_owned(),
+        });
+    }
+    Ok(BounceSettings {
+        soft_rule: crate::domain::bounce::SoftBounceRule {
+            limit: file.soft_limit.unwrap_or(DEFAULT_SOFT_LIMIT),
+            window_days,
+        },
+        scan_interval: std::time::Duration::from_secs(scan),
+    })
 }
 
 fn first_admin_incomplete() -> ConfigError {
@@ -1736,6 +1872,7 @@ mod tests {
             "domain",
             "selector",
             "key_file",
+            "secret",
         ] {
             assert!(
                 example.contains(&format!("{key} = ")),

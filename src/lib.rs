@@ -4,6 +4,7 @@
 //! each job seeker and sends them a personalised newsletter. See `docs/ARCHITECTURE.md`.
 
 pub mod api;
+pub mod bounces;
 pub mod cache;
 pub mod cli;
 pub mod client;

@@ -65,9 +65,10 @@ pub const SESSION_CACHE: &str = "sessions";
 pub const BEARER_SCHEME: &str = "bearer";
 pub const SESSION_SCHEME: &str = "session";
 
-/// Route prefixes anyone may use: health probes, and the tracking and unsubscribe paths
-/// that links in emails open (they verify a signed token instead).
-pub const PUBLIC_PREFIXES: &[&str] = &["/health", "/t", "/u"];
+/// Route prefixes anyone may use: health probes, the tracking and unsubscribe paths
+/// that links in emails open (they verify a signed token instead), and the bounce
+/// webhooks of the mail providers (they verify the shared `webhooks.secret` instead).
+pub const PUBLIC_PREFIXES: &[&str] = &["/health", "/t", "/u", "/webhooks"];
 
 /// Routes anyone may use: the API's own description, the setup of the first admin and
 /// the page that will offer it.
@@ -107,7 +108,7 @@ fn is_safe(method: &Method) -> bool {
 
 /// The access rule, the only one: for a request's method and route template.
 ///
-/// - public: `/health/*`, `/t/*`, `/u/*`, the OpenAPI document and explorer, the setup,
+/// - public: `/health/*`, `/t/*`, `/u/*`, `/webhooks/*`, the OpenAPI document and explorer, the setup,
 ///   and signing in (`POST /api/session`);
 /// - admin: `/api/accounts*`, `/api/tokens*`, `/api/settings*`;
 /// - any role: the rest of `/api/session` (who am I, sign out);

@@ -150,6 +150,11 @@ impl From<ServiceError> for ApiError {
                 error.to_string(),
                 hint,
             ))),
+            ServiceError::BadBounceInput(input) => Self::BadRequest(Json(ErrorBody::new(
+                "bad_bounce_input",
+                error.to_string(),
+                input.hint,
+            ))),
             ServiceError::Link(_) => Self::NotFound(Json(ErrorBody::new(
                 "link_not_valid",
                 "the link is not valid",

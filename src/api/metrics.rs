@@ -56,6 +56,19 @@ pub const CACHE_HITS_TOTAL: &str = "mailscore_cache_hits_total";
 /// Cache lookups that found nothing, by `cache`.
 pub const CACHE_MISSES_TOTAL: &str = "mailscore_cache_misses_total";
 
+/// Bounce and complaint events stored, by `kind` (`hard-bounce`, `soft-bounce`,
+/// `complaint`) and `source` (`api`, `ses`, `sendgrid`, `dsn`); duplicates not counted.
+pub const BOUNCES_TOTAL: &str = "mailscore_bounces_total";
+/// Events received again under a stored source id (a webhook delivered twice), by `source`.
+pub const BOUNCE_DUPLICATES_TOTAL: &str = "mailscore_bounce_duplicates_total";
+/// Addresses suppressed by bounce events, by `reason` (`hard_bounce`, `complained`,
+/// `soft_bounces`).
+pub const BOUNCE_SUPPRESSIONS_TOTAL: &str = "mailscore_bounce_suppressions_total";
+/// Bounce inputs refused whole, by `source` (a malformed body, a bad secret is not one).
+pub const BOUNCE_INPUTS_REFUSED_TOTAL: &str = "mailscore_bounce_inputs_refused_total";
+/// Files of the DSN drop folder handled, by `outcome` (`imported`, `rejected`).
+pub const BOUNCE_FILES_TOTAL: &str = "mailscore_bounce_files_total";
+
 /// Imports ended, by `kind` (`jobs`, `users`, `actions`, `masters`) and `status`
 /// (`imported`, `rejected`: nothing written), whether uploaded or from a run's inbox.
 pub const IMPORTS_TOTAL: &str = "mailscore_imports_total";
@@ -217,6 +230,26 @@ fn describe() {
         "resident memory of the process"
     );
     describe_gauge!(PROCESS_OPEN_FDS, "file descriptors the process has open");
+    describe_counter!(
+        BOUNCES_TOTAL,
+        "bounce and complaint events stored, by kind and source"
+    );
+    describe_counter!(
+        BOUNCE_DUPLICATES_TOTAL,
+        "bounce events received again under a stored source id, by source"
+    );
+    describe_counter!(
+        BOUNCE_SUPPRESSIONS_TOTAL,
+        "addresses suppressed by bounce events, by reason"
+    );
+    describe_counter!(
+        BOUNCE_INPUTS_REFUSED_TOTAL,
+        "bounce inputs refused whole, by source"
+    );
+    describe_counter!(
+        BOUNCE_FILES_TOTAL,
+        "files of the DSN drop folder handled, by outcome"
+    );
     describe_gauge!(STORE_PICKS, "picks of the latest run's date, by section");
     describe_gauge!(STORE_EMAILS, "emails of the latest run's date, by status");
 }
@@ -242,6 +275,49 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
 pub fn record_tracking_event(kind: &'static str, recorded: bool) {
     let outcome = if recorded { "recorded" } else { "refused" };
     counter!(TRACKING_EVENTS_TOTAL, "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// Counts what one batch of bounce events did.
+pub fn record_bounce_report(
+    source: crate::domain::bounce::BounceSource,
+    report: &crate::service::bounces::BounceReport,
+) {
+    for bounce in &report.stored {
+        counter!(
+            BOUNCES_TOTAL,
+            "kind" => bounce.event.kind.as_str(),
+            "source" => bounce.event.source.as_str()
+        )
+        .increment(1);
+        if let Some(reason) = bounce.suppressed {
+            counter!(BOUNCE_SUPPRESSIONS_TOTAL, "reason" => reason.as_str()).increment(1);
+        }
+    }
+    if report.duplicates > 0 {
+        counter!(BOUNCE_DUPLICATES_TOTAL, "source" => source.as_str()).increment(report.duplicates);
+    }
+}
+
+/// Counts one bounce input refused whole.
+pub fn record_bounce_input_refused(source: crate::domain::bounce::BounceSource) {
+    counter!(BOUNCE_INPUTS_REFUSED_TOTAL, "source" => source.as_str()).increment(1);
+}
+
+/// Counts what one import of the DSN drop folder did.
+pub fn record_dsn_import(import: &crate::service::bounces::DsnImport) {
+    use crate::service::bounces::DsnFileOutcome;
+    for file in &import.files {
+        match &file.outcome {
+            DsnFileOutcome::Imported(report) => {
+                counter!(BOUNCE_FILES_TOTAL, "outcome" => "imported").increment(1);
+                record_bounce_report(crate::domain::bounce::BounceSource::Dsn, report);
+            }
+            DsnFileOutcome::Rejected(_) => {
+                counter!(BOUNCE_FILES_TOTAL, "outcome" => "rejected").increment(1);
+                record_bounce_input_refused(crate::domain::bounce::BounceSource::Dsn);
+            }
+        }
+    }
 }
 
 /// Counts one group commit of tracked actions.

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod auth;
+pub mod bounces;
 pub mod delivery;
 pub mod emails;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod tls;
 pub mod tracking;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -152,6 +154,8 @@ enum ApiTags {
     Suppressions,
     /// Sending over SMTP: its state, pause, resume, cancel.
     Delivery,
+    /// Bounces and complaints, and the suppressions they cause.
+    Bounces,
     /// Signing in and out, and the first admin.
     Session,
     /// The accounts people sign in with (admins only).
@@ -173,6 +177,13 @@ macro_rules! apis {
     };
 }
 
+/// The mail that goes out and comes back, one entry of [`Api`]: poem-openapi implements
+/// `OpenApi` for tuples of 16 at most. The type and the value share the name, as a unit
+/// struct's do.
+type MailApis = (delivery::DeliveryApi, bounces::BouncesApi);
+#[allow(non_upper_case_globals)]
+const MailApis: MailApis = (delivery::DeliveryApi, bounces::BouncesApi);
+
 apis!(
     health::HealthApi,
     status::StatusApi,
@@ -185,7 +196,7 @@ apis!(
     picks::PicksApi,
     emails::EmailsApi,
     suppressions::SuppressionsApi,
-    delivery::DeliveryApi,
+    MailApis,
     session::SessionApi,
     accounts::AccountsApi,
     accounts::TokensApi,
@@ -218,6 +229,10 @@ pub struct AppState {
     pub hot: Arc<HotReads>,
     /// The process's recent warnings and errors (`GET /api/logs`).
     pub logs: Arc<LogRing>,
+    /// How bounces count (`[bounces]`).
+    pub bounces: crate::bounces::BounceSettings,
+    /// The provider webhooks' shared secret; `None`: they answer 403.
+    pub webhooks_secret: Option<webhooks::WebhookSecret>,
     shutting_down: AtomicBool,
 }
 
@@ -257,6 +272,8 @@ impl AppState {
             runs,
             hot,
             logs: Arc::clone(&options.logs),
+            bounces: options.bounces,
+            webhooks_secret: options.webhooks_secret.clone(),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -317,7 +334,8 @@ fn route_templates() -> RouteTemplates {
             .iter()
             .map(String::as_str)
             .chain([OPENAPI_JSON, EXPLORER, explorer_receiver.as_str(), METRICS])
-            .chain(tracking::ROUTES.iter().copied()),
+            .chain(tracking::ROUTES.iter().copied())
+            .chain(webhooks::ROUTES.iter().copied()),
     )
 }
 
@@ -335,6 +353,7 @@ pub fn app(state: Arc<AppState>, policy: Policy) -> impl Endpoint + 'static {
         .at(METRICS, poem::get(make_sync(|_| metrics_response())))
         .nest("/t", tracking::routes_t())
         .nest("/u", tracking::routes_u())
+        .nest("/webhooks", webhooks::routes())
         .nest("/", service)
         .data(Arc::clone(&state));
     let routes = auth::authorize(routes, state, policy.routes.clone());
@@ -384,6 +403,10 @@ pub struct ServeOptions {
     /// work here (`service::local_server`); `mailscore serve` does, tests that start a
     /// server in their own process need not.
     pub local_access: bool,
+    /// How bounces count and how often the DSN drop folder is read (`[bounces]`).
+    pub bounces: crate::bounces::BounceSettings,
+    /// The provider webhooks' shared secret (`webhooks.secret`).
+    pub webhooks_secret: Option<webhooks::WebhookSecret>,
 }
 
 impl ServeOptions {
@@ -407,6 +430,8 @@ impl ServeOptions {
             base_url: format!("http://{listen}"),
             logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
             local_access: false,
+            bounces: crate::bounces::BounceSettings::default(),
+            webhooks_secret: None,
         }
     }
 
@@ -433,6 +458,11 @@ impl ServeOptions {
             base_url: settings.email.base_url.clone(),
             logs: Arc::new(LogRing::new(crate::telemetry::RING_CAPACITY)),
             local_access: true,
+            bounces: settings.bounces,
+            webhooks_secret: settings
+                .webhooks_secret
+                .clone()
+                .map(webhooks::WebhookSecret::new),
         })
     }
 }
@@ -474,6 +504,8 @@ pub struct RunningServer {
     /// Ends when told to through `stop_token_uses`, after writing what is noted.
     token_uses: JoinHandle<()>,
     stop_token_uses: tokio::sync::oneshot::Sender<()>,
+    /// Imports the DSN drop folder every `bounces.scan_interval`.
+    bounce_folder: JoinHandle<()>,
     /// What runs beside a TLS listener (certificate watcher or renewal, redirect listener).
     tls: Option<tls::TlsRuntime>,
     scheduler: JoinHandle<()>,
@@ -569,6 +601,10 @@ pub async fn start(
         state.auth.tokens.clone(),
         token_uses_stopped,
     ));
+    let bounce_folder = tokio::spawn(import_bounce_folder(
+        Arc::clone(&state),
+        crate::service::bounces::drop_dir(&options.data_dir),
+    ));
     let scheduler = tokio::spawn(Arc::clone(&state.runs).run_schedule());
     tracing::info!(addr = %local_addr, tls = is_tls, "serving");
     Ok(RunningServer {
@@ -579,6 +615,7 @@ pub async fn start(
         gauges,
         token_uses,
         stop_token_uses,
+        bounce_folder,
         scheduler,
         tls: tls_runtime,
         local_access,
@@ -709,6 +746,7 @@ impl RunningServer {
                 self.gauges.abort();
                 let _ = self.stop_token_uses.send(());
                 let _ = (&mut self.token_uses).await;
+                self.bounce_folder.abort();
                 if let Some(tls) = self.tls.take() {
                     tls.shutdown().await;
                 }
@@ -735,6 +773,7 @@ impl RunningServer {
         self.scheduler.abort();
         self.state.runs.shutdown().await;
         self.gauges.abort();
+        self.bounce_folder.abort();
         let _ = self.stop.send(());
         if let Some(tls) = self.tls {
             tls.shutdown().await;
@@ -841,6 +880,49 @@ async fn refresh_store_gauges(store: Arc<dyn Store>) {
             ),
         }
         tokio::time::sleep(STORE_GAUGES_INTERVAL).await;
+    }
+}
+
+/// Imports the DSN files dropped into `dir` now and every `bounces.scan_interval`; each
+/// file imported or rejected is logged, a rejected one as a warning with its reason.
+async fn import_bounce_folder(state: Arc<AppState>, dir: PathBuf) {
+    use crate::service::bounces::{DsnFileOutcome, import_dsn_dir};
+    loop {
+        let now = jiff::Timestamp::now().as_microsecond();
+        match import_dsn_dir(state.store.as_ref(), &dir, state.bounces.soft_rule, now).await {
+            Ok(import) => {
+                metrics::record_dsn_import(&import);
+                let mut suppressed = false;
+                for file in &import.files {
+                    match &file.outcome {
+                        DsnFileOutcome::Imported(report) => {
+                            suppressed |= report.suppressed().next().is_some();
+                            tracing::info!(
+                                file = %file.name,
+                                events = report.stored.len(),
+                                duplicates = report.duplicates,
+                                "imported a DSN from the bounce folder"
+                            );
+                        }
+                        DsnFileOutcome::Rejected(error) => tracing::warn!(
+                            file = %file.name,
+                            error = %error,
+                            hint = error.hint,
+                            "rejected a file of the bounce folder: moved to rejected/"
+                        ),
+                    }
+                }
+                if suppressed {
+                    state.hot.data_changed();
+                }
+            }
+            Err(error) => tracing::warn!(
+                error = %ErrorChain(&error),
+                dir = %dir.display(),
+                "the bounce folder was not read"
+            ),
+        }
+        tokio::time::sleep(state.bounces.scan_interval).await;
     }
 }
 

@@ -24,6 +24,7 @@ pub enum SuppressionReasonRequest {
     Complained,
     HardBounce,
     Manual,
+    SoftBounces,
 }
 
 impl From<SuppressionReasonRequest> for SuppressionReason {
@@ -33,6 +34,7 @@ impl From<SuppressionReasonRequest> for SuppressionReason {
             SuppressionReasonRequest::Complained => Self::Complained,
             SuppressionReasonRequest::HardBounce => Self::HardBounce,
             SuppressionReasonRequest::Manual => Self::Manual,
+            SuppressionReasonRequest::SoftBounces => Self::SoftBounces,
         }
     }
 }

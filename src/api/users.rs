@@ -36,6 +36,11 @@ pub struct UserResponse {
     pub subscribed: bool,
     /// RFC 3339.
     pub created_at: Option<String>,
+    /// When the user agreed to receive the newsletter (RFC 3339): `consented_at` of the
+    /// users file, else `created_at`; absent, no consent is recorded.
+    pub consented_at: Option<String>,
+    /// How they agreed (`consent_source`; `registration` when the file does not say).
+    pub consent_source: Option<String>,
 }
 
 impl From<User> for UserResponse {
@@ -51,6 +56,8 @@ impl From<User> for UserResponse {
             is_active: user.is_active,
             subscribed: user.subscribed,
             created_at: user.created_at.map(rfc3339),
+            consented_at: user.consent.as_ref().map(|c| rfc3339(c.at)),
+            consent_source: user.consent.map(|c| c.source),
         }
     }
 }
@@ -71,7 +78,7 @@ pub struct UserPageResponse {
 #[oai(rename = "Suppression", skip_serializing_if_is_none)]
 pub struct SuppressionResponse {
     pub address: String,
-    /// `unsubscribed`, `complained`, `hard_bounce` or `manual`.
+    /// `unsubscribed`, `complained`, `hard_bounce`, `manual` or `soft_bounces`.
     pub reason: String,
     /// RFC 3339.
     pub created_at: String,

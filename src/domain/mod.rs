@@ -6,6 +6,7 @@
 pub mod account;
 pub mod action;
 pub mod batch;
+pub mod bounce;
 pub mod ids;
 pub mod job;
 pub mod master;
@@ -22,4 +23,4 @@ pub use master::{
 };
 pub use report::{ImportReport, ImportStatus, RowIssue, Severity};
 pub use time::TimeZoneSetting;
-pub use user::{Suppression, SuppressionReason, User};
+pub use user::{Consent, Suppression, SuppressionReason, User};

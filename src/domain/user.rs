@@ -19,6 +19,24 @@ pub struct User {
     pub created_at: Option<Micros>,
     /// Columns of the input row that mailscore does not interpret, kept with the record.
     pub extra: Vec<(String, String)>,
+    /// When and how the user agreed to receive the newsletter (Japan's specified-email
+    /// act). Not part of the user's own stored form: the embedded store keeps it in a
+    /// table of its own, so users stored before it existed read unchanged.
+    #[serde(skip)]
+    pub consent: Option<Consent>,
+}
+
+/// A consent record: `consented_at` and `consent_source` of `users.csv`, else the user's
+/// `created_at` with the source [`Consent::DEFAULT_SOURCE`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub at: Micros,
+    pub source: String,
+}
+
+impl Consent {
+    /// The source of a consent taken from `created_at` or given without a source.
+    pub const DEFAULT_SOURCE: &'static str = "registration";
 }
 
 /// Why an address gets no email (SPEC §5: unsubscribed, complained or hard-bounced; or an
@@ -30,6 +48,9 @@ pub enum SuppressionReason {
     Complained,
     HardBounce,
     Manual,
+    /// `bounces.soft_limit` soft bounces within `bounces.soft_window_days`. Appended last:
+    /// the stored form numbers the variants in order.
+    SoftBounces,
 }
 
 impl SuppressionReason {
@@ -39,6 +60,7 @@ impl SuppressionReason {
             Self::Complained => "complained",
             Self::HardBounce => "hard_bounce",
             Self::Manual => "manual",
+            Self::SoftBounces => "soft_bounces",
         }
     }
 }

@@ -25,6 +25,10 @@ pub const OPTIONAL_COLUMNS: [&str; 8] = [
     "created_at",
 ];
 
+/// The consent record's optional columns (Japan's specified-email act), read when present;
+/// the generated dataset has none, its users consent at `created_at`.
+pub const CONSENT_COLUMNS: [&str; 2] = ["consented_at", "consent_source"];
+
 pub fn parse_users(
     mut source: CsvSource,
     masters: &Masters,
@@ -36,6 +40,7 @@ pub fn parse_users(
     source.require("users", &REQUIRED_COLUMNS)?;
     let mut known: Vec<&str> = REQUIRED_COLUMNS.to_vec();
     known.extend(OPTIONAL_COLUMNS);
+    known.extend(CONSENT_COLUMNS);
     report.unknown_columns = unknown_columns(&source.header, &known);
     report.blank_rows += source.leading_blank_rows;
     let names: Vec<String> = source.header.names().to_vec();
@@ -57,6 +62,8 @@ pub fn parse_users(
         p_active,
         p_subscribed,
         p_created,
+        p_consented,
+        p_consent_source,
     ] = [
         "user_id",
         "email",
@@ -68,6 +75,8 @@ pub fn parse_users(
         "is_active",
         "subscribed",
         "created_at",
+        "consented_at",
+        "consent_source",
     ]
     .map(position);
 
@@ -158,6 +167,23 @@ pub fn parse_users(
                 .map_err(|e| warn_bad("created_at", &raw, e.to_string()))
                 .ok()
         });
+        // The consent record (Japan's specified-email act): `consented_at`, else the
+        // registration's `created_at`; a bad `consented_at` is a warning and no consent,
+        // never the registration's time in its place.
+        let consent_source = optional(p_consent_source);
+        let consent = match optional(p_consented) {
+            Some(raw) => zone
+                .parse_timestamp(&raw)
+                .map_err(|e| warn_bad("consented_at", &raw, e.to_string()))
+                .ok(),
+            None => created_at,
+        }
+        .map(|at| crate::domain::Consent {
+            at,
+            source: consent_source
+                .clone()
+                .unwrap_or_else(|| crate::domain::Consent::DEFAULT_SOURCE.to_owned()),
+        });
         let extra = extra_positions
             .iter()
             .filter_map(|&p| optional(Some(p)).map(|value| (names[p].clone(), value)))
@@ -174,6 +200,7 @@ pub fn parse_users(
             subscribed,
             created_at,
             extra,
+            consent,
         };
         match index_of.get(user.user_id.as_str()).copied() {
             Some((index, first_line)) => {

@@ -110,6 +110,9 @@ pub struct BatchOptions {
     pub retry_of: Option<u64>,
     /// Told the report of every import the run makes from its inbox.
     pub on_import: Option<ImportListener>,
+    /// `delivery.require_consent`: users without a consent record are left out like
+    /// suppressed ones (no picks, no email) and counted as `users_without_consent`.
+    pub require_consent: bool,
 }
 
 /// Told an import's report as the import ends, imported or rejected (a server counts
@@ -244,6 +247,7 @@ impl BatchOptions {
             trigger: None,
             retry_of: None,
             on_import: None,
+            require_consent: false,
         }
     }
 }
@@ -498,6 +502,7 @@ pub fn fingerprint(options: &BatchOptions, previous: &PreviousPicks, suppressed:
             .to_owned(),
         key_probe,
         llm,
+        format!("require_consent={}", options.require_consent),
     ] {
         hash.update(part.as_bytes());
         hash.update([0]);
@@ -1482,8 +1487,13 @@ async fn load_day(
         .job_columns()
         .await
         .map_err(fail_while(date, "loading jobs"))?;
-    let (users, suppressed, n_loaded) =
+    let (mut users, suppressed, n_loaded) =
         load_unsuppressed_users(store, date, options.users.as_deref()).await?;
+    let n_unsuppressed = users.len();
+    if options.require_consent {
+        users.retain(|user| user.consent.is_some());
+    }
+    let without_consent = (n_unsuppressed - users.len()) as u64;
     let action_days = store
         .action_days(windows.history_start, windows.day_start)
         .await
@@ -1497,7 +1507,8 @@ async fn load_day(
         &[
             ("jobs", jobs.len() as u64),
             ("users", users.len() as u64),
-            ("suppressed_users", (n_loaded - users.len()) as u64),
+            ("suppressed_users", (n_loaded - n_unsuppressed) as u64),
+            ("users_without_consent", without_consent),
             // Of the others, who gets no picks (as `picks_for_user` decides), for the record.
             (
                 "inactive_users",

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod bounces;
 pub mod delivery;
 pub mod demo;
 pub mod dkim;
@@ -108,6 +109,9 @@ pub enum ServiceError {
         "run #{run_id} {status} and no user fell back to the day before's picks: there is nothing to retry"
     )]
     NothingToRetry { run_id: u64, status: &'static str },
+    /// A bounce or complaint input refused as a whole: nothing was stored.
+    #[error("the bounce input was not stored: {0}")]
+    BadBounceInput(#[from] crate::bounces::BounceInputError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -26,6 +26,7 @@ pub fn batch_options(settings: &Settings, date: Date, signer: TokenSigner) -> Ba
         max_shrink_percent: settings.import_max_shrink_percent,
         import_encoding: settings.import_encoding,
         llm: settings.llm.clone(),
+        require_consent: settings.require_consent,
         ..BatchOptions::new(date, settings.time_zone.clone(), signer)
     }
 }

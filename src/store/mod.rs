@@ -22,6 +22,7 @@ use crate::domain::batch::{
     DayCheckpoint, DeliveryPause, EmailAttempt, EmailStatus, JobScoreTable, QueuedEmail, RunRecord,
     UserPicks,
 };
+use crate::domain::bounce::{BounceEvent, BounceKind, BounceSource, SoftBounceRule, StoredBounce};
 use crate::domain::job::JobRow;
 use crate::domain::master::MasterSet;
 use crate::domain::time::Micros;
@@ -197,7 +198,15 @@ pub struct ImportSummary {
 /// (`Arc<dyn Store>`), safe to call from many tasks, and never block the async runtime.
 /// Every backend must pass the contract suite (`tests/integration/store_contract.rs`).
 pub trait Store:
-    JobStore + UserStore + ActionStore + ImportLog + RunStore + EmailQueue + Maintenance + AccountStore
+    JobStore
+    + UserStore
+    + ActionStore
+    + ImportLog
+    + RunStore
+    + EmailQueue
+    + Maintenance
+    + AccountStore
+    + BounceStore
 {
 }
 
@@ -210,6 +219,7 @@ impl<T> Store for T where
         + EmailQueue
         + Maintenance
         + AccountStore
+        + BounceStore
 {
 }
 
@@ -279,6 +289,75 @@ pub trait UserStore: Send + Sync {
 
     /// The suppression list, by address.
     async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
+}
+
+/// Bounces and complaints, and the suppressions they cause.
+#[async_trait]
+pub trait BounceStore: Send + Sync {
+    /// Stores `events` in one transaction, in order, received at `received_at`:
+    /// - an event whose `(source, source_id)` is stored already is a duplicate and changes
+    ///   nothing (a webhook delivered twice counts once);
+    /// - its `email` is the queued email its `message_id` names
+    ///   ([`email_of_message_id`](crate::domain::bounce::email_of_message_id)) when that
+    ///   email exists and was addressed to the event's address (ASCII case ignored);
+    /// - [`suppression_for`](crate::domain::bounce::suppression_for) decides, with the
+    ///   address's soft bounces whose `occurred_at` lies in `rule`'s window ending at the
+    ///   event's (this one included), whether it suppresses the address; an address on the
+    ///   list already keeps its entry. A suppression marks the address's `pending` and
+    ///   `failed` emails `suppressed`, as [`UserStore::suppress`] does, in the same
+    ///   transaction.
+    async fn record_bounces(
+        &self,
+        events: Vec<BounceEvent>,
+        rule: SoftBounceRule,
+        received_at: Micros,
+    ) -> Result<BounceBatch, StoreError>;
+
+    /// The stored events that `filter` keeps, newest (highest id) first: `limit` of them
+    /// after skipping `offset`, and how many it keeps in all.
+    async fn bounces(
+        &self,
+        filter: &BounceFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<StoredBounce>, u64), StoreError>;
+}
+
+/// What [`BounceStore::record_bounces`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BounceBatch {
+    /// The events stored, in the order given.
+    pub stored: Vec<StoredBounce>,
+    /// Events already stored under their source id.
+    pub duplicates: u64,
+    /// Queued emails marked `suppressed` by the suppressions.
+    pub emails_suppressed: u64,
+}
+
+/// Which stored events a listing keeps; `None` keeps any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BounceFilter {
+    /// Matched without regard to ASCII case.
+    pub address: Option<EmailAddress>,
+    pub kind: Option<BounceKind>,
+    pub source: Option<BounceSource>,
+    /// `occurred_at` at or after.
+    pub since: Option<Micros>,
+    /// `occurred_at` before.
+    pub until: Option<Micros>,
+}
+
+impl BounceFilter {
+    pub fn keeps(&self, bounce: &StoredBounce) -> bool {
+        let event = &bounce.event;
+        self.address
+            .as_ref()
+            .is_none_or(|a| a.as_str().eq_ignore_ascii_case(event.address.as_str()))
+            && self.kind.is_none_or(|kind| kind == event.kind)
+            && self.source.is_none_or(|source| source == event.source)
+            && self.since.is_none_or(|since| event.occurred_at >= since)
+            && self.until.is_none_or(|until| event.occurred_at < until)
+    }
 }
 
 /// What users did: imported actions, and the tracked ones recorded as they happen.
@@ -580,8 +659,8 @@ pub trait AccountStore: Send + Sync {
 /// `dyn Store`, whose methods need no import: `use mailscore::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AccountStore, ActionStore, EmailQueue, ImportLog, JobStore, Maintenance, RunStore, Store,
-        UserStore,
+        AccountStore, ActionStore, BounceStore, EmailQueue, ImportLog, JobStore, Maintenance,
+        RunStore, Store, UserStore,
     };
 }
 

@@ -107,7 +107,7 @@ pub async fn spawn_empty_app(options: ServeOptions) -> TestApp {
     spawn_with(dir, Arc::new(store), options).await
 }
 
-async fn spawn_with(
+pub async fn spawn_with(
     dir: tempfile::TempDir,
     store: Arc<dyn Store>,
     options: ServeOptions,
@@ -144,6 +144,11 @@ async fn spawn_with(
 }
 
 impl TestApp {
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -334,6 +339,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "DELETE /api/tokens/{id} revoke_token",
             "GET /api/accounts list_accounts",
             "GET /api/accounts/{id} get_account",
+            "GET /api/bounces list_bounces",
             "GET /api/delivery get_delivery",
             "GET /api/emails list_emails",
             "GET /api/emails/{date}/{user_id} get_email",
@@ -360,6 +366,7 @@ async fn the_openapi_document_lists_every_operation_and_is_snapshotted() {
             "PATCH /api/accounts/{id} update_account",
             "POST /api/accounts create_account",
             "POST /api/actions ingest_actions",
+            "POST /api/bounces record_bounces",
             "POST /api/delivery/cancel cancel_delivery",
             "POST /api/delivery/pause pause_delivery",
             "POST /api/delivery/resume resume_delivery",

@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod bad_mornings;
 mod batch;
+mod bounces;
 mod cli;
 mod cli_server;
 mod crash;

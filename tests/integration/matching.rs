@@ -92,6 +92,7 @@ fn user(id: &str, pref: Option<u16>, city: Option<u32>) -> User {
         subscribed: true,
         created_at: None,
         extra: vec![],
+        consent: None,
     }
 }
 

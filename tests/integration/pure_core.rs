@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 /// The directories of the pure core, under `src/`, with every `.rs` file below them.
-const PURE_CORE_DIRS: &[&str] = &["domain", "scoring", "matching", "render"];
+const PURE_CORE_DIRS: &[&str] = &["domain", "scoring", "matching", "render", "bounces"];
 
 /// Single files of the pure core, under `src/`.
 const PURE_CORE_FILES: &[&str] = &["pipeline/compute.rs", "service/stats/compute.rs"];

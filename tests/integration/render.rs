@@ -169,6 +169,7 @@ fn user(id: &str, name: Option<&str>, pref: Option<u16>, city: Option<u32>) -> U
         subscribed: true,
         created_at: None,
         extra: vec![],
+        consent: None,
     }
 }
 

@@ -38,11 +38,12 @@ pub const EMAIL_STATUSES: [EmailStatus; 6] = [
 ];
 
 /// Every reason an address is suppressed.
-pub const SUPPRESSION_REASONS: [SuppressionReason; 4] = [
+pub const SUPPRESSION_REASONS: [SuppressionReason; 5] = [
     SuppressionReason::Unsubscribed,
     SuppressionReason::Complained,
     SuppressionReason::HardBounce,
     SuppressionReason::Manual,
+    SuppressionReason::SoftBounces,
 ];
 
 /// Where an action came from in an email, as the statistics group it: one of the six
@@ -804,6 +805,7 @@ mod tests {
             subscribed,
             created_at: None,
             extra: Vec::new(),
+            consent: None,
         }
     }
 
@@ -1112,7 +1114,7 @@ mod tests {
         assert_eq!(counts.users_emailable, 1, "a alone");
         assert_eq!(counts.users_picked, 2);
         assert_eq!(counts.emails, [1, 0, 2, 0, 0, 0]);
-        assert_eq!(counts.suppressions, [1, 1, 0, 0]);
+        assert_eq!(counts.suppressions, [1, 1, 0, 0, 0]);
     }
 
     #[test]

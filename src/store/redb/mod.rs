@@ -23,9 +23,17 @@
 //! - `accounts`: account id → [`Account`](crate::domain::account::Account) (postcard);
 //! - `account_emails`: lower-cased email address → account id (the address index);
 //! - `api_tokens`: token id → [`ApiToken`](crate::domain::account::ApiToken) (postcard);
-//! - `api_token_hashes`: token hash (hex) → token id (the lookup of a bearer token).
+//! - `api_token_hashes`: token hash (hex) → token id (the lookup of a bearer token);
+//! - `bounces`: event id → [`StoredBounce`](crate::domain::bounce::StoredBounce) (JSON, so
+//!   that fields added later read in older records);
+//! - `bounce_source_ids`: `source/source id` → event id (a webhook delivered twice is
+//!   stored once);
+//! - `soft_bounces`: (lower-cased address, occurred at, event id) → nothing: the window
+//!   count of an address's soft bounces is one range;
+//! - `user_consents`: user id → the user's [`Consent`](crate::domain::Consent) (postcard;
+//!   beside `users`, whose stored form predates it, so older users read unchanged).
 //!
-//! `meta` also holds `next_account_id` and `next_token_id`. Tables added after a schema
+//! `meta` also holds `next_account_id`, `next_token_id` and `next_bounce_id`. Tables added after a schema
 //! version need no migration: [`RedbStore::initialise`] creates any missing one.
 
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +70,7 @@ use codec::{
 use jiff::civil::Date;
 
 mod accounts;
+mod bounces;
 pub mod codec;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -86,6 +95,10 @@ const API_TOKEN_HASHES: TableDefinition<&str, u64> = TableDefinition::new("api_t
 /// Every SMTP attempt of an email, keyed like `EMAILS`: a postcard `Vec<EmailAttempt>`.
 /// Made on first use, so stores made before it need no migration.
 const EMAIL_ATTEMPTS: TableDefinition<(i32, &str), &[u8]> = TableDefinition::new("email_attempts");
+const BOUNCES: TableDefinition<u64, &[u8]> = TableDefinition::new("bounces");
+const USER_CONSENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("user_consents");
+const BOUNCE_SOURCE_IDS: TableDefinition<&str, u64> = TableDefinition::new("bounce_source_ids");
+const SOFT_BOUNCES: TableDefinition<(&str, i64, u64), ()> = TableDefinition::new("soft_bounces");
 
 /// Every table [`RedbStore::initialise`] creates: a store missing one is brought up to date.
 const TABLE_NAMES: &[&str] = &[
@@ -108,6 +121,10 @@ const TABLE_NAMES: &[&str] = &[
     "account_emails",
     "api_tokens",
     "api_token_hashes",
+    "bounces",
+    "bounce_source_ids",
+    "soft_bounces",
+    "user_consents",
 ];
 
 const KEY_SCHEMA_VERSION: &str = "schema_version";
@@ -462,6 +479,12 @@ impl RedbStore {
         txn.open_table(API_TOKENS).ctx("creating api_tokens")?;
         txn.open_table(API_TOKEN_HASHES)
             .ctx("creating api_token_hashes")?;
+        txn.open_table(BOUNCES).ctx("creating bounces")?;
+        txn.open_table(BOUNCE_SOURCE_IDS)
+            .ctx("creating bounce_source_ids")?;
+        txn.open_table(SOFT_BOUNCES).ctx("creating soft_bounces")?;
+        txn.open_table(USER_CONSENTS)
+            .ctx("creating user_consents")?;
         txn.commit().ctx("committing the schema")?;
         Ok(())
     }
@@ -706,8 +729,24 @@ fn upsert_users(
     let txn = db.begin_write().ctx("beginning the user import")?;
     {
         let mut table = txn.open_table(USERS).ctx("opening users")?;
+        let mut consents = txn.open_table(USER_CONSENTS).ctx("opening user_consents")?;
         let (mut inserted, mut updated) = (0u64, 0u64);
         for user in &users {
+            match &user.consent {
+                Some(consent) => {
+                    consents
+                        .insert(
+                            user.user_id.as_str(),
+                            to_postcard(consent, "consent")?.as_slice(),
+                        )
+                        .ctx("writing a consent")?;
+                }
+                None => {
+                    consents
+                        .remove(user.user_id.as_str())
+                        .ctx("removing a consent")?;
+                }
+            }
             let bytes = to_postcard(user, "user")?;
             if table
                 .insert(user.user_id.as_str(), bytes.as_slice())
@@ -730,12 +769,26 @@ fn upsert_users(
 fn users(db: &Database) -> Result<Vec<User>, StoreError> {
     let txn = db.begin_read().ctx("beginning a read")?;
     let table = txn.open_table(USERS).ctx("opening users")?;
+    let consents = txn.open_table(USER_CONSENTS).ctx("opening user_consents")?;
     let mut users = Vec::with_capacity(table.len().ctx("counting users")? as usize);
     for entry in table.iter().ctx("listing users")? {
         let (_, value) = entry.ctx("reading a user")?;
-        users.push(from_postcard(value.value(), "user")?);
+        let mut user: User = from_postcard(value.value(), "user")?;
+        user.consent = consent_of(&consents, &user.user_id)?;
+        users.push(user);
     }
     Ok(users)
+}
+
+fn consent_of(
+    consents: &impl ReadableTable<&'static str, &'static [u8]>,
+    user_id: &UserId,
+) -> Result<Option<crate::domain::Consent>, StoreError> {
+    consents
+        .get(user_id.as_str())
+        .ctx("reading a consent")?
+        .map(|guard| from_postcard(guard.value(), "consent"))
+        .transpose()
 }
 
 fn encode_action_day(columns: &ActionColumns) -> Vec<u8> {
@@ -1123,17 +1176,36 @@ fn suppress(db: &Database, suppression: Suppression) -> Result<u64, StoreError> 
         .ctx("opening suppressions")?
         .insert(address.as_str(), bytes.as_slice())
         .ctx("writing a suppression")?;
+    let marked = mark_emails_suppressed(
+        &txn,
+        &std::collections::HashSet::from([address]),
+        suppression.created_at,
+    )?;
+    txn.commit().ctx("committing a suppression")?;
+    Ok(marked)
+}
+
+/// Marks the `pending` and `failed` emails of every date addressed to one of `addresses`
+/// (lower-cased) `suppressed` at `at`, in `txn`; returns how many.
+fn mark_emails_suppressed(
+    txn: &redb::WriteTransaction,
+    addresses: &std::collections::HashSet<String>,
+    at: Micros,
+) -> Result<u64, StoreError> {
+    if addresses.is_empty() {
+        return Ok(0);
+    }
     let mut marked = Vec::new();
     {
         let table = txn.open_table(EMAILS).ctx("opening emails")?;
         for entry in table.iter().ctx("listing the queued emails")? {
             let (key, value) = entry.ctx("reading an email")?;
             let mut email: QueuedEmail = from_postcard(value.value(), "email")?;
-            if email.to.as_str().eq_ignore_ascii_case(&address)
+            if addresses.contains(&email.to.as_str().to_ascii_lowercase())
                 && matches!(email.status, EmailStatus::Pending | EmailStatus::Failed)
             {
                 email.status = EmailStatus::Suppressed;
-                email.updated_at = suppression.created_at;
+                email.updated_at = at;
                 let (day, user) = key.value();
                 marked.push((day, user.to_owned(), email));
             }
@@ -1146,8 +1218,6 @@ fn suppress(db: &Database, suppression: Suppression) -> Result<u64, StoreError> 
             .insert((*day, user.as_str()), bytes.as_slice())
             .ctx("marking an email suppressed")?;
     }
-    drop(table);
-    txn.commit().ctx("committing a suppression")?;
     Ok(marked.len() as u64)
 }
 
@@ -1244,10 +1314,15 @@ impl UserStore for RedbStore {
         self.run("user", move |db| {
             let txn = db.begin_read().ctx("beginning a read")?;
             let table = txn.open_table(USERS).ctx("opening users")?;
+            let consents = txn.open_table(USER_CONSENTS).ctx("opening user_consents")?;
             let found = table.get(key.as_str()).ctx("reading a user")?;
-            found
+            let mut user: Option<User> = found
                 .map(|guard| from_postcard(guard.value(), "user"))
-                .transpose()
+                .transpose()?;
+            if let Some(user) = &mut user {
+                user.consent = consent_of(&consents, &user.user_id)?;
+            }
+            Ok(user)
         })
         .await
     }
