@@ -16,7 +16,7 @@ use crate::service::parse_date;
 
 /// A date's delivery: its emails by status, and the pause of sending.
 #[derive(Debug, Object)]
-#[oai(rename = "Delivery")]
+#[oai(rename = "Delivery", skip_serializing_if_is_none)]
 pub struct DeliveryResponse {
     /// `YYYY-MM-DD`.
     pub date: String,
