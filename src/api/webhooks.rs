@@ -150,6 +150,21 @@ fn summary(report: &BounceReport) -> Response {
     )
 }
 
+/// The body of a request that carries the webhook secret, or the answer that refuses it.
+async fn authorized_body(
+    state: &AppState,
+    request: &Request,
+    query: &TokenQuery,
+    body: poem::Body,
+) -> Result<Vec<u8>, Response> {
+    if let Some(refused) = refuse_unless_authorized(state, request, query) {
+        return Err(refused);
+    }
+    body.into_vec()
+        .await
+        .map_err(|error| poem::Error::from(error).into_response())
+}
+
 fn now() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
@@ -161,12 +176,9 @@ async fn ses_webhook(
     Query(query): Query<TokenQuery>,
     body: poem::Body,
 ) -> Response {
-    if let Some(refused) = refuse_unless_authorized(&state, request, &query) {
-        return refused;
-    }
-    let bytes = match body.into_bytes().await {
+    let bytes = match authorized_body(&state, request, &query, body).await {
         Ok(bytes) => bytes,
-        Err(error) => return poem::Error::from(error).into_response(),
+        Err(refused) => return refused,
     };
     match ses::parse_sns(&bytes, now()) {
         Ok(SnsMessage::SubscriptionConfirmation {
@@ -206,12 +218,9 @@ async fn sendgrid_webhook(
     Query(query): Query<TokenQuery>,
     body: poem::Body,
 ) -> Response {
-    if let Some(refused) = refuse_unless_authorized(&state, request, &query) {
-        return refused;
-    }
-    let bytes = match body.into_bytes().await {
+    let bytes = match authorized_body(&state, request, &query, body).await {
         Ok(bytes) => bytes,
-        Err(error) => return poem::Error::from(error).into_response(),
+        Err(refused) => return refused,
     };
     answer(
         &state,
@@ -228,12 +237,9 @@ async fn dsn_webhook(
     Query(query): Query<TokenQuery>,
     body: poem::Body,
 ) -> Response {
-    if let Some(refused) = refuse_unless_authorized(&state, request, &query) {
-        return refused;
-    }
-    let bytes = match body.into_bytes().await {
+    let bytes = match authorized_body(&state, request, &query, body).await {
         Ok(bytes) => bytes,
-        Err(error) => return poem::Error::from(error).into_response(),
+        Err(refused) => return refused,
     };
     answer(&state, BounceSource::Dsn, dsn::parse_dsn(&bytes, now())).await
 }
